@@ -1,0 +1,93 @@
+"""Pure math of the sample weights: no I/O, importable from notebooks."""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from obstacles.labels import to_is_obstacle
+
+WEIGHT_COLUMNS = ("diff_metric", "diff_threshold", "sigma_dist", "diff_coef", "sample_weight")
+
+
+def diff_mask(reference: np.ndarray, current: np.ndarray, pixel_threshold: float) -> np.ndarray:
+    """Pixels whose largest per-channel absolute difference exceeds the site's threshold."""
+    reference = np.asarray(reference)
+    current = np.asarray(current)
+    if reference.shape != current.shape:
+        raise ValueError(f"reference {reference.shape} and current {current.shape} differ in shape")
+    diff = cv2.absdiff(reference, current)
+    if diff.ndim == 3:
+        diff = diff.max(axis=2)
+    return diff > pixel_threshold
+
+
+def diff_metric(reference: np.ndarray, current: np.ndarray, pixel_threshold: float) -> float:
+    """Fraction of pixels that changed between reference and current, in [0, 1]."""
+    return float(diff_mask(reference, current, pixel_threshold).mean())
+
+
+def diff_coef(sigma_dist, alfa: float, beta: float, gamma: float):
+    """Logistic weight curve; 0.5 at sigma_dist = beta / alfa. Vectorised, overflow-safe."""
+    z = gamma * (alfa * np.asarray(sigma_dist, dtype=np.float64) - beta)
+    # 1 / (1 + exp(-z)) written so that neither branch overflows.
+    out = np.where(z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z))))
+    return float(out) if out.ndim == 0 else out
+
+
+def compute_sample_weights(
+    diff_metric,
+    is_obstacle,
+    *,
+    alfa: float,
+    beta: float,
+    gamma: float,
+    swc: float,
+    std_threshold_dist: float,
+) -> pd.DataFrame:
+    """Per-image weight table, row for row with the inputs (training split only).
+
+    Statistics are per class over the given images (population std). A class too small or
+    too uniform to have a spread gets weight 1.0 and a warning, never NaN.
+    """
+    metric = np.asarray(diff_metric, dtype=np.float64).ravel()
+    obstacle = to_is_obstacle(is_obstacle)
+    if metric.shape != obstacle.shape:
+        raise ValueError(f"{metric.size} diff_metric values but {obstacle.size} labels")
+    if not np.all(np.isfinite(metric)):
+        bad = np.flatnonzero(~np.isfinite(metric))
+        raise ValueError(f"diff_metric has {bad.size} non-finite values (first at row {bad[0]})")
+
+    table = pd.DataFrame(
+        {
+            "diff_metric": metric,
+            "diff_threshold": 0.0,
+            "sigma_dist": 0.0,
+            "diff_coef": 0.0,
+            "sample_weight": 1.0,
+        }
+    )
+    for sign, members in ((+1.0, obstacle), (-1.0, ~obstacle)):
+        values = metric[members]
+        name = "obstacle" if sign > 0 else "no_obstacle"
+        std = float(values.std()) if values.size else 0.0
+        if values.size < 2 or std == 0.0:
+            if values.size:
+                warnings.warn(
+                    f"class {name}: {values.size} training image(s), std {std:g}: "
+                    "weights set to 1.0 for this class",
+                    stacklevel=2,
+                )
+                table.loc[members, "diff_threshold"] = float(values.mean())
+            continue
+        threshold = float(values.mean()) + sign * std_threshold_dist * std
+        sigma = sign * (values - threshold) / std
+        coef = diff_coef(sigma, alfa, beta, gamma)
+        table.loc[members, "diff_threshold"] = threshold
+        table.loc[members, "sigma_dist"] = sigma
+        table.loc[members, "diff_coef"] = coef
+        table.loc[members, "sample_weight"] = 1.0 + swc * np.asarray(coef)
+    return table
