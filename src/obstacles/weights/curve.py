@@ -11,6 +11,8 @@ import pandas as pd
 from obstacles.labels import to_is_obstacle
 
 WEIGHT_COLUMNS = ("diff_metric", "diff_threshold", "sigma_dist", "diff_coef", "sample_weight")
+# A spread below this is rounding noise of identical values (their mean is not exact), not a spread.
+NO_SPREAD = 1e-12
 
 
 def diff_mask(reference: np.ndarray, current: np.ndarray, pixel_threshold: float) -> np.ndarray:
@@ -74,7 +76,7 @@ def compute_sample_weights(
         values = metric[members]
         name = "obstacle" if sign > 0 else "no_obstacle"
         std = float(values.std()) if values.size else 0.0
-        if values.size < 2 or std == 0.0:
+        if values.size < 2 or std <= NO_SPREAD:
             if values.size:
                 warnings.warn(
                     f"class {name}: {values.size} training image(s), std {std:g}: "

@@ -1,0 +1,90 @@
+"""Bring a new recording in: copy it, register the site, pre-fill its label file, version it.
+
+Replaces the field's notebook steps (aws s3 cp, hand-made folders, hand-edited lists).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from obstacles.config import CONF_DIR, entry_point
+from obstacles.io.bad_inputs import BadInputs
+from obstacles.io.outputs import atomic_dir, inside, write_csv
+from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
+from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.sites import register_site, validate_site_id
+from obstacles.stages.select import LABEL_HEADER, SKIP
+
+
+def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
+    """Copy images/ and json/ of a local folder or an S3 prefix into target (never touching the source)."""
+    if source.startswith("s3://"):
+        import s3fs
+
+        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint_url} if endpoint_url else {})
+        prefix = source[len("s3://"):].rstrip("/")
+        for sub in (IMAGES_DIR, JSON_DIR):
+            if not fs.exists(f"{prefix}/{sub}"):
+                raise FileNotFoundError(f"{source} has no {sub}/ prefix")
+            fs.get(f"{prefix}/{sub}/", str(target / sub) + "/", recursive=True)
+    else:
+        folder = Path(source)
+        for sub in (IMAGES_DIR, JSON_DIR):
+            if not (folder / sub).is_dir():
+                raise FileNotFoundError(f"{folder} has no {sub}/ folder: not a recording")
+            shutil.copytree(folder / sub, target / sub, symlinks=False)
+    escaped = [p for p in target.rglob("*") if not inside(p, target)]
+    if escaped:
+        raise ValueError(f"{source} holds paths that leave the recording: {escaped[:3]}")
+
+
+def prefill_labels(recording: Path, cutoffs: DictConfig, score_field: str) -> tuple[list[tuple], BadInputs]:
+    """Label rows from the deployed score: the reviewer starts from the model's opinion."""
+    bad = BadInputs("skip", root=recording)
+    rows = []
+    for frame in scan_recording(recording, score_field, bad):
+        if frame.score > cutoffs.obstacle_above:
+            label = OBSTACLE
+        elif frame.score <= cutoffs.no_obstacle_at_most:
+            label = NO_OBSTACLE
+        else:
+            label = SKIP
+        rows.append((frame.name, label, ""))
+    return rows, bad
+
+
+def run(cfg: DictConfig) -> Path:
+    site = validate_site_id(str(cfg.site))
+    root = Path(cfg.paths.root_dir)
+    recording = Path(cfg.paths.recordings_dir) / site
+    labels = Path(cfg.paths.labels_dir) / f"{site}.csv"
+    if recording.exists() and any(recording.iterdir()):
+        raise FileExistsError(f"{recording} already exists: choose a new <site>_<yyyymm>_<seq>")
+    if labels.exists():
+        raise FileExistsError(f"{labels} already exists: it may hold a reviewer's work; move it away first")
+    pipeline = OmegaConf.load(Path(CONF_DIR) / "pipeline.yaml")
+    with atomic_dir(recording) as staging:
+        fetch(str(cfg.source), staging, cfg.s3.endpoint_url)
+    rows, bad = prefill_labels(recording, pipeline.triage, pipeline.recording.score_field)
+    write_csv(labels, LABEL_HEADER, rows)
+    register_site(root, site, cfg.pixel_threshold, note=cfg.note)
+    counts = {label: sum(r[1] == label for r in rows) for label in (OBSTACLE, NO_OBSTACLE, SKIP)}
+    print(f"[add_recording] {site}: {len(rows)} frames copied to {recording} "
+          f"({counts[OBSTACLE]} obstacle, {counts[NO_OBSTACLE]} no_obstacle, {counts[SKIP]} skip pre-filled)")
+    if bad.items:
+        print(f"[add_recording] {len(bad.items)} file(s) unusable, e.g. {bad.items[0][0]}: {bad.items[0][1]} "
+              "(the src stage reports them all)")
+    if cfg.dvc_add and (root / ".dvc").is_dir():
+        subprocess.run(["dvc", "add", "data"], cwd=root, check=True)
+    print(f"next: review {labels}, then `dvc repro` builds {site} and the merged dataset")
+    return recording
+
+
+main = entry_point("add_recording", run)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Matplotlib figures shared by evaluation and the threshold search.
+
+Figures are built with `matplotlib.figure.Figure` (no pyplot), so no global backend or state is
+touched and a notebook's own plotting is left alone. `save_figure` writes atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from obstacles.labels import CLASSES
+from obstacles.metrics import normalize_confusion, validate_predictions
+
+
+@contextmanager
+def atomic_output(path: str | Path):
+    """Yield a temp path next to ``path``; on success it replaces ``path`` (os.replace), else vanishes.
+
+    Readers therefore see the old file or the whole new one, never a half-written file that
+    looks complete. The file gets the usual permissions (umask), not mkstemp's 0600.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
+    """Write a PNG atomically (see `atomic_output`); no software-version metadata, so bytes are stable."""
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    return Path(path)
+
+
+def confusion_matrix_figure(counts, *, title: str = "", normalize: bool = True) -> Figure:
+    """2x2 picture, rows = true class; cells show the row fraction and the count."""
+    counts = np.asarray(counts)
+    fractions = normalize_confusion(counts)
+    fig = Figure(figsize=(4.2, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(fractions if normalize else counts, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    for (i, j), count in np.ndenumerate(counts):
+        dark = fractions[i, j] > 0.5
+        ax.text(j, i, f"{fractions[i, j]:.3f}\n({int(count)})", ha="center", va="center", color="white" if dark else "black")
+    ax.set_xticks(range(2), [f"pred {c}" for c in CLASSES])
+    ax.set_yticks(range(2), [f"true {c}" for c in CLASSES])
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
+
+
+def roc_pr_figure(scores, labels, *, title: str = "") -> Figure:
+    """ROC and precision-recall curves side by side, AUROC and AP in the legends."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    score_array, is_obstacle = validate_predictions(scores, labels, require_both_classes=True)
+    fpr, tpr, _ = roc_curve(is_obstacle, score_array)
+    precision, recall, _ = precision_recall_curve(is_obstacle, score_array)
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    roc_ax, pr_ax = fig.subplots(1, 2)
+    roc_ax.plot(fpr, tpr, label=f"AUROC {roc_auc_score(is_obstacle, score_array):.4f}")
+    roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    roc_ax.set(xlabel="false-alarm rate (1 - specificity)", ylabel="recall (sensitivity)", title="ROC")
+    pr_ax.step(recall, precision, where="post", label=f"AP {average_precision_score(is_obstacle, score_array):.4f}")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="precision-recall", ylim=(0, 1.02))
+    for ax in (roc_ax, pr_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right" if ax is roc_ax else "lower left")
+    fig.suptitle(title)
+    return fig
+
+
+def risk_coverage_figure(sweep: pd.DataFrame, *, highlight: tuple[float, float] | None = None, title: str = "") -> Figure:
+    """Coverage against the two limits: lines (one per max_false_alarm) and an annotated heat map.
+
+    The lines show the trend, the heat map gives the exact coverage per cell, which is what a
+    team comparing runs reads off first. ``highlight`` marks the deployed limits.
+    """
+    table = sweep.pivot_table(index="max_false_alarm", columns="max_missed", values="coverage")
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    line_ax, heat_ax = fig.subplots(1, 2)
+    for max_false_alarm, row in table.iterrows():
+        line_ax.plot(row.index, row.to_numpy(), marker="o", label=f"max false alarm {max_false_alarm:g}")
+    line_ax.set(xscale="log", xlabel="max missed-obstacle rate", ylabel="coverage (decided fraction)", ylim=(0, 1.02))
+    line_ax.grid(alpha=0.3, which="both")
+    line_ax.legend(fontsize="small")
+
+    image = heat_ax.imshow(table.to_numpy(), cmap="viridis", vmin=0, vmax=1, origin="lower", aspect="auto")
+    heat_ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns])
+    heat_ax.set_yticks(range(table.shape[0]), [f"{v:g}" for v in table.index])
+    heat_ax.set(xlabel="max missed-obstacle rate", ylabel="max false-alarm rate", title="coverage")
+    for (i, j), value in np.ndenumerate(table.to_numpy()):
+        heat_ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize="small", color="white" if value < 0.6 else "black")
+    if highlight is not None and highlight[1] in table.index and highlight[0] in table.columns:
+        i, j = table.index.get_loc(highlight[1]), table.columns.get_loc(highlight[0])
+        heat_ax.add_patch(_cell_outline(j, i))
+        line_ax.axvline(highlight[0], color="grey", linestyle="--", linewidth=1)
+    fig.colorbar(image, ax=heat_ax, shrink=0.8)
+    fig.suptitle(title)
+    return fig
+
+
+def _cell_outline(x: int, y: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2)

@@ -1,0 +1,1 @@
+"""DVC stages, one small Hydra entry point per dataset derivative (see dvc.yaml)."""

@@ -1,0 +1,69 @@
+"""balanced: merge every registered site into the cumulative dataset with a manifest.
+
+Layout: sites/<site>/<label>/, train/<label>/, eval/<label>/ (merged names are prefixed
+`<site>__` so two sites can never collide), manifest.csv listing the train/eval copies.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from obstacles.config import entry_point
+from obstacles.io.outputs import atomic_dir, write_csv
+from obstacles.stages.common import site_dir
+from obstacles.stages.diff import DIFF_TABLE
+from obstacles.stages.split import SPLIT_TABLE
+
+MANIFEST_HEADER = ("path", "site", "split", "label", "sha256", "diff_metric", "pixel_threshold")
+SITE_SEPARATOR = "__"
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run that site's stages first (dvc repro)")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def merge_site(site: str, folder: Path, out: Path) -> list[tuple]:
+    """Copy one site's split images into the merged layout; manifest rows for them."""
+    diffs = {(r["label"], r["image"]): r for r in _read_rows(folder / DIFF_TABLE)}
+    rows = []
+    for entry in _read_rows(folder / SPLIT_TABLE):
+        label, image, split = entry["label"], entry["image"], entry["split"]
+        data = (folder / split / label / image).read_bytes()
+        merged = Path(split) / label / f"{site}{SITE_SEPARATOR}{image}"
+        for relative in (merged, Path("sites") / site / label / image):
+            (out / relative).parent.mkdir(parents=True, exist_ok=True)
+            (out / relative).write_bytes(data)
+        diff = diffs[(label, image)]
+        rows.append((merged.as_posix(), site, split, label, hashlib.sha256(data).hexdigest(),
+                     diff["diff_metric"], diff["pixel_threshold"]))
+    return rows
+
+
+def run(cfg: DictConfig) -> Path:
+    sites = list(cfg.sites)
+    if not sites:
+        raise ValueError("no sites registered in conf/sites.yaml: add one with obstacles.add_recording")
+    final = Path(cfg.dataset.dir)
+    with atomic_dir(final) as out:
+        rows = [row for site in sites for row in merge_site(site, site_dir(cfg, site), out)]
+        write_csv(out / "manifest.csv", MANIFEST_HEADER, sorted(rows))
+    counts = {}
+    for _, site, split, label, *_ in rows:
+        counts[(site, split, label)] = counts.get((site, split, label), 0) + 1
+    print(f"[balanced {cfg.dataset.name}] {len(rows)} pairs from {len(sites)} site(s)")
+    for (site, split, label), n in sorted(counts.items()):
+        print(f"  {site:<24} {split:<5} {label:<12} {n:>6}")
+    return final
+
+
+main = entry_point("pipeline", run)
+
+if __name__ == "__main__":
+    main()

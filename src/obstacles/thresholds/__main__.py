@@ -1,0 +1,214 @@
+"""`python -m obstacles.thresholds predictions=<predictions.csv>`: search, sweep, plot, log.
+
+Writes into ``out_dir`` (default: the predictions file's folder) ``coverage_sweep.csv``,
+``risk_coverage.png`` and, last, ``thresholds.json``; every file goes through a temp file and
+``os.replace`` so an interrupted run never leaves one that looks complete. Then logs the same to
+W&B (offline unless WANDB_MODE says otherwise), optionally into an existing run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import hydra
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from obstacles.plots import atomic_output, risk_coverage_figure, save_figure
+from obstacles.thresholds.search import SortedPredictions, ThresholdResult, limit_grid, search
+from obstacles.thresholds.search import sweep as sweep_sorted
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PREDICTION_COLUMNS = ("path", "site", "label", "score")
+THRESHOLDS_FILE = "thresholds.json"
+SWEEP_FILE = "coverage_sweep.csv"
+PLOT_FILE = "risk_coverage.png"
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def load_predictions(path: str | Path) -> pd.DataFrame:
+    """The predictions CSV, or a ValueError naming the missing column(s)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"predictions file not found: {path}")
+    table = pd.read_csv(path, dtype={"path": str, "site": str, "label": str})
+    missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path} is missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)}, found {list(table.columns)}")
+    return table
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _find_key(tree, key: str):
+    """First value stored under ``key`` anywhere in nested dicts/lists (None if absent)."""
+    if isinstance(tree, dict):
+        if tree.get(key) is not None:
+            return tree[key]
+        children = tree.values()
+    elif isinstance(tree, list):
+        children = tree
+    else:
+        return None
+    for child in children:
+        found = _find_key(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def sibling_records(folder: Path, names) -> list:
+    """Parsed JSON/YAML files next to the predictions (the run's metrics and resolved config)."""
+    records = []
+    for name in names:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".json":
+                records.append(json.loads(path.read_text()))
+            else:
+                records.append(OmegaConf.to_container(OmegaConf.load(path), resolve=False))
+        except Exception as error:  # provenance is best effort; the thresholds do not depend on it
+            print(f"warning: could not read {path} for provenance: {error}")
+    return records
+
+
+def lookup(configured, records: list, key: str):
+    """The configured value, else the first one found in the sibling records."""
+    if configured is not None:
+        return configured
+    return next((v for v in (_find_key(r, key) for r in records) if v is not None), None)
+
+
+def git_state(repo: Path = REPO_ROOT) -> dict:
+    """Commit (and whether the tree had local changes) of the code that ran, when git can tell."""
+    def ask(*args):
+        try:
+            done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = ask("rev-parse", "HEAD")
+    status = ask("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"git_commit": commit.strip() if commit else None, "git_dirty": None if status is None else bool(status.strip())}
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Readers see the old file or the whole new one (temp file + os.replace)."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+
+
+def log_to_wandb(cfg: DictConfig, out_dir: Path, result: ThresholdResult, sweep: pd.DataFrame, plot: Path, run_id) -> dict:
+    """Sweep table, plot and thresholds into W&B; attaches to ``run_id`` when one is known."""
+    import wandb
+
+    wandb_dir = Path(cfg.logger.dir) if cfg.logger.dir else out_dir
+    wandb_dir.mkdir(parents=True, exist_ok=True)
+    mode = os.environ.get("WANDB_MODE") or cfg.logger.mode
+    run = wandb.init(
+        project=cfg.logger.project,
+        entity=cfg.logger.entity,
+        dir=str(wandb_dir),
+        mode=mode,
+        id=run_id,
+        resume="allow" if run_id else None,
+        name=cfg.logger.name,
+        group=cfg.logger.group,
+        tags=list(cfg.logger.tags or []),
+        job_type=cfg.logger.job_type,
+        config={"thresholds": OmegaConf.to_container(cfg, resolve=True)},
+    )
+    try:
+        run.log(
+            {
+                f"{cfg.logger.prefix}/coverage_sweep": wandb.Table(dataframe=sweep),
+                f"{cfg.logger.prefix}/risk_coverage": wandb.Image(str(plot)),
+            }
+        )
+        summary = {k: v for k, v in result.to_dict().items() if k != "rounded"}
+        summary.update({f"{k}_rounded": v for k, v in result.to_dict()["rounded"].items()})
+        run.summary.update({f"{cfg.logger.prefix}/{k}": v for k, v in summary.items()})
+        return {"run_id": run.id, "project": cfg.logger.project, "mode": mode, "dir": str(wandb_dir)}
+    finally:
+        run.finish()
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def run(cfg: DictConfig) -> dict:
+    """Everything the CLI does, callable from tests and notebooks with a composed config."""
+    predictions_path = Path(cfg.predictions)
+    out_dir = Path(cfg.out_dir) if cfg.out_dir else predictions_path.parent
+    table = load_predictions(predictions_path)
+
+    data = SortedPredictions.build(table["score"].to_numpy(), table["label"].to_numpy())
+    rounding = {"decimals": cfg.rounding.decimals, "epsilon": cfg.rounding.epsilon}
+    result = search(data, max_missed=cfg.limits.max_missed, max_false_alarm=cfg.limits.max_false_alarm, **rounding)
+    sweep = sweep_sorted(data, limit_grid(cfg.sweep.max_missed, cfg.sweep.max_false_alarm), **rounding)
+
+    records = sibling_records(predictions_path.parent, cfg.provenance.sibling_files)
+    provenance = {
+        "predictions": str(predictions_path),
+        "predictions_sha256": file_sha256(predictions_path),
+        "checkpoint": lookup(cfg.provenance.checkpoint, records, "checkpoint"),
+        "manifest_sha256": lookup(cfg.provenance.manifest_sha256, records, "manifest_sha256"),
+        **git_state(),
+    }
+    report = {
+        **result.to_dict(),
+        "limits": {"max_missed": result.max_missed, "max_false_alarm": result.max_false_alarm},
+        "provenance": provenance,
+        "outputs": {"coverage_sweep": SWEEP_FILE, "risk_coverage": PLOT_FILE},
+    }
+
+    atomic_write_text(out_dir / SWEEP_FILE, sweep.to_csv(index=False))
+    figure = risk_coverage_figure(
+        sweep, highlight=(result.max_missed, result.max_false_alarm), title=f"coverage by limits: {predictions_path}"
+    )
+    save_figure(figure, out_dir / PLOT_FILE)
+    write_json(out_dir / THRESHOLDS_FILE, report)  # complete even if W&B fails below
+
+    if cfg.logger.enabled:
+        run_id = lookup(cfg.logger.run_id, records, cfg.logger.run_id_key)
+        report["wandb"] = log_to_wandb(cfg, out_dir, result, sweep, out_dir / PLOT_FILE, run_id)
+        write_json(out_dir / THRESHOLDS_FILE, report)
+    return report
+
+
+@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="thresholds")
+def main(cfg: DictConfig) -> None:
+    report = run(cfg)
+    print(
+        f"lower {report['lower_rounded']:.{cfg.rounding.decimals}f} (exact {report['lower']:.6g}), "
+        f"upper {report['upper_rounded']:.{cfg.rounding.decimals}f} (exact {report['upper']:.6g}), "
+        f"coverage {report['rounded']['coverage']:.4f} rounded / {report['coverage']:.4f} exact, "
+        f"missed {report['rounded']['missed_rate']:.4f}, false alarm {report['rounded']['false_alarm_rate']:.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Pictures of the weight curve and of the weights the training split gets."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from obstacles.weights.curve import diff_coef  # noqa: E402
+
+PNG_METADATA = {"Software": None}  # keeps the bytes independent of the matplotlib version string
+
+
+def figure_bytes(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def weight_curve(table: pd.DataFrame, is_obstacle: np.ndarray, *, alfa, beta, gamma, swc) -> bytes:
+    """sample_weight against sigma_dist: the configured curve, and where each image falls on it."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    span = max(3.0, float(np.abs(table["sigma_dist"]).max()) if len(table) else 3.0)
+    sigma = np.linspace(-span, span, 400)
+    ax.plot(sigma, 1 + swc * diff_coef(sigma, alfa, beta, gamma), color="black", lw=2, label="weight curve")
+    for mask, name, colour in ((is_obstacle, "obstacle", "tab:red"), (~is_obstacle, "no_obstacle", "tab:blue")):
+        ax.scatter(table["sigma_dist"][mask], table["sample_weight"][mask], s=10, alpha=0.5, color=colour, label=name)
+    ax.axvline(beta / alfa, ls="--", color="grey", lw=1, label=f"half weight at {beta / alfa:.2f}")
+    ax.set(xlabel="sigma_dist (signed distance past the class threshold, in stds)", ylabel="sample_weight",
+           title=f"alfa={alfa}, beta={beta}, gamma={gamma}, swc={swc}")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return figure_bytes(fig)
+
+
+def weight_distribution(table: pd.DataFrame, is_obstacle: np.ndarray) -> bytes:
+    """Per class: diff_metric with the class threshold, and the resulting weights."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for mask, name, colour in ((is_obstacle, "obstacle", "tab:red"), (~is_obstacle, "no_obstacle", "tab:blue")):
+        part = table[mask]
+        if part.empty:
+            continue
+        axes[0].hist(part["diff_metric"], bins=30, alpha=0.5, color=colour, label=name)
+        axes[0].axvline(part["diff_threshold"].iloc[0], color=colour, ls="--", lw=1)
+        axes[1].hist(part["sample_weight"], bins=30, alpha=0.5, color=colour, label=name)
+    axes[0].set(xlabel="diff_metric (dashed: class diff_threshold)", ylabel="images")
+    axes[1].set(xlabel="sample_weight", ylabel="images")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return figure_bytes(fig)

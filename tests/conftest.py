@@ -1,0 +1,66 @@
+"""Shared test helpers: composing the real configs, and writing small recordings by hand."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf, open_dict
+
+from obstacles.config import CONF_DIR
+from obstacles.io.images import encode_jpeg
+
+REPO = Path(CONF_DIR).parent
+
+
+def pipeline_cfg(root: Path, site: str | None = None, pixel_threshold: int = 50, overrides=()):
+    """conf/pipeline.yaml as the stages see it, rooted at a scratch folder."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("pipeline", overrides=[f"paths.root_dir={root}", "workers=1", *overrides])
+    with open_dict(cfg):
+        if site:
+            cfg.site = OmegaConf.create({"name": site, "pixel_threshold": pixel_threshold})
+        cfg.sites = [site] if site else []
+    return cfg
+
+
+def triplet(rng: np.random.Generator, panel: int = 32, obstacle: bool = False, panels: int = 3) -> bytes:
+    reference = rng.integers(40, 200, (panel, panel, 3), dtype=np.uint8)
+    current = reference.copy()
+    if obstacle:
+        current[panel // 4 : panel // 2, panel // 4 : panel // 2] = 255
+    mask = np.zeros_like(reference)
+    return encode_jpeg(np.hstack([reference, current, mask][:panels]), 95)
+
+
+def write_frame(recording: Path, stem: str, score, image: bytes | None = None, payload=None) -> None:
+    (recording / "images").mkdir(parents=True, exist_ok=True)
+    (recording / "json").mkdir(parents=True, exist_ok=True)
+    if image is not None:
+        (recording / "images" / f"{stem}.jpg").write_bytes(image)
+    if payload is not None or score is not None:
+        text = payload if payload is not None else json.dumps({"dense": [score]})
+        (recording / "json" / f"{stem}.json").write_text(text)
+
+
+def stem(i: int, minute: int | None = None) -> str:
+    minute = i * 5 if minute is None else minute
+    return f"1116_obstacles_classification_2022-09-07T{6 + minute // 60:02d}-{minute % 60:02d}-{i % 60:02d}"
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file below folder."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)

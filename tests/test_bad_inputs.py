@@ -1,0 +1,116 @@
+"""Bad recorder output is named, skipped or fatal as configured; inputs are never modified."""
+
+import csv
+import json
+
+import pytest
+
+from obstacles.io.bad_inputs import BadInputError
+from obstacles.stages import triage
+from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
+
+SITE = "plant_202209_01"
+
+
+@pytest.fixture
+def messy_recording(tmp_path, rng):
+    """Good frames next to one example of every kind of bad input."""
+    rec = tmp_path / "data" / "recordings" / SITE
+    good = [stem(i) for i in range(4)]
+    for i, name in enumerate(good):
+        write_frame(rec, name, [0.1, 0.5, 0.9, 0.63][i], triplet(rng, obstacle=i == 2))
+    # odd but legal names come through
+    write_frame(rec, "frame with spaces é_2022-09-07T09-00-00", 0.2, triplet(rng))
+    data = triplet(rng)
+    bad = {
+        "zero_byte": (b"", 0.5, None),
+        "truncated": (data[: len(data) // 2], 0.5, None),
+        "not_an_image": (b"this is text, not a jpeg", 0.5, None),
+        "wrong_width": (triplet(rng, panels=2)[:], 0.5, None),  # 64 px wide: not 3 equal panels
+        "broken_json": (data, None, "{not json"),
+        "no_field": (data, None, json.dumps({"other": 1})),
+        "nan_score": (data, None, '{"dense": [NaN]}'),
+        "out_of_range": (data, 1.7, None),
+        "string_score": (data, None, json.dumps({"dense": ["0.5"]})),
+        "image_only": (data, None, None),
+    }
+    for name, (image, score, payload) in bad.items():
+        write_frame(rec, name, score, image, payload)
+    write_frame(rec, "json_only", 0.4, None)
+    (rec / "images" / "notes.txt").write_text("not an image")
+    return rec, good + ["frame with spaces é_2022-09-07T09-00-00"], set(bad) | {"json_only", "notes"}
+
+
+def reasons(report):
+    with report.open() as handle:
+        return {row["file"].rsplit("/", 1)[-1].rsplit(".", 1)[0]: row["reason"] for row in csv.DictReader(handle)}
+
+
+def test_skip_keeps_every_good_image_and_names_every_bad_one(tmp_path, messy_recording, capsys):
+    rec, good, bad = messy_recording
+    before = tree_digest(rec)
+    out = triage.run(pipeline_cfg(tmp_path, SITE))
+    assert tree_digest(rec) == before, "inputs must never be modified"
+    with (out / "index.csv").open() as handle:
+        index = {row["image"].rsplit(".", 1)[0]: row for row in csv.DictReader(handle)}
+    assert set(index) == set(good)
+    found = reasons(out / "bad_inputs.csv")
+    assert set(found) == bad
+    assert "zero-byte" in found["zero_byte"]
+    assert "truncated" in found["truncated"] or "corrupt" in found["truncated"]
+    assert "not an image" in found["not_an_image"]
+    assert "not divisible into 3 panels" in found["wrong_width"]
+    assert "malformed JSON" in found["broken_json"]
+    assert "no field 'dense.0'" in found["no_field"]
+    assert "finite" in found["nan_score"] and "[0, 1]" in found["out_of_range"]
+    assert "not a number" in found["string_score"]
+    assert found["image_only"] == "image without JSON" and found["json_only"] == "JSON without image"
+    summary = capsys.readouterr().out
+    assert f"{len(good)} good, {len(bad)} bad input(s) skipped" in summary
+
+
+def test_fail_policy_stops_at_first_bad_file_and_leaves_no_output(tmp_path, messy_recording):
+    with pytest.raises(BadInputError, match=r"bad input .*: "):
+        triage.run(pipeline_cfg(tmp_path, SITE, overrides=["on_bad_input=fail"]))
+    assert not (tmp_path / "datasets").exists()
+
+
+def test_failure_while_writing_leaves_nothing_that_looks_complete(tmp_path, rng):
+    rec = tmp_path / "data" / "recordings" / SITE
+    for i in range(3):
+        write_frame(rec, stem(i), 0.5, triplet(rng))
+    data = triplet(rng)
+    write_frame(rec, stem(9), 0.5, data[: len(data) // 3])  # found only when decoded, mid-stage
+    with pytest.raises(BadInputError, match="corrupt or truncated"):
+        triage.run(pipeline_cfg(tmp_path, SITE, overrides=["on_bad_input=fail"]))
+    site_dir = tmp_path / "datasets" / SITE
+    assert list(site_dir.iterdir()) == [], "neither a src/ folder nor a leftover partial one"
+
+
+def test_triage_classes_and_bands(tmp_path, rng):
+    rec = tmp_path / "data" / "recordings" / SITE
+    scores = {0: 0.0, 1: 0.33, 2: 0.3301, 3: 0.63, 4: 0.6301, 5: 1.0, 6: 0.704}
+    for i, score in scores.items():
+        write_frame(rec, stem(i), score, triplet(rng))
+    out = triage.run(pipeline_cfg(tmp_path, SITE))
+    with (out / "index.csv").open() as handle:
+        placed = {row["image"]: (row["class"], row["band"]) for row in csv.DictReader(handle)}
+    expected = {
+        0: ("classified_no_obstacle", "no_obs_between_0.00_0.07"),
+        1: ("classified_no_obstacle", "no_obs_between_0.26_0.33"),
+        2: ("classified_not_decided", "not_decided_between_0.33_0.39"),
+        3: ("classified_not_decided", "not_decided_between_0.57_0.63"),
+        4: ("classified_obstacle", "obs_between_0.63_0.70"),
+        5: ("classified_obstacle", "obs_between_0.93_1.00"),
+        6: ("classified_obstacle", "obs_between_0.63_0.70"),
+    }
+    for i, where in expected.items():
+        assert placed[f"{stem(i)}.jpg"] == where, (i, scores[i])
+        cls, band = where
+        copy = out / cls / band / f"{stem(i)}.jpg"
+        assert copy.read_bytes() == (rec / "images" / f"{stem(i)}.jpg").read_bytes(), "a byte-for-byte copy"
+
+
+def test_missing_recording_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="has no images/ folder"):
+        triage.run(pipeline_cfg(tmp_path, SITE))

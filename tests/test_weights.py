@@ -1,0 +1,85 @@
+"""Sample weights: DESIGN section 3, including the field's worked example."""
+
+import numpy as np
+import pytest
+
+from obstacles.weights import WEIGHT_COLUMNS, compute_sample_weights, diff_coef, diff_metric
+
+CURVE = dict(alfa=-3.5, beta=2.0, gamma=8.0, swc=2.0, std_threshold_dist=1.5)
+
+
+def test_field_example_obstacle_image():
+    # obstacle class mean 0.1647, std 0.1088; k = 1.5 -> threshold 0.328
+    threshold = 0.1647 + 1.5 * 0.1088
+    assert threshold == pytest.approx(0.328, abs=5e-4)
+    assert (0.2656 - 0.328) / 0.1088 == pytest.approx(-0.5732, abs=5e-4)
+    # The curve is steep here (slope ~7 per unit sigma), so evaluate it at the stated sigma.
+    coef = diff_coef(-0.5732, CURVE["alfa"], CURVE["beta"], CURVE["gamma"])
+    assert coef == pytest.approx(0.5127, abs=0.003)
+    assert 1 + CURVE["swc"] * coef == pytest.approx(2.025, abs=0.006)
+
+
+def test_table_reproduces_field_statistics():
+    # Two obstacle values chosen so the class has mean 0.1647 and std 0.1088 exactly.
+    metric = np.array([0.1647 - 0.1088, 0.1647 + 0.1088, 0.9, 0.1])
+    labels = ["obstacle", "obstacle", "no_obstacle", "no_obstacle"]
+    table = compute_sample_weights(metric, labels, **CURVE)
+    assert list(table.columns) == list(WEIGHT_COLUMNS)
+    assert table.loc[0, "diff_threshold"] == pytest.approx(0.1647 + 1.5 * 0.1088)
+    # sigma for an obstacle is (diff - threshold) / std: the small-area image is far below it
+    assert table.loc[0, "sigma_dist"] == pytest.approx((metric[0] - (0.1647 + 1.5 * 0.1088)) / 0.1088)
+    # no_obstacle: mean 0.5, std 0.4, threshold 0.5 - 1.5*0.4, sign -1
+    assert table.loc[2, "diff_threshold"] == pytest.approx(0.5 - 0.6)
+    assert table.loc[2, "sigma_dist"] == pytest.approx(-(0.9 - (-0.1)) / 0.4)
+
+
+def test_hard_cases_weigh_more_than_ideal_ones():
+    rng = np.random.default_rng(0)
+    obstacle = rng.uniform(0.05, 0.5, 200)
+    no_obstacle = rng.uniform(0.0, 0.1, 200)
+    metric = np.concatenate([obstacle, no_obstacle])
+    labels = np.r_[np.ones(200, bool), np.zeros(200, bool)]
+    table = compute_sample_weights(metric, labels, **CURVE)
+    w = table["sample_weight"].to_numpy()
+    # obstacle: smaller changed area -> larger weight; no_obstacle: larger area -> larger weight
+    assert np.all(np.diff(w[:200][np.argsort(obstacle)]) <= 1e-12)
+    assert np.all(np.diff(w[200:][np.argsort(no_obstacle)]) >= -1e-12)
+    assert w.min() >= 1.0 and w.max() <= 1 + CURVE["swc"]
+
+
+def test_curve_is_half_at_beta_over_alfa_and_vectorised():
+    assert diff_coef(2.0 / -3.5, -3.5, 2.0, 8.0) == pytest.approx(0.5)
+    values = diff_coef(np.array([-1e6, 0.0, 1e6]), -3.5, 2.0, 8.0)
+    assert values.shape == (3,) and np.all(np.isfinite(values))
+    assert values[0] == pytest.approx(1.0) and values[2] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("obstacle_values", [[0.3], [0.2, 0.2, 0.2]])
+def test_degenerate_class_gets_weight_one_and_a_warning(obstacle_values):
+    metric = np.array(obstacle_values + [0.01, 0.2, 0.05])
+    labels = [1] * len(obstacle_values) + [0, 0, 0]
+    with pytest.warns(UserWarning, match="obstacle"):
+        table = compute_sample_weights(metric, labels, **CURVE)
+    assert np.all(table["sample_weight"][: len(obstacle_values)] == 1.0)
+    assert np.all(np.isfinite(table.to_numpy()))
+    assert table["sample_weight"][len(obstacle_values):].max() > 1.0
+
+
+def test_empty_class_and_bad_values():
+    table = compute_sample_weights([0.1, 0.2, 0.3], [True, True, True], **CURVE)
+    assert len(table) == 3 and np.all(np.isfinite(table.to_numpy()))
+    with pytest.raises(ValueError, match="non-finite"):
+        compute_sample_weights([0.1, float("nan")], [1, 0], **CURVE)
+    with pytest.raises(ValueError, match="unknown label"):
+        compute_sample_weights([0.1, 0.2], ["obstacle", "cat"], **CURVE)
+
+
+def test_diff_metric_counts_max_channel_above_threshold():
+    reference = np.zeros((10, 10, 3), np.uint8)
+    current = reference.copy()
+    current[:2, :, 0] = 51  # 20 pixels change by 51 in one channel only
+    current[2:4, :, :] = 50  # 20 pixels change by exactly the threshold: not counted
+    assert diff_metric(reference, current, 50) == pytest.approx(0.2)
+    assert diff_metric(current, reference, 50) == pytest.approx(0.2)  # |.| is symmetric
+    with pytest.raises(ValueError, match="shape"):
+        diff_metric(reference, current[:5], 50)
