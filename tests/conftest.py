@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
-from obstacles.config import CONF_DIR
+from obstacles.config import CONF_DIR, compose
 from obstacles.io.images import encode_jpeg
 
 REPO = Path(CONF_DIR).parent
@@ -19,8 +18,7 @@ REPO = Path(CONF_DIR).parent
 
 def pipeline_cfg(root: Path, site: str | None = None, pixel_threshold: int = 50, overrides=()):
     """conf/pipeline.yaml as the stages see it, rooted at a scratch folder."""
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("pipeline", overrides=[f"paths.root_dir={root}", "workers=1", *overrides])
+    cfg = compose("pipeline", [f"paths.root_dir={root}", "workers=1", *overrides])
     with open_dict(cfg):
         if site:
             cfg.site = OmegaConf.create({"name": site, "pixel_threshold": pixel_threshold})

@@ -17,6 +17,7 @@ from obstacles.io.outputs import atomic_dir, inside, write_csv
 from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.sites import register_site, validate_site_id
+from obstacles.storage import DVC
 from obstacles.stages.select import LABEL_HEADER, SKIP
 
 
@@ -79,7 +80,7 @@ def run(cfg: DictConfig) -> Path:
         print(f"[add_recording] {len(bad.items)} file(s) unusable, e.g. {bad.items[0][0]}: {bad.items[0][1]} "
               "(the src stage reports them all)")
     if cfg.dvc_add and (root / ".dvc").is_dir():
-        subprocess.run(["dvc", "add", "data"], cwd=root, check=True)
+        subprocess.run([*DVC, "add", "data"], cwd=root, check=True)
     print(f"next: review {labels}, then `dvc repro` builds {site} and the merged dataset")
     return recording
 

@@ -23,3 +23,9 @@ def entry_point(config_name: str, run: Callable[[DictConfig], object]) -> Callab
         run(cfg)
 
     return main
+
+
+def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The same config an entry point would get, for notebooks, tests and benchmarks."""
+    with hydra.initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return hydra.compose(config_name=config_name, overrides=list(overrides))

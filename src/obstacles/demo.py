@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from obstacles.config import CONF_DIR, PROJECT_ROOT
-from obstacles.storage import local_s3_server, use_local_remote
+from obstacles.storage import DVC, local_s3_server, use_local_remote
 
 ROOT = PROJECT_ROOT
 
@@ -44,7 +44,7 @@ def push_to_local_s3() -> None:
     with local_s3_server(log_path=log) as endpoint:
         url = use_local_remote(ROOT, endpoint)
         print(f"\nlocal S3 server {endpoint} stands in for {url}")
-        sh("dvc", "push")
+        sh(*DVC, "push")
 
 
 def summary() -> str:
@@ -77,8 +77,8 @@ def summary() -> str:
 
 def main() -> None:
     ensure_recordings()
-    sh("dvc", "add", "data")
-    sh("dvc", "repro")
+    sh(*DVC, "add", "data")
+    sh(*DVC, "repro")
     push_to_local_s3()
     print(summary())
 

@@ -88,7 +88,8 @@ def safe_ratio(numerator, denominator):
     """numerator / denominator, 0.0 where the denominator is 0 (documented convention)."""
     numerator = np.asarray(numerator, dtype=np.float64)
     denominator = np.asarray(denominator, dtype=np.float64)
-    out = np.divide(numerator, denominator, out=np.zeros(np.broadcast(numerator, denominator).shape), where=denominator != 0)
+    out = np.zeros(np.broadcast(numerator, denominator).shape)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
     return float(out) if out.ndim == 0 else out
 
 

@@ -61,7 +61,8 @@ def confusion_matrix_figure(counts, *, title: str = "", normalize: bool = True) 
     image = ax.imshow(fractions if normalize else counts, cmap="Blues", vmin=0, vmax=1 if normalize else None)
     for (i, j), count in np.ndenumerate(counts):
         dark = fractions[i, j] > 0.5
-        ax.text(j, i, f"{fractions[i, j]:.3f}\n({int(count)})", ha="center", va="center", color="white" if dark else "black")
+        text = f"{fractions[i, j]:.3f}\n({int(count)})"
+        ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black")
     ax.set_xticks(range(2), [f"pred {c}" for c in CLASSES])
     ax.set_yticks(range(2), [f"true {c}" for c in CLASSES])
     ax.set_title(title)
@@ -90,7 +91,9 @@ def roc_pr_figure(scores, labels, *, title: str = "") -> Figure:
     return fig
 
 
-def risk_coverage_figure(sweep: pd.DataFrame, *, highlight: tuple[float, float] | None = None, title: str = "") -> Figure:
+def risk_coverage_figure(
+    sweep: pd.DataFrame, *, highlight: tuple[float, float] | None = None, title: str = ""
+) -> Figure:
     """Coverage against the two limits: lines (one per max_false_alarm) and an annotated heat map.
 
     The lines show the trend, the heat map gives the exact coverage per cell, which is what a
@@ -101,7 +104,10 @@ def risk_coverage_figure(sweep: pd.DataFrame, *, highlight: tuple[float, float] 
     line_ax, heat_ax = fig.subplots(1, 2)
     for max_false_alarm, row in table.iterrows():
         line_ax.plot(row.index, row.to_numpy(), marker="o", label=f"max false alarm {max_false_alarm:g}")
-    line_ax.set(xscale="log", xlabel="max missed-obstacle rate", ylabel="coverage (decided fraction)", ylim=(0, 1.02))
+    line_ax.set(
+        xscale="log", xlabel="max missed-obstacle rate", ylabel="coverage (decided fraction)", ylim=(0, 1.02),
+        title="coverage at the exact thresholds",
+    )
     line_ax.grid(alpha=0.3, which="both")
     line_ax.legend(fontsize="small")
 
@@ -110,10 +116,12 @@ def risk_coverage_figure(sweep: pd.DataFrame, *, highlight: tuple[float, float] 
     heat_ax.set_yticks(range(table.shape[0]), [f"{v:g}" for v in table.index])
     heat_ax.set(xlabel="max missed-obstacle rate", ylabel="max false-alarm rate", title="coverage")
     for (i, j), value in np.ndenumerate(table.to_numpy()):
-        heat_ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize="small", color="white" if value < 0.6 else "black")
+        colour = "white" if value < 0.6 else "black"
+        heat_ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize="small", color=colour)
     if highlight is not None and highlight[1] in table.index and highlight[0] in table.columns:
         i, j = table.index.get_loc(highlight[1]), table.columns.get_loc(highlight[0])
         heat_ax.add_patch(_cell_outline(j, i))
+        heat_ax.set_title("coverage (red: the configured limits)")
         line_ax.axvline(highlight[0], color="grey", linestyle="--", linewidth=1)
     fig.colorbar(image, ax=heat_ax, shrink=0.8)
     fig.suptitle(title)

@@ -16,6 +16,7 @@ import re
 import time
 import zlib
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -127,48 +128,79 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def render_burst(job: SiteJob, burst: Burst) -> list[Frame]:
-    """Render and write one burst: one scene, one reference, one obstacle state, several captures."""
+@dataclass(frozen=True)
+class BurstState:
+    """What the frames of one burst share: scene, reference, obstacle, lighting, model error."""
+
+    reference: np.ndarray  # uint8 panel
+    lit: np.ndarray  # float32 canvas: the current scene under the current lighting, before the camera
+    footprint: np.ndarray  # bool canvas: obstacle pixels
+    signal: float  # how visible the obstacle is (0 without one)
+    noise_sd: float
+    error: float  # the deployed model's error on this scene
+    is_obstacle: bool
+
+
+def stage_burst(job: SiteJob, burst: Burst) -> BurstState:
+    """Draw the burst-level situation once, so its frames differ only by camera, flicker and noise."""
     c = job.common
     panel, margin = c.panel_size, c.camera.max_shift_px
     size = panel + 2 * margin
-    window = (slice(margin, margin + panel), slice(margin, margin + panel))
     rng = job.rng(Stream.BURST, burst.index)
-
     scene = render_scene(rng, vars(c.styles)[job.spec.style], size)
     obstacle = draw_obstacle(rng, scene, c.obstacle, panel, margin) if rng.random() < job.spec.obstacle_fraction else None
     lighting = draw_lighting(rng, c.lighting, size)
     shadow = draw_shadow(rng, c.shadow, size, panel)
     noise_sd = rng.uniform(*c.camera.noise_sd)
-    burst_error = rng.normal(0, c.score.burst_noise_sd)
-
+    error = rng.normal(0, c.score.burst_noise_sd)
     reference = capture(
         scene * lighting.reference_gain + lighting.reference_offset,
         rng, shift=(0, 0), margin=margin, panel=panel, gain=1.0, noise_sd=noise_sd,
     )
-    current_scene = obstacle.over(scene) if obstacle else scene
+    current = obstacle.over(scene) if obstacle else scene
     if shadow is not None:
-        current_scene = current_scene * shadow
-    lit = current_scene * lighting.current_gain + lighting.current_offset
-    signal = obstacle.signal(scene, window) if obstacle else 0.0
-    footprint = obstacle.alpha[..., 0] > c.obstacle.footprint_alpha if obstacle else np.zeros((size, size), bool)
+        current = current * shadow
+    if obstacle:
+        window = (slice(margin, margin + panel), slice(margin, margin + panel))
+        footprint, signal = obstacle.alpha[..., 0] > c.obstacle.footprint_alpha, obstacle.signal(scene, window)
+    else:
+        footprint, signal = np.zeros((size, size), dtype=bool), 0.0
+    return BurstState(
+        reference=reference,
+        lit=(current * lighting.current_gain + lighting.current_offset).astype(np.float32, copy=False),
+        footprint=footprint,
+        signal=signal,
+        noise_sd=noise_sd,
+        error=error,
+        is_obstacle=obstacle is not None,
+    )
 
+
+def capture_frame(job: SiteJob, state: BurstState, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """One triplet [reference | current | mask] and the deployed model's score for it."""
+    c = job.common
+    panel, margin = c.panel_size, c.camera.max_shift_px
+    shaken = rng.random() < c.camera.shift_prob
+    dy, dx = rng.integers(-margin, margin + 1, size=2) if shaken else (0, 0)
+    flicker = 1.0 + rng.normal(0, c.lighting.flicker_sd)
+    current = capture(state.lit, rng, shift=(dy, dx), margin=margin, panel=panel, gain=flicker, noise_sd=state.noise_sd)
+    mask = change_mask(state.reference, current, job.spec.mask_threshold)
+    footprint = state.footprint[margin + dy : margin + dy + panel, margin + dx : margin + dx + panel]
+    distractor = float(((mask[..., 0] > 0) & ~footprint).mean())  # changed, but not by the obstacle
+    score = deployed_score(state.signal, distractor, state.error + rng.normal(0, c.score.frame_noise_sd), c.score)
+    return np.concatenate([state.reference, current, mask], axis=1), score
+
+
+def render_burst(job: SiteJob, burst: Burst) -> list[Frame]:
+    """Render and write one burst: frames a few seconds apart of one unchanged situation."""
+    state = stage_burst(job, burst)
     frames = []
     for k, capture_time in enumerate(burst.times):
-        frame_rng = job.rng(Stream.FRAME, burst.index, k)
-        shaken = frame_rng.random() < c.camera.shift_prob
-        shift = frame_rng.integers(-margin, margin + 1, size=2) if shaken else np.zeros(2, dtype=int)
-        flicker = 1.0 + frame_rng.normal(0, c.lighting.flicker_sd)
-        current = capture(lit, frame_rng, shift=shift, margin=margin, panel=panel, gain=flicker, noise_sd=noise_sd)
-        mask = change_mask(reference, current, c.mask_threshold)
-        seen_footprint = footprint[margin + shift[0] : margin + shift[0] + panel, margin + shift[1] : margin + shift[1] + panel]
-        distractor = float(((mask[..., 0] > 0) & ~seen_footprint).mean())
-        score = deployed_score(signal, distractor, burst_error + frame_rng.normal(0, c.score.frame_noise_sd), c.score)
+        triplet, score = capture_frame(job, state, job.rng(Stream.FRAME, burst.index, k))
         stem = frame_stem(job.spec.camera_id, capture_time)
-        triplet = np.concatenate([reference, current, mask], axis=1)
-        write_atomic(job.images_dir / f"{stem}.jpg", encode_jpeg(triplet, c.jpeg_quality))
+        write_atomic(job.images_dir / f"{stem}.jpg", encode_jpeg(triplet, job.common.jpeg_quality))
         write_atomic(job.json_dir / f"{stem}.json", (json.dumps({SCORE_KEY: [score]}) + "\n").encode())
-        frames.append(Frame(stem, obstacle is not None, score))
+        frames.append(Frame(stem, state.is_obstacle, score))
     return frames
 
 
@@ -185,22 +217,24 @@ def _render_in_worker(burst: Burst) -> list[Frame]:
     return render_burst(_WORKER_JOB, burst)
 
 
+@contextmanager
+def _burst_renderer(job: SiteJob, workers: int):
+    """A map over bursts, in plan order: in this process, or in a pool of spawned ones."""
+    if workers <= 1:
+        yield lambda plan: (render_burst(job, burst) for burst in plan)
+        return
+    chunk = max(1, len(job.plan) // (4 * workers))  # a few chunks per worker balance the load
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+        yield lambda plan: pool.imap(_render_in_worker, plan, chunksize=chunk)
+
+
 def _render_all(job: SiteJob, workers: int) -> list[Frame]:
-    """All bursts in plan order; with workers > 1 in spawned processes (same bytes either way)."""
-    bar = tqdm(total=job.spec.n_frames, desc=job.site, unit="frame", disable=None)
     frames: list[Frame] = []
-    with bar:
-        if workers <= 1:
-            results = (render_burst(job, burst) for burst in job.plan)
-            for burst_frames in results:
+    with tqdm(total=job.spec.n_frames, desc=job.site, unit="frame", disable=None) as bar:
+        with _burst_renderer(job, workers) as render:
+            for burst_frames in render(job.plan):
                 frames += burst_frames
                 bar.update(len(burst_frames))
-        else:
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-                for burst_frames in pool.imap(_render_in_worker, job.plan, chunksize=8):
-                    frames += burst_frames
-                    bar.update(len(burst_frames))
     return frames
 
 

@@ -20,6 +20,7 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 LOOPBACK = "127.0.0.1"
+DVC = (sys.executable, "-m", "dvc")  # this environment's DVC, whatever PATH says
 # moto accepts any key; these are placeholders for the local server only, written to config.local.
 LOCAL_CREDENTIALS = {"access_key_id": "local-testing", "secret_access_key": "local-testing"}
 STARTUP_TIMEOUT_S = 60.0
@@ -92,7 +93,7 @@ def use_local_remote(root: Path, endpoint: str) -> str:
     create_bucket(endpoint, urlparse(url).netloc)
     settings = {"endpointurl": endpoint, **LOCAL_CREDENTIALS}
     for key, value in settings.items():
-        subprocess.run(["dvc", "remote", "modify", "--local", name, key, value], cwd=root, check=True)
+        subprocess.run([*DVC, "remote", "modify", "--local", name, key, value], cwd=root, check=True)
     return url
 
 

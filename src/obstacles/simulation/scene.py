@@ -128,7 +128,7 @@ def _falloff(rng, style, size) -> np.ndarray:
     """Uneven ambient light: a linear ramp in a random direction, mean 1."""
     angle = rng.uniform(0, 2 * np.pi)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
-    ramp = np.cos(angle) * xs + np.sin(angle) * ys
+    ramp = float(np.cos(angle)) * xs + float(np.sin(angle)) * ys
     return (1.0 + style.falloff * ramp)[..., None]
 
 

@@ -40,7 +40,9 @@ def load_predictions(path: str | Path) -> pd.DataFrame:
     table = pd.read_csv(path, dtype={"path": str, "site": str, "label": str})
     missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(f"{path} is missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)}, found {list(table.columns)}")
+        raise ValueError(
+            f"{path} is missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)}, found {list(table.columns)}"
+        )
     return table
 
 
@@ -93,6 +95,12 @@ def lookup(configured, records: list, key: str):
     return next((v for v in (_find_key(r, key) for r in records) if v is not None), None)
 
 
+def folder_wandb_run_id(folder: Path) -> str | None:
+    """Id of the latest W&B run already in ``<folder>/wandb/`` (the training run's, for a run folder)."""
+    runs = sorted((folder / "wandb").glob("*run-*-*"), key=lambda p: p.name.split("run-", 1)[1])
+    return runs[-1].name.rsplit("-", 1)[1] if runs else None
+
+
 def git_state(repo: Path = REPO_ROOT) -> dict:
     """Commit (and whether the tree had local changes) of the code that ran, when git can tell."""
     def ask(*args):
@@ -104,7 +112,8 @@ def git_state(repo: Path = REPO_ROOT) -> dict:
 
     commit = ask("rev-parse", "HEAD")
     status = ask("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"git_commit": commit.strip() if commit else None, "git_dirty": None if status is None else bool(status.strip())}
+    dirty = None if status is None else bool(status.strip())
+    return {"git_commit": commit.strip() if commit else None, "git_dirty": dirty}
 
 
 # --------------------------------------------------------------------------- outputs
@@ -121,7 +130,9 @@ def write_json(path: Path, payload: dict) -> Path:
     return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
 
 
-def log_to_wandb(cfg: DictConfig, out_dir: Path, result: ThresholdResult, sweep: pd.DataFrame, plot: Path, run_id) -> dict:
+def log_to_wandb(
+    cfg: DictConfig, out_dir: Path, result: ThresholdResult, sweep: pd.DataFrame, plot: Path, run_id: str | None
+) -> dict:
     """Sweep table, plot and thresholds into W&B; attaches to ``run_id`` when one is known."""
     import wandb
 
@@ -135,6 +146,7 @@ def log_to_wandb(cfg: DictConfig, out_dir: Path, result: ThresholdResult, sweep:
         mode=mode,
         id=run_id,
         resume="allow" if run_id else None,
+        allow_val_change=True,  # re-running on an attached run may change the logged config
         name=cfg.logger.name,
         group=cfg.logger.group,
         tags=list(cfg.logger.tags or []),
@@ -194,6 +206,8 @@ def run(cfg: DictConfig) -> dict:
 
     if cfg.logger.enabled:
         run_id = lookup(cfg.logger.run_id, records, cfg.logger.run_id_key)
+        if run_id is None and cfg.logger.attach_to_folder_run:
+            run_id = folder_wandb_run_id(predictions_path.parent)
         report["wandb"] = log_to_wandb(cfg, out_dir, result, sweep, out_dir / PLOT_FILE, run_id)
         write_json(out_dir / THRESHOLDS_FILE, report)
     return report

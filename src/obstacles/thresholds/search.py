@@ -315,11 +315,15 @@ SWEEP_COLUMNS = (
 )
 
 
-def sweep(data: SortedPredictions, limits=None, *, decimals: int = DEFAULT_DECIMALS, epsilon: float = DEFAULT_EPSILON) -> pd.DataFrame:
+def sweep(
+    data: SortedPredictions, limits=None, *, decimals: int = DEFAULT_DECIMALS, epsilon: float = DEFAULT_EPSILON
+) -> pd.DataFrame:
     """`coverage_sweep` on already sorted predictions."""
     rows = []
     for max_missed, max_false_alarm in limit_grid() if limits is None else limits:
-        result = search(data, max_missed=max_missed, max_false_alarm=max_false_alarm, decimals=decimals, epsilon=epsilon)
+        result = search(
+            data, max_missed=max_missed, max_false_alarm=max_false_alarm, decimals=decimals, epsilon=epsilon
+        )
         row = {name: getattr(result, name) for name in SWEEP_COLUMNS if hasattr(result, name)}
         for name in ("coverage", "missed_rate", "false_alarm_rate", "accuracy_decided"):
             row[f"{name}_rounded"] = getattr(result.rounded, name)

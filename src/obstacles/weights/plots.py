@@ -13,7 +13,8 @@ import pandas as pd  # noqa: E402
 
 from obstacles.weights.curve import diff_coef  # noqa: E402
 
-PNG_METADATA = {"Software": None}  # keeps the bytes independent of the matplotlib version string
+PNG_METADATA = {"Software": None}
+HIST_BINS = 30  # keeps the bytes independent of the matplotlib version string
 
 
 def figure_bytes(fig) -> bytes:
@@ -42,13 +43,16 @@ def weight_curve(table: pd.DataFrame, is_obstacle: np.ndarray, *, alfa, beta, ga
 def weight_distribution(table: pd.DataFrame, is_obstacle: np.ndarray) -> bytes:
     """Per class: diff_metric with the class threshold, and the resulting weights."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    # One set of bins for both classes, so neither hides behind the other.
+    metric_bins = np.linspace(0.0, 1.0, HIST_BINS + 1)
+    weight_bins = np.linspace(1.0, max(float(table["sample_weight"].max()), 1.0) + 1e-9, HIST_BINS + 1)
     for mask, name, colour in ((is_obstacle, "obstacle", "tab:red"), (~is_obstacle, "no_obstacle", "tab:blue")):
         part = table[mask]
         if part.empty:
             continue
-        axes[0].hist(part["diff_metric"], bins=30, alpha=0.5, color=colour, label=name)
+        axes[0].hist(part["diff_metric"], bins=metric_bins, alpha=0.5, color=colour, label=name)
         axes[0].axvline(part["diff_threshold"].iloc[0], color=colour, ls="--", lw=1)
-        axes[1].hist(part["sample_weight"], bins=30, alpha=0.5, color=colour, label=name)
+        axes[1].hist(part["sample_weight"], bins=weight_bins, alpha=0.5, color=colour, label=name)
     axes[0].set(xlabel="diff_metric (dashed: class diff_threshold)", ylabel="images")
     axes[1].set(xlabel="sample_weight", ylabel="images")
     for ax in axes:

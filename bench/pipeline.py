@@ -1,0 +1,121 @@
+"""Data pipeline throughput against the physical floor (decode + encode each image once).
+
+Simulates a batch of triplets (not timed), then times every stage in-process with all cores,
+and the floor: OpenCV decoding and encoding each triplet once, same machine, same run.
+Peak memory is read at two batch sizes to show it does not grow with the batch.
+
+    python bench/pipeline.py [--frames 5000] [--small 1000] [--root /tmp/obstacles-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from omegaconf import open_dict
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from obstacles.io.parallel import parallel_map, resolve_workers  # noqa: E402
+from obstacles.simulate import load_config, simulate  # noqa: E402
+from obstacles.stages import diff, merge, select, split, triage, unmask, weights  # noqa: E402
+from obstacles.config import compose  # noqa: E402
+
+SITE = "bench_202401_01"
+STAGES = (("src", triage), ("mask_train", select), ("no_mask_train", unmask), ("eval", split),
+          ("diff_metrics", diff))
+
+
+def make_batch(root: Path, frames: int) -> list[Path]:
+    if (root / "data" / "recordings" / SITE / "images").is_dir():
+        return sorted((root / "data" / "recordings" / SITE / "images").iterdir())
+    cfg = load_config([f"paths.root_dir={root}", "workers=0", "~sites.plant_202209_01", "~sites.office_202210_02",
+                       f"+sites.{SITE}={{n_frames: {frames}, camera_id: 9001, start: '2024-01-02T06:00:00', "
+                       "style: plant, obstacle_fraction: 0.5}"])
+    started = time.perf_counter()
+    simulate(cfg)
+    print(f"simulated {frames} triplets in {time.perf_counter() - started:.1f} s (not part of the figures)")
+    return sorted((root / "data" / "recordings" / SITE / "images").iterdir())
+
+
+def _decode_encode(path: Path) -> int:
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    return len(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1])
+
+
+def floor_seconds(images: list[Path], workers: int) -> float:
+    started = time.perf_counter()
+    for _ in parallel_map(_decode_encode, images, workers=workers):
+        pass
+    return time.perf_counter() - started
+
+
+def peak_rss_mib() -> tuple[float, float]:
+    """(this process, largest child) peak resident memory."""
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
+def run_pipeline(root: Path) -> tuple[dict[str, float], int]:
+    cfg = compose("pipeline", [f"paths.root_dir={root}", "workers=0"])
+    with open_dict(cfg):
+        cfg.site = {"name": SITE, "pixel_threshold": 50}
+        cfg.sites = [SITE]
+    shutil.rmtree(root / "datasets", ignore_errors=True)
+    seconds = {}
+    for name, stage in STAGES + (("balanced", merge), ("weights", weights)):
+        started = time.perf_counter()
+        stage.run(cfg)
+        seconds[name] = time.perf_counter() - started
+    n_pairs = sum(1 for _ in (root / "datasets" / "demo_balanced" / "train").rglob("*.jpg")) + \
+        sum(1 for _ in (root / "datasets" / "demo_balanced" / "eval").rglob("*.jpg"))
+    return seconds, n_pairs
+
+
+def bench(root: Path, frames: int) -> dict:
+    images = make_batch(root, frames)
+    workers = resolve_workers(0)
+    floor_1 = floor_seconds(images, 1)
+    floor_n = floor_seconds(images, workers)
+    seconds, n_pairs = run_pipeline(root)
+    total = sum(seconds.values())
+    return dict(frames=len(images), pairs=n_pairs, workers=workers, floor_1=floor_1, floor_n=floor_n,
+                seconds=seconds, total=total, rss=peak_rss_mib())
+
+
+def report(result: dict) -> None:
+    n = result["frames"]
+    print(f"\n{n} triplets in, {result['pairs']} pairs out, {result['workers']} worker(s)")
+    for name, sec in result["seconds"].items():
+        print(f"  {name:<14} {sec:7.2f} s  {n / sec:8.0f} triplets/s")
+    print(f"  {'pipeline':<14} {result['total']:7.2f} s  {result['pairs'] / result['total']:8.0f} pairs/s")
+    print(f"  floor (decode+encode once, {result['workers']} workers) {result['floor_n']:6.2f} s  "
+          f"-> pipeline / floor = {result['total'] / result['floor_n']:.2f}x")
+    print(f"  floor (decode+encode once, 1 worker)  {result['floor_1']:6.2f} s  "
+          f"-> pipeline / floor = {result['total'] / result['floor_1']:.2f}x")
+    print(f"  peak RSS: main {result['rss'][0]:.0f} MiB, largest worker {result['rss'][1]:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=5000)
+    parser.add_argument("--small", type=int, default=1000, help="a smaller batch, to compare peak memory")
+    parser.add_argument("--root", type=Path, default=Path("/tmp/obstacles-bench"))
+    args = parser.parse_args()
+    for frames in (args.small, args.frames):
+        if frames:
+            # each size in a fresh process, so peak memory is this size's own
+            if os.fork() == 0:
+                report(bench(args.root / str(frames), frames))
+                os._exit(0)
+            os.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""LightningDataModule over a balanced dataset's manifest (`conf/data/`).
+
+Sample weights are computed in `setup` from the manifest's stored diff_metric (train split)
+and the current curve parameters (`conf/weights/`), then routed by the weighting mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, get_worker_info
+
+from obstacles.data.augment import PairTransform
+from obstacles.data.dataset import PAIR_CHANNELS, PairDataset, read_manifest
+from obstacles.training.sampler import DistributedWeightedSampler
+from obstacles.training.weighting import get_weighting_mode, plan_weights
+from obstacles.weights import compute_sample_weights
+
+SEED_MODULUS = 2**32  # numpy/albumentations seeds are 32-bit
+
+
+def seed_worker_transform(worker_id: int) -> None:
+    """DataLoader worker_init_fn: reseed the forked augmentation so workers differ per epoch."""
+    info = get_worker_info()
+    if info.dataset.transform is not None:
+        info.dataset.transform.reseed(info.seed % SEED_MODULUS)
+
+
+class ObstacleDataModule(L.LightningDataModule):
+    """Train/eval splits of `<dataset_dir>/manifest.csv` as 6- or 7-channel tensors."""
+
+    def __init__(
+        self,
+        dataset_dir: str | Path,
+        manifest: str | Path,
+        *,
+        panels: int = 2,
+        with_diff_mask: bool = False,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        train_transform: PairTransform | None = None,
+        curve: Mapping[str, float],
+        weighting: str = "none",
+        class_balance: bool = False,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.dataset_dir = Path(dataset_dir)
+        self.manifest = Path(manifest)
+        if not self.manifest.is_file():
+            raise FileNotFoundError(
+                f"dataset {self.dataset_dir.name!r}: no manifest at {self.manifest} "
+                "(build it with `dvc repro`, fetch it with `dvc pull`, or set dataset.name)"
+            )
+        get_weighting_mode(weighting)  # fail on an unknown mode before any data is read
+        self.panels = panels
+        self.with_diff_mask = with_diff_mask
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.train_transform = train_transform
+        self.curve = dict(curve)
+        self.weighting = weighting
+        self.class_balance = class_balance
+        self.seed = seed
+        self.train_set: PairDataset | None = None
+        self.eval_set: PairDataset | None = None
+        self.weights_table = None
+        self.sampler_weights: np.ndarray | None = None
+
+    @property
+    def channels(self) -> int:
+        return PAIR_CHANNELS + int(self.with_diff_mask)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        frame = read_manifest(self.manifest)
+        train_rows, eval_rows = (frame[frame["split"] == split] for split in ("train", "eval"))
+        for split, rows in (("train", train_rows), ("eval", eval_rows)):
+            if rows.empty:
+                raise ValueError(f"manifest {self.manifest} has no {split} rows")
+        is_obstacle = train_rows["is_obstacle"].to_numpy()
+        self.weights_table = compute_sample_weights(train_rows["diff_metric"], is_obstacle, **self.curve)
+        plan = plan_weights(self.weights_table["sample_weight"].to_numpy(), is_obstacle, self.weighting, self.class_balance)
+        self.sampler_weights = plan.sampler
+        if self.train_transform is not None:
+            self.train_transform.reseed(int(torch.randint(SEED_MODULUS, ()).item()))
+        common = {"panels": self.panels, "with_diff_mask": self.with_diff_mask}
+        self.train_set = PairDataset(
+            self.dataset_dir, train_rows, loss_weights=plan.loss, transform=self.train_transform, **common
+        )
+        self.eval_set = PairDataset(self.dataset_dir, eval_rows, **common)
+
+    def _loader(self, dataset: PairDataset, **kwargs) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            **kwargs,
+        )
+
+    def _sampler(self) -> DistributedWeightedSampler | None:
+        if self.sampler_weights is None:
+            return None
+        world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        return DistributedWeightedSampler(self.sampler_weights, num_replicas=world_size, rank=rank, seed=self.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        sampler = self._sampler()
+        return self._loader(
+            self.train_set, sampler=sampler, shuffle=sampler is None, worker_init_fn=seed_worker_transform
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.eval_set, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """The eval split in manifest order (row i of `eval_set.rows` is prediction i)."""
+        return self._loader(self.eval_set, shuffle=False)

@@ -1,0 +1,88 @@
+"""The manifest of a balanced dataset and the per-sample tensors the model reads.
+
+Input normalisation: reference and current RGB are scaled to [0, 1] (uint8 / 255) and
+stacked as 6 channels (reference R, G, B, current R, G, B); the optional 7th channel is the
+0/1 diff mask of the pair (computed with the site's pixel_threshold, before augmentation).
+No mean/std normalisation: backbones train from scratch (no pretrained statistics to
+match) and start with batch norm, and the field's CNN was trained on [0, 1] inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from obstacles.data.augment import PairTransform
+from obstacles.io.images import read_pair
+from obstacles.labels import to_is_obstacle
+from obstacles.weights.curve import diff_mask
+
+MANIFEST_COLUMNS = ("path", "site", "split", "label", "sha256", "diff_metric", "pixel_threshold")
+SPLITS = ("train", "eval")
+PAIR_CHANNELS = 6  # reference RGB + current RGB
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """The manifest as a table; missing columns or unknown splits/labels are errors."""
+    frame = pd.read_csv(path)
+    missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"manifest {path} lacks columns {missing}")
+    unknown = sorted(set(frame["split"]) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"manifest {path}: unknown split(s) {unknown}, expected {SPLITS}")
+    frame["is_obstacle"] = to_is_obstacle(frame["label"])
+    return frame
+
+
+def to_tensor(reference: np.ndarray, current: np.ndarray, mask: np.ndarray | None) -> torch.Tensor:
+    """(C, H, W) float32 in [0, 1]: reference RGB, current RGB(, mask)."""
+    planes = [reference, current] if mask is None else [reference, current, mask[..., None]]
+    stacked = np.concatenate(planes, axis=2).astype(np.float32)
+    stacked[..., :PAIR_CHANNELS] /= 255.0
+    return torch.from_numpy(stacked).permute(2, 0, 1).contiguous()
+
+
+class PairDataset(Dataset):
+    """Manifest rows of one split -> {"image", "target", "weight"}; `weight` feeds the loss."""
+
+    def __init__(
+        self,
+        dataset_dir: str | Path,
+        rows: pd.DataFrame,
+        *,
+        panels: int = 2,
+        with_diff_mask: bool = False,
+        loss_weights: np.ndarray | None = None,
+        transform: PairTransform | None = None,
+    ):
+        self.dataset_dir = Path(dataset_dir)
+        self.rows = rows.reset_index(drop=True)
+        self.panels = panels
+        self.with_diff_mask = with_diff_mask
+        self.targets = self.rows["is_obstacle"].to_numpy(dtype=np.float32)
+        self.loss_weights = np.ones(len(self.rows), np.float32) if loss_weights is None else np.asarray(loss_weights, np.float32)
+        self.transform = transform
+
+    @property
+    def channels(self) -> int:
+        return PAIR_CHANNELS + int(self.with_diff_mask)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        row = self.rows.iloc[index]
+        reference, current = read_pair(self.dataset_dir / row["path"], self.panels)
+        mask = diff_mask(reference, current, row["pixel_threshold"]).astype(np.uint8) if self.with_diff_mask else None
+        if self.transform is not None:
+            reference, current, mask = self.transform(reference, current, mask)
+        return {
+            "image": to_tensor(reference, current, mask),
+            "target": torch.tensor(self.targets[index]),
+            "weight": torch.tensor(self.loss_weights[index]),
+        }

@@ -1,0 +1,80 @@
+"""Train one classifier: `python -m obstacles.train [overrides]` (config: conf/train.yaml).
+
+Thin entry point: every object comes from config through `hydra.utils.instantiate`;
+`-m` runs sweeps (basic launcher, or `hparams_search=optuna`). Returns the optimised
+metric (best value of `optimized_metric`) for the Optuna sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
+from omegaconf import DictConfig
+
+from obstacles.config import CONF_DIR
+from obstacles.training.checks import check_channels
+from obstacles.training.run_dir import forget_reserved_dirs, register_resolvers
+from obstacles.training.tracking import log_run_info
+
+log = logging.getLogger(__name__)
+
+register_resolvers()
+
+
+def instantiate_group(group: DictConfig | None) -> list:
+    """Objects of a config group holding several `_target_` entries (callbacks, loggers)."""
+    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
+
+
+def optimized_value(trainer: L.Trainer, metric: str | None) -> float | None:
+    """The best value a checkpoint callback saw for the metric, else its last value."""
+    if not metric:
+        return None
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.monitor == metric and callback.best_model_score is not None:
+            return float(callback.best_model_score)
+    value = trainer.callback_metrics.get(metric)
+    return None if value is None else float(value)
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Build datamodule, model, callbacks, loggers and trainer from cfg, check them, fit."""
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model)
+    check_channels(datamodule, model)
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    try:
+        log_run_info(trainer.loggers, cfg, datamodule, model)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:
+        if any(isinstance(logger, WandbLogger) for logger in loggers):
+            import wandb
+
+            wandb.finish()  # the next job of a sweep must start its own W&B run
+    value = optimized_value(trainer, cfg.get("optimized_metric"))
+    log.info("%s = %s (run folder %s)", cfg.get("optimized_metric"), value, cfg.paths.output_dir)
+    return value
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def hydra_main(cfg: DictConfig) -> float | None:
+    return train(cfg)
+
+
+def main() -> None:
+    """Command line: a new command reserves a new run (or sweep) folder."""
+    forget_reserved_dirs()
+    hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Training plumbing: weighting modes, DDP-safe sampler, run folders, callbacks, tracking."""

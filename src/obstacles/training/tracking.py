@@ -1,0 +1,71 @@
+"""What a run records about itself: resolved config, dataset identity, parameter count."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from obstacles.data import ObstacleDataModule
+
+CHUNK = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _outs(yaml_file: Path) -> list[tuple[Path, str]]:
+    """(absolute path, md5) of every output a dvc.lock or .dvc file records."""
+    if not yaml_file.is_file():
+        return []
+    document = yaml.safe_load(yaml_file.read_text()) or {}
+    outs = [out for stage in (document.get("stages") or {}).values() for out in stage.get("outs", [])]
+    outs += document.get("outs", [])
+    return [((yaml_file.parent / out["path"]).resolve(), out.get("md5")) for out in outs if "path" in out]
+
+
+def dvc_md5(root_dir: str | Path, dataset_dir: str | Path) -> str | None:
+    """The DVC-tracked version (directory md5) of the dataset, from dvc.lock or its .dvc file."""
+    dataset_dir = Path(dataset_dir).resolve()
+    candidates = [Path(root_dir) / "dvc.lock", dataset_dir.with_name(dataset_dir.name + ".dvc")]
+    for path, md5 in (entry for candidate in candidates for entry in _outs(candidate)):
+        if path == dataset_dir:
+            return md5
+    return None
+
+
+def dataset_identity(datamodule: ObstacleDataModule, root_dir: str | Path) -> dict:
+    return {
+        "name": datamodule.dataset_dir.name,
+        "manifest_sha256": file_sha256(datamodule.manifest),
+        "dvc_md5": dvc_md5(root_dir, datamodule.dataset_dir),
+        "n_train": len(datamodule.train_set),
+        "n_eval": len(datamodule.eval_set),
+    }
+
+
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    return {
+        "total": sum(p.numel() for p in model.parameters()),
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+
+def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDataModule, model: nn.Module) -> None:
+    """Send the resolved config, dataset identity and parameter counts to every logger."""
+    info = {
+        "cfg": OmegaConf.to_container(cfg, resolve=True),
+        "dataset": dataset_identity(datamodule, cfg.paths.root_dir),
+        "model/params": parameter_counts(model),
+    }
+    for logger in loggers:
+        logger.log_hyperparams(info)

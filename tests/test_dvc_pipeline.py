@@ -1,0 +1,159 @@
+"""The DVC pipeline for real: dvc repro in a scratch copy of the project, an S3 remote on loopback.
+
+One scratch project is built once and then changed step by step (the tests run in file order).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from obstacles.sites import check_registry
+from obstacles.storage import LOCAL_CREDENTIALS, local_s3_server, use_local_remote
+from tests.conftest import REPO, tree_digest
+
+SITES = ("plant_202209_01", "office_202210_02")
+SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
+PROJECT_FILES = ("conf", "src", "dvc.yaml", ".dvcignore")
+
+
+def run(project: Path, *command: str, env_extra: dict | None = None) -> str:
+    env = {**os.environ, "OBSTACLES_ROOT": str(project), "PYTHONDONTWRITEBYTECODE": "1",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(env_extra or {})}
+    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result.stdout + result.stderr
+
+
+def data_digest(folder: Path) -> dict[str, str]:
+    """Digest of the data files (DVC's own .gitignore files are git's business, not data)."""
+    return {path: digest for path, digest in tree_digest(folder).items() if not path.endswith(".gitignore")}
+
+
+def ran_stages(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def lock_outs(project: Path) -> dict[str, str]:
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    return {o["path"]: o["md5"] for stage in lock["stages"].values() for o in stage.get("outs", [])}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+        else:
+            shutil.copy2(source, root / name)
+    run(root, "git", "init", "-q")
+    run(root, "dvc", "init", "-q")
+    shutil.copy2(REPO / ".dvc" / "config", root / ".dvc" / "config")
+    run(root, sys.executable, "-m", "obstacles.simulate", *SMALL)
+    run(root, "dvc", "add", "-q", "data")
+    output = run(root, "dvc", "repro")
+    return root, output
+
+
+def test_first_repro_builds_every_stage(project):
+    root, output = project
+    per_site = {"src", "mask_train", "no_mask_train", "eval", "diff_metrics"}
+    expected = {f"{stage}@{site}" for stage in per_site for site in SITES} | {"balanced", "weights"}
+    assert ran_stages(output) == expected
+    manifest = (root / "datasets" / "demo_balanced" / "manifest.csv").read_text().splitlines()
+    assert len(manifest) > 60 and {line.split(",")[1] for line in manifest[1:]} == set(SITES)
+
+
+def test_second_repro_runs_nothing(project):
+    root, _ = project
+    assert ran_stages(run(root, "dvc", "repro")) == set()
+
+
+def test_label_change_reruns_only_that_sites_chain_from_mask_train(project):
+    root, _ = project
+    labels = root / "labels" / f"{SITES[0]}.csv"
+    lines = labels.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if ",obstacle," in line)
+    lines[index] = lines[index].replace(",obstacle,", ",skip,")
+    labels.write_text("\n".join(lines) + "\n")
+    ran = ran_stages(run(root, "dvc", "repro"))
+    site = SITES[0]
+    assert {f"mask_train@{site}", f"no_mask_train@{site}", "balanced", "weights"} <= ran
+    assert f"src@{site}" not in ran
+    assert not any(stage.endswith(SITES[1]) for stage in ran)
+
+
+def test_weight_curve_parameter_reruns_only_weights(project):
+    root, _ = project
+    conf = root / "conf" / "weights" / "default.yaml"
+    conf.write_text(conf.read_text().replace("alfa: -3.5", "alfa: -5.0"))
+    assert ran_stages(run(root, "dvc", "repro")) == {"weights"}
+
+
+def test_same_inputs_give_byte_identical_outputs(project):
+    root, _ = project
+    before = lock_outs(root)
+    digest = tree_digest(root / "datasets")
+    shutil.rmtree(root / "datasets")
+    run(root, "dvc", "repro", "--force")
+    assert lock_outs(root) == before
+    assert tree_digest(root / "datasets") == digest
+
+
+def test_push_then_pull_restores_identical_datasets(project):
+    root, _ = project
+    digest = data_digest(root / "datasets")
+    with local_s3_server() as endpoint:
+        use_local_remote(root, endpoint)
+        assert "pushed" in run(root, "dvc", "push")
+        shutil.rmtree(root / "datasets")
+        shutil.rmtree(root / ".dvc" / "cache")
+        run(root, "dvc", "pull")
+    assert data_digest(root / "datasets") == digest
+    assert "config.local" in (root / ".dvc" / ".gitignore").read_text(), "endpoint and keys stay out of git"
+
+
+def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path):
+    root, _ = project
+    site = "lab_202301_03"
+    staging = tmp_path / "incoming"
+    # a recording made elsewhere, uploaded the way a site recorder does
+    run(root, sys.executable, "-m", "obstacles.simulate", f"paths.root_dir={staging}", f"~sites.{SITES[0]}",
+        f"~sites.{SITES[1]}", f"+sites.{site}={{n_frames: 30, camera_id: 3001, start: '2023-01-10T08:00:00', "
+        "style: office, obstacle_fraction: 0.5}")
+    recording = staging / "data" / "recordings" / site
+    with local_s3_server() as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=LOCAL_CREDENTIALS["access_key_id"],
+                          aws_secret_access_key=LOCAL_CREDENTIALS["secret_access_key"])
+        s3.create_bucket(Bucket="site-uploads")
+        for path in recording.rglob("*"):
+            if path.is_file():
+                s3.upload_file(str(path), "site-uploads", f"lab/{path.relative_to(recording).as_posix()}")
+        env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["access_key_id"],
+               "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["secret_access_key"]}
+        run(root, sys.executable, "-m", "obstacles.add_recording", "source=s3://site-uploads/lab", f"site={site}",
+            "pixel_threshold=45", env_extra=env)
+    assert tree_digest(root / "data" / "recordings" / site) == tree_digest(recording)
+    assert check_registry(root) == []
+    assert "pixel_threshold: 45" in (root / "conf" / "site" / f"{site}.yaml").read_text()
+    header, *rows = (root / "labels" / f"{site}.csv").read_text().splitlines()
+    assert header == "image,label,opposite_label" and len(rows) == 30
+    ran = ran_stages(run(root, "dvc", "repro"))
+    assert {f"src@{site}", f"eval@{site}", "balanced", "weights"} <= ran
+    assert not any(stage.endswith(SITES[0]) or stage.endswith(SITES[1]) for stage in ran)
+
+
+def test_registry_of_this_repository_is_consistent():
+    assert check_registry(REPO) == []

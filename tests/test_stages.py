@@ -1,0 +1,174 @@
+"""The per-site chain and the merge, run in-process on a small hand-made recording."""
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from obstacles.io.images import decode_image, split_panels
+from obstacles.stages import diff, merge, select, split, triage, unmask
+from obstacles.stages import weights as weights_stage
+from obstacles.stages.select import LabelFileError
+from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
+
+SITE = "plant_202209_01"
+
+
+def burst_stems(n_bursts=8, per_burst=3):
+    """Bursts of frames 5 s apart, bursts 30 min apart."""
+    stems = []
+    for b in range(n_bursts):
+        for f in range(per_burst):
+            minute, second = b * 30, f * 5
+            stems.append(f"1116_obstacles_classification_2022-09-07T{6 + minute // 60:02d}-{minute % 60:02d}-{second:02d}")
+    return stems
+
+
+@pytest.fixture
+def site(tmp_path, rng):
+    """A triaged recording of 8 bursts (even bursts: obstacle) and its label file."""
+    rec = tmp_path / "data" / "recordings" / SITE
+    rows = []
+    for i, name in enumerate(burst_stems()):
+        obstacle = (i // 3) % 2 == 0
+        write_frame(rec, name, 0.9 if obstacle else 0.1, triplet(rng, obstacle=obstacle))
+        opposite = "no_obstacle" if obstacle and i % 3 == 0 else ""
+        rows.append((f"{name}.jpg", "obstacle" if obstacle else "no_obstacle", opposite))
+    rows[1] = (rows[1][0], "skip", "")
+    write_labels(tmp_path, rows)
+    cfg = pipeline_cfg(tmp_path, SITE, overrides=["split.eval_fraction=0.25"])
+    triage.run(cfg)
+    return tmp_path, cfg, rows
+
+
+def write_labels(root, rows, header=("image", "label", "opposite_label")):
+    (root / "labels").mkdir(exist_ok=True)
+    with (root / "labels" / f"{SITE}.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_mask_train_copies_picks_byte_for_byte(site):
+    root, cfg, rows = site
+    out = select.run(cfg)
+    images = root / "data" / "recordings" / SITE / "images"
+    for image, label, opposite in rows:
+        if label != "skip":
+            assert (out / label / image).read_bytes() == (images / image).read_bytes()
+        assert (out / "opposite" / image).exists() == bool(opposite)
+    assert not (out / "obstacle" / rows[1][0]).exists() and not (out / "no_obstacle" / rows[1][0]).exists()
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (("missing.jpg", "obstacle", ""), r":3: image 'missing.jpg' is not in"),
+        (("../../../etc/passwd", "obstacle", ""), r":3: image '../../../etc/passwd' is a path outside the recording"),
+        (("/etc/passwd", "obstacle", ""), r":3: .* is a path outside the recording"),
+        (("sub/x.jpg", "obstacle", ""), r":3: .* must be a file name"),
+        (("{first}", "cat", ""), r":3: .*already labelled on line 2|:3: unknown label"),
+        (("{second}", "cat", ""), r":3: unknown label 'cat'"),
+        (("{second}", "obstacle", "maybe"), r":3: unknown opposite_label 'maybe'"),
+    ],
+)
+def test_label_file_errors_name_file_and_line(site, row, message):
+    root, cfg, rows = site
+    first, second = rows[0][0], rows[1][0]
+    bad_row = tuple(v.format(first=first, second=second) for v in row)
+    write_labels(root, [rows[0], bad_row])
+    with pytest.raises(LabelFileError, match=message) as error:
+        select.run(cfg)
+    assert f"labels/{SITE}.csv" in str(error.value)
+    assert not (root / "datasets" / SITE / "mask_train").exists()
+
+
+def test_label_file_header_and_rejected_image(site, rng):
+    root, cfg, rows = site
+    write_labels(root, rows[:2], header=("img", "label"))
+    with pytest.raises(LabelFileError, match=":1: header must be image,label,opposite_label"):
+        select.run(cfg)
+    (root / "labels" / f"{SITE}.csv").unlink()
+    with pytest.raises(LabelFileError, match="label file not found"):
+        select.run(cfg)
+
+
+def test_no_mask_train_drops_mask_and_reverses(site):
+    root, cfg, rows = site
+    select.run(cfg)
+    out = unmask.run(cfg)
+    source = decode_image(root / "data" / "recordings" / SITE / "images" / rows[0][0])
+    reference, current, _ = split_panels(source, 3)
+    stem0 = rows[0][0][:-4]
+    pair = decode_image(out / "obstacle" / f"{stem0}.jpg")
+    reversed_pair = decode_image(out / "no_obstacle" / f"{stem0}_reversed.jpg")
+    assert pair.shape == reversed_pair.shape == (32, 64, 3)
+    # one high-quality re-encode of pure noise: pixels stay close to the decoded original
+    assert np.abs(pair.astype(int) - np.hstack([reference, current])).mean() < 8
+    assert np.abs(reversed_pair.astype(int) - np.hstack([current, reference])).mean() < 8
+    n_reversed = sum(bool(r[2]) for r in rows)
+    assert len(list((out / "no_obstacle").glob("*_reversed.jpg"))) == n_reversed
+
+
+def test_to_pair_orders_panels():
+    panels = [np.full((4, 4, 3), value, np.uint8) for value in (10, 20, 30)]
+    triplet_image = np.hstack(panels)
+    assert (unmask.to_pair(triplet_image, 3, reverse=False) == np.hstack(panels[:2])).all()
+    assert (unmask.to_pair(triplet_image, 3, reverse=True) == np.hstack(panels[1::-1])).all()
+
+
+def test_split_is_stratified_seeded_and_keeps_bursts_together(site):
+    root, cfg, rows = site
+    select.run(cfg)
+    unmask.run(cfg)
+    split.run(cfg)
+    table = pd.read_csv(root / "datasets" / SITE / "split.csv")
+    assert set(table["split"]) == {"train", "eval"}
+    assert table.groupby("group")["split"].nunique().max() == 1, "a burst never straddles the split"
+    # reversed copies share their original's group
+    reversed_rows = table[table["image"].str.endswith("_reversed.jpg")]
+    for _, row in reversed_rows.iterrows():
+        original = row["image"].replace("_reversed", "")
+        assert table.loc[table["image"] == original, "group"].item() == row["group"]
+    assert set(table.loc[table["split"] == "eval", "label"]) == {"obstacle", "no_obstacle"}, "stratified"
+    for split_name in ("train", "eval"):
+        on_disk = {p.name for p in (root / "datasets" / SITE / split_name).rglob("*.jpg")}
+        assert on_disk == set(table.loc[table["split"] == split_name, "image"])
+    first = tree_digest(root / "datasets" / SITE)
+    split.run(cfg)
+    assert tree_digest(root / "datasets" / SITE) == first, "seeded: same split again"
+
+
+def test_burst_groups_follow_capture_time():
+    stems = [stem(0, 0), stem(1, 0), stem(2, 10), "no_time_here", stem(0, 0) + "_reversed"]
+    groups = split.burst_groups(stems, gap_s=60, reversed_suffix="_reversed")
+    assert groups[0] == groups[1] == groups[4]
+    assert len({groups[0], groups[2], groups[3]}) == 3
+
+
+def test_merge_and_weights(site, capsys):
+    root, cfg, rows = site
+    for stage in (select, unmask, split, diff):
+        stage.run(cfg)
+    dataset = merge.run(cfg)
+    manifest = pd.read_csv(dataset / "manifest.csv")
+    assert list(manifest.columns) == list(merge.MANIFEST_HEADER)
+    assert (manifest["site"] == SITE).all() and (manifest["pixel_threshold"] == 50).all()
+    for _, row in manifest.iterrows():
+        assert (dataset / row["path"]).is_file() and row["path"].split("/")[-1].startswith(f"{SITE}__")
+    # the hand-made obstacle is a white 8x8 square in a 32x32 panel: 1/16 of the pixels change
+    reversed_ = manifest["path"].str.contains("_reversed")
+    assert manifest.loc[manifest["label"] == "obstacle", "diff_metric"].mean() == pytest.approx(1 / 16, abs=0.01)
+    assert manifest.loc[(manifest["label"] == "no_obstacle") & ~reversed_, "diff_metric"].max() < 0.01
+    n_sites = sum(1 for _ in (dataset / "sites" / SITE).rglob("*.jpg"))
+    assert n_sites == len(manifest)
+    out = weights_stage.run(cfg)
+    table = pd.read_csv(out / "sample_weights.csv")
+    assert len(table) == (manifest["split"] == "train").sum()
+    assert np.isfinite(table[["diff_threshold", "sigma_dist", "diff_coef", "sample_weight"]].to_numpy()).all()
+    for picture in ("weight_curve.png", "weight_distribution.png"):
+        assert (out / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["curve"]["alfa"] == -3.5 and set(summary["classes"]) == {"obstacle", "no_obstacle"}

@@ -1,0 +1,100 @@
+"""Tiny synthetic datasets in the `balanced` layout, for training tests and the training bench.
+
+Each sample is a JPEG pair [reference | current]. Obstacle pairs get a bright blob in the
+current panel; no-obstacle pairs only a small change, so both classes have a spread of
+diff_metric values (the sample-weight curve needs a non-zero std per class).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from obstacles.config import CONF_DIR
+from obstacles.data.dataset import MANIFEST_COLUMNS
+from obstacles.io.images import decode_image, encode_jpeg, split_panels
+from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.training.run_dir import register_resolvers
+from obstacles.weights import diff_metric
+
+
+def _pair(rng: np.random.Generator, panel: int, obstacle: bool) -> np.ndarray:
+    """One [reference | current] image: a smooth scene, and a blob whose size tells the class."""
+    ramp = np.linspace(40, 120, panel, dtype=np.float32)
+    scene = ramp[None, :, None] + rng.normal(0, 4, (panel, panel, 3)).astype(np.float32)
+    reference = np.clip(scene, 0, 255).astype(np.uint8)
+    current = np.clip(scene + rng.normal(0, 2, scene.shape), 0, 255).astype(np.uint8)
+    radius = int(panel * (rng.uniform(0.15, 0.35) if obstacle else rng.uniform(0.0, 0.1)))
+    if radius:
+        centre = tuple(int(v) for v in rng.integers(radius, panel - radius, 2))
+        colour = tuple(int(v) for v in rng.integers(200, 256, 3))
+        cv2.circle(current, centre, radius, colour, thickness=-1)
+    return np.concatenate([reference, current], axis=1)
+
+
+def write_pair_dataset(
+    root: str | Path,
+    name: str = "tiny",
+    *,
+    n_pairs: int = 16,
+    panel: int = 32,
+    eval_every: int = 4,
+    pixel_threshold: int = 50,
+    seed: int = 0,
+) -> Path:
+    """Write `<root>/datasets/<name>/` (images + manifest.csv); returns the dataset dir.
+
+    Labels alternate no_obstacle/obstacle; every `eval_every`-th pair of each class goes to
+    eval, so both splits hold both classes. diff_metric is computed on the decoded JPEGs,
+    as the real pipeline does.
+    """
+    rng = np.random.default_rng(seed)
+    dataset_dir = Path(root) / "datasets" / name
+    rows = []
+    for i in range(n_pairs):
+        obstacle = bool(i % 2)
+        label = OBSTACLE if obstacle else NO_OBSTACLE
+        split = "eval" if (i // 2) % eval_every == eval_every - 1 else "train"
+        site = "site_a" if i < n_pairs // 2 else "site_b"
+        relative = Path(split) / label / f"{site}__pair_{i:04d}.jpg"
+        data = encode_jpeg(_pair(rng, panel, obstacle), quality=95)
+        (dataset_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (dataset_dir / relative).write_bytes(data)
+        reference, current = split_panels(decode_image(data), 2)
+        rows.append(
+            {
+                "path": relative.as_posix(),
+                "site": site,
+                "split": split,
+                "label": label,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "diff_metric": diff_metric(reference, current, pixel_threshold),
+                "pixel_threshold": pixel_threshold,
+            }
+        )
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(dataset_dir / "manifest.csv", index=False)
+    return dataset_dir
+
+
+def train_cfg(root: str | Path, *overrides: str, dataset: str = "tiny") -> DictConfig:
+    """conf/train.yaml composed as a test needs it: rooted at `root`, small batches,
+    main-process loading, outputs in `<root>/out` (no Hydra runtime to name a run folder)."""
+    register_resolvers()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                f"paths.root_dir={root}",
+                f"paths.output_dir={Path(root) / 'out'}",
+                f"dataset.name={dataset}",
+                "data.batch_size=4",
+                "data.num_workers=0",
+                *overrides,
+            ],
+        )
