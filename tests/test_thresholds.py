@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from obstacles.plots import atomic_output
+from obstacles.io.outputs import atomic_output
 from obstacles.thresholds import coverage_sweep, find_thresholds, limit_grid
 
 LIMITS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0)

@@ -82,16 +82,17 @@ def write_pair_dataset(
     return dataset_dir
 
 
-def train_cfg(root: str | Path, *overrides: str, dataset: str = "tiny") -> DictConfig:
+def train_cfg(root: str | Path, *overrides: str, dataset: str = "tiny", output_dir: str | Path | None = None) -> DictConfig:
     """conf/train.yaml composed as a test needs it: rooted at `root`, small batches,
-    main-process loading, outputs in `<root>/out` (no Hydra runtime to name a run folder)."""
+    main-process loading, outputs in `output_dir` (default `<root>/out`; without Hydra's
+    runtime nothing names a run folder)."""
     register_resolvers()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose(
             "train",
             overrides=[
                 f"paths.root_dir={root}",
-                f"paths.output_dir={Path(root) / 'out'}",
+                f"paths.output_dir={output_dir or Path(root) / 'out'}",
                 f"dataset.name={dataset}",
                 "data.batch_size=4",
                 "data.num_workers=0",

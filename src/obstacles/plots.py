@@ -6,43 +6,15 @@ touched and a notebook's own plotting is left alone. `save_figure` writes atomic
 
 from __future__ import annotations
 
-import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from obstacles.io.outputs import atomic_output
 from obstacles.labels import CLASSES
 from obstacles.metrics import normalize_confusion, validate_predictions
-
-
-@contextmanager
-def atomic_output(path: str | Path):
-    """Yield a temp path next to ``path``; on success it replaces ``path`` (os.replace), else vanishes.
-
-    Readers therefore see the old file or the whole new one, never a half-written file that
-    looks complete. The file gets the usual permissions (umask), not mkstemp's 0600.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:

@@ -9,8 +9,9 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.config import entry_point
-from obstacles.io.outputs import atomic_dir, write_bytes_atomic, write_text_atomic
+from obstacles.io.outputs import atomic_dir, write_text_atomic
 from obstacles.labels import to_is_obstacle
+from obstacles.plots import save_figure
 from obstacles.weights import compute_sample_weights
 from obstacles.weights.plots import weight_curve, weight_distribution
 
@@ -48,9 +49,9 @@ def run(cfg: DictConfig) -> Path:
     curve = OmegaConf.to_container(cfg.weights)
     with atomic_dir(cfg.dataset.weights_dir) as out:
         table.to_csv(out / "sample_weights.csv", index=False, float_format="%.6f", lineterminator="\n")
-        write_bytes_atomic(out / "weight_curve.png", weight_curve(table, is_obstacle, **{
-            k: curve[k] for k in ("alfa", "beta", "gamma", "swc")}))
-        write_bytes_atomic(out / "weight_distribution.png", weight_distribution(table, is_obstacle))
+        shape = {k: curve[k] for k in ("alfa", "beta", "gamma", "swc")}
+        save_figure(weight_curve(table, is_obstacle, **shape), out / "weight_curve.png")
+        save_figure(weight_distribution(table, is_obstacle), out / "weight_distribution.png")
         summary = {"curve": curve, "classes": class_summary(table)}
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(f"[weights {cfg.dataset.name}] {len(table)} training images; " + ", ".join(

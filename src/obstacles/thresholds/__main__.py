@@ -18,7 +18,8 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.plots import atomic_output, risk_coverage_figure, save_figure
+from obstacles.io.outputs import write_text_atomic
+from obstacles.plots import risk_coverage_figure, save_figure
 from obstacles.thresholds.search import SortedPredictions, ThresholdResult, limit_grid, search
 from obstacles.thresholds.search import sweep as sweep_sorted
 
@@ -119,15 +120,8 @@ def git_state(repo: Path = REPO_ROOT) -> dict:
 # --------------------------------------------------------------------------- outputs
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Readers see the old file or the whole new one (temp file + os.replace)."""
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
-
-
 def write_json(path: Path, payload: dict) -> Path:
-    return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
 
 
 def log_to_wandb(
@@ -197,7 +191,7 @@ def run(cfg: DictConfig) -> dict:
         "outputs": {"coverage_sweep": SWEEP_FILE, "risk_coverage": PLOT_FILE},
     }
 
-    atomic_write_text(out_dir / SWEEP_FILE, sweep.to_csv(index=False))
+    write_text_atomic(out_dir / SWEEP_FILE, sweep.to_csv(index=False))
     figure = risk_coverage_figure(
         sweep, highlight=(result.max_missed, result.max_false_alarm), title=f"coverage by limits: {predictions_path}"
     )

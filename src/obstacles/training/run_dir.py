@@ -14,6 +14,7 @@ jobs, DDP ranks), gets the same folder even when a job's overrides change the na
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -25,6 +26,8 @@ UNSAFE = re.compile(r"[^A-Za-z0-9_.+=,-]")
 LOCK_NAME = ".run_number.lock"
 CHECKPOINTS_DIR = "checkpoints"
 CONFIG_DIR = ".hydra"
+JOB_NAME_MAX = 150  # characters of a sweep job's folder name before it is cut and hashed
+SIGNIFICANT = 4  # digits kept of swept float values in job folder names
 RESERVED_ENV = {"run": "OBSTACLES_RUN_DIR", "sweep": "OBSTACLES_SWEEP_DIR"}
 
 
@@ -83,6 +86,26 @@ def config_subdir(*, _root_: DictConfig) -> str:
     return f"{CONFIG_DIR}/resume-{len(list((resumed / CONFIG_DIR).glob('resume-*'))) + 1}"
 
 
+def _short_value(value: str) -> str:
+    """A float with more than SIGNIFICANT digits, shortened; anything else as typed."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    short = f"{number:.{SIGNIFICANT}g}"
+    return value if float(short) == number else short
+
+
+def job_dir_name(job_num: int, override_dirname: str) -> str:
+    """`<job_num>.<overrides>` for a sweep job's folder: floats shortened, path-safe, and cut
+    (with a hash of the whole) when long; `.hydra/overrides.yaml` keeps the exact values."""
+    items = [item.partition("=") for item in override_dirname.split(",") if item]
+    name = UNSAFE.sub("_", ",".join(f"{key}{sep}{_short_value(value)}" for key, sep, value in items))
+    if len(name) > JOB_NAME_MAX:
+        name = f"{name[:JOB_NAME_MAX]}~{hashlib.sha1(override_dirname.encode()).hexdigest()[:8]}"
+    return f"{job_num}.{name}" if name else str(job_num)
+
+
 def _relative_run(output_dir: str, experiments_dir: str) -> Path:
     output, experiments = Path(output_dir).resolve(), Path(experiments_dir).resolve()
     return output.relative_to(experiments) if output.is_relative_to(experiments) else Path(output.name)
@@ -108,6 +131,7 @@ RESOLVERS = {
     "run_dir": (run_dir, False),
     "sweep_dir": (sweep_dir, False),
     "config_subdir": (config_subdir, False),
+    "job_dir_name": (job_dir_name, False),
     "run_name": (run_name, False),
     "run_group": (run_group, False),
     "previous_wandb_id": (previous_wandb_id, True),

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import io
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-import matplotlib
+from obstacles.weights.curve import diff_coef
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from obstacles.weights.curve import diff_coef  # noqa: E402
-
-PNG_METADATA = {"Software": None}
-HIST_BINS = 30  # keeps the bytes independent of the matplotlib version string
+HIST_BINS = 30
 
 
-def figure_bytes(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def weight_curve(table: pd.DataFrame, is_obstacle: np.ndarray, *, alfa, beta, gamma, swc) -> bytes:
+def weight_curve(table: pd.DataFrame, is_obstacle: np.ndarray, *, alfa, beta, gamma, swc) -> Figure:
     """sample_weight against sigma_dist: the configured curve, and where each image falls on it."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     span = max(3.0, float(np.abs(table["sigma_dist"]).max()) if len(table) else 3.0)
     sigma = np.linspace(-span, span, 400)
     ax.plot(sigma, 1 + swc * diff_coef(sigma, alfa, beta, gamma), color="black", lw=2, label="weight curve")
@@ -37,12 +25,13 @@ def weight_curve(table: pd.DataFrame, is_obstacle: np.ndarray, *, alfa, beta, ga
            title=f"alfa={alfa}, beta={beta}, gamma={gamma}, swc={swc}")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    return figure_bytes(fig)
+    return fig
 
 
-def weight_distribution(table: pd.DataFrame, is_obstacle: np.ndarray) -> bytes:
+def weight_distribution(table: pd.DataFrame, is_obstacle: np.ndarray) -> Figure:
     """Per class: diff_metric with the class threshold, and the resulting weights."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
     # One set of bins for both classes, so neither hides behind the other.
     metric_bins = np.linspace(0.0, 1.0, HIST_BINS + 1)
     weight_bins = np.linspace(1.0, max(float(table["sample_weight"].max()), 1.0) + 1e-9, HIST_BINS + 1)
@@ -58,4 +47,4 @@ def weight_distribution(table: pd.DataFrame, is_obstacle: np.ndarray) -> bytes:
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return figure_bytes(fig)
+    return fig

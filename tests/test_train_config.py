@@ -1,0 +1,147 @@
+"""Every option of every training config group composes and builds its objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from training_fixtures import train_cfg, write_pair_dataset
+
+from obstacles.config import CONF_DIR
+from obstacles.data import ObstacleDataModule, PairTransform
+from obstacles.models import ObstacleClassifier
+from obstacles.train import instantiate_group
+from obstacles.training.run_dir import (
+    checkpoint_run_dir,
+    config_subdir,
+    forget_reserved_dirs,
+    job_dir_name,
+    reserve_run_dir,
+    run_dir,
+    run_group,
+    run_name,
+    sweep_dir,
+)
+
+GROUPS = ("data", "model", "augment", "weighting", "trainer", "callbacks", "logger", "experiment", "hparams_search", "debug")
+OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((Path(CONF_DIR) / group).glob("*.yaml"))]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("config")
+    write_pair_dataset(root, n_pairs=8, panel=16, eval_every=2)
+    return root
+
+
+def compose_hydra(root, *overrides):
+    """The config with its `hydra` node (sweeper, run folders), left unresolved."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[f"paths.root_dir={root}", *overrides], return_hydra_config=True)
+
+
+@pytest.fixture
+def fresh_command():
+    """Run-folder reservations are per command (process environment): start and end clean."""
+    forget_reserved_dirs()
+    yield
+    forget_reserved_dirs()
+
+
+def build(cfg, group: str):
+    """The object(s) a group configures (the trainer only where it runs on this machine)."""
+    if group in ("data", "weighting"):
+        return instantiate(cfg.data)
+    if group == "model":
+        return instantiate(cfg.model)
+    if group == "augment":
+        return instantiate(cfg.augment)
+    if group in ("callbacks", "logger"):
+        return instantiate_group(cfg.get(group))
+    if group == "trainer" and cfg.trainer.accelerator != "cpu":
+        return OmegaConf.to_container(cfg.trainer)
+    return instantiate(cfg.trainer, logger=False)
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_option_composes_and_instantiates(root, group, option):
+    cfg = train_cfg(root, f"{group}={option}")
+    assert build(cfg, group) is not None
+
+
+def test_defaults_build_the_field_setup(root):
+    cfg = train_cfg(root)
+    assert isinstance(instantiate(cfg.data), ObstacleDataModule)
+    assert isinstance(instantiate(cfg.augment), PairTransform)
+    model = instantiate(cfg.model)
+    assert isinstance(model, ObstacleClassifier) and model.hparams.backbone == "resnet18"
+    optimizer = model.configure_optimizers()
+    assert optimizer["optimizer"].defaults["lr"] == 1e-4
+    assert optimizer["lr_scheduler"]["scheduler"].step_size == 10
+    assert cfg.data.batch_size == 4 and train_cfg(root, "data.batch_size=32").data.batch_size == 32
+    assert isinstance(instantiate(cfg.trainer, logger=False), L.Trainer)
+    assert [type(c).__name__ for c in instantiate_group(cfg.callbacks)] == [
+        "ModelCheckpoint",
+        "EarlyStopping",
+        "TrainingCurves",
+        "SampleGrid",
+    ]
+    assert cfg.logger.wandb.project == "obstacles-classification"
+
+
+def test_optuna_search_maximises_auroc_over_curve_and_lr(root):
+    cfg = train_cfg(root, "hparams_search=optuna")
+    assert cfg.optimized_metric == "val/auroc"
+    sweeper = compose_hydra(root, "hparams_search=optuna").hydra.sweeper
+    assert sweeper.direction == "maximize"
+    assert {"weights.alfa", "weights.beta", "weights.gamma", "weights.swc", "model.optimizer.lr"} <= set(sweeper.params)
+
+
+def test_hydra_run_and_sweep_folders_use_the_resolvers(root):
+    cfg = compose_hydra(root)
+    assert OmegaConf.to_container(cfg.hydra.run)["dir"] == "${run_dir:}"
+    assert OmegaConf.to_container(cfg.hydra.sweep)["dir"] == "${sweep_dir:}"
+
+
+def test_run_folders_number_upwards_once_per_command(tmp_path, fresh_command):
+    experiments = tmp_path / "experiments"
+    (experiments / "007.old.thing").mkdir(parents=True)
+    (experiments / "README.md").write_text("")
+    assert reserve_run_dir(experiments, "tiny", "a/b").name == "008.tiny.a_b"
+    forget_reserved_dirs()
+    cfg = OmegaConf.create({"paths": {"experiments_dir": str(experiments)}, "dataset": {"name": "tiny"}, "run_info": "x"})
+    first = run_dir(_root_=cfg)
+    assert Path(first).name == "009.tiny.x" and run_dir(_root_=cfg) == first  # same command, same folder
+    assert Path(sweep_dir(_root_=cfg)).name == "010.tiny.sweep-x"
+    forget_reserved_dirs()
+    assert Path(run_dir(_root_=cfg)).name == "011.tiny.x"
+
+
+def test_resumed_run_writes_into_the_checkpoints_run(tmp_path):
+    run = tmp_path / "experiments" / "003.tiny.x"
+    (run / ".hydra").mkdir(parents=True)
+    cfg = OmegaConf.create({"ckpt_path": str(run / "checkpoints" / "last.ckpt")})
+    assert checkpoint_run_dir(cfg.ckpt_path) == run and run_dir(_root_=cfg) == str(run)
+    assert config_subdir(_root_=cfg) == ".hydra/resume-1"
+    assert config_subdir(_root_=OmegaConf.create({"ckpt_path": None})) == ".hydra"
+
+
+def test_wandb_name_and_group_come_from_the_folder(tmp_path):
+    experiments = tmp_path / "experiments"
+    job = experiments / "004.tiny.sweep-x" / "1.weights.alfa=-2.0"
+    assert run_name(str(job), str(experiments)) == "004.tiny.sweep-x/1.weights.alfa=-2.0"
+    assert run_group(str(job), str(experiments)) == "004.tiny.sweep-x"
+    assert run_group(str(experiments / "005.tiny.y"), str(experiments)) == "005.tiny.y"
+
+
+def test_sweep_job_folders_stay_short_and_path_safe():
+    assert job_dir_name(0, "weights.alfa=-2.0,weights.gamma=4") == "0.weights.alfa=-2.0,weights.gamma=4"
+    assert job_dir_name(1, "model.optimizer.lr=3.509014885796851e-05") == "1.model.optimizer.lr=3.509e-05"
+    assert job_dir_name(2, "model.weights_path=/a/b.pt") == "2.model.weights_path=_a_b.pt"
+    long = ",".join(f"weights.key_{i}=0.123456789" for i in range(20))
+    name = job_dir_name(3, long)
+    assert len(name) < 170 and name != job_dir_name(3, long.replace("0.123456789", "0.9"))

@@ -1,0 +1,107 @@
+"""Training end to end on a tiny dataset: every weighting mode, bad configs, sweeps, resume, W&B."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from training_fixtures import train_cfg, write_pair_dataset
+
+from obstacles.train import train
+from obstacles.training.tracking import file_sha256
+from obstacles.training.weighting import WEIGHTING_MODES
+
+QUICK = ("model=field_cnn", "data.batch_size=4", "debug=limit")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    write_pair_dataset(root, n_pairs=16, panel=32)
+    return root
+
+
+def run_cli(root: Path, *overrides: str, multirun: bool = False) -> subprocess.CompletedProcess:
+    """`python -m obstacles.train` in a fresh process, W&B offline and kept inside root."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env.update({key: str(root / "wandb-home") for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")})
+    command = [sys.executable, "-m", "obstacles.train", *(["-m"] if multirun else []), f"paths.root_dir={root}"]
+    command += ["dataset.name=tiny", *overrides]
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("mode", sorted(WEIGHTING_MODES))
+def test_fast_dev_run_in_every_weighting_mode(root, tmp_path, mode):
+    cfg = train_cfg(root, "debug=fdr", "model=field_cnn", f"weighting={mode}", output_dir=tmp_path)
+    assert train(cfg) is not None
+    assert (tmp_path / "curves.csv").is_file() and (tmp_path / "samples.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.backbone=resnet_nope", "unknown backbone 'resnet_nope'"),
+        ("data.with_diff_mask=true", r"model.in_chans=6 but data.with_diff_mask=True gives 7 channels"),
+        ("model.in_chans=5", "model.in_chans=5: must be 6"),
+        ("dataset.name=missing", "dataset 'missing': no manifest"),
+    ],
+)
+def test_bad_configs_fail_before_training(root, tmp_path, override, message):
+    cfg = train_cfg(root, "debug=fdr", "model=field_cnn", override, output_dir=tmp_path / "out")
+    with pytest.raises(Exception, match=message):
+        train(cfg)
+    assert not (tmp_path / "out").exists()
+
+
+def wandb_record(job: Path) -> bytes:
+    """The offline W&B run's record file (protobuf records: keys and strings stay readable)."""
+    (record,) = job.glob("wandb/offline-run-*/run-*.wandb")
+    return record.read_bytes()
+
+
+def test_sweep_runs_each_job_in_its_own_folder_grouped_in_wandb(root):
+    run_cli(root, *QUICK, "trainer.max_epochs=1", "weights.alfa=-2.0,-5.0", multirun=True)
+    (sweep,) = (root / "experiments").glob("*.tiny.sweep-*")
+    assert sweep.name.startswith("001.")
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [job.name.split(".", 1)[0] for job in jobs] == ["0", "1"]
+    assert "weights.alfa=-2.0" in jobs[0].name and "weights.alfa=-5.0" in jobs[1].name
+    manifest_sha = file_sha256(root / "datasets" / "tiny" / "manifest.csv").encode()
+    for job, alfa in zip(jobs, ("-2.0", "-5.0")):
+        for name in ("checkpoints/last.ckpt", "checkpoints/best.ckpt", ".hydra/config.yaml", "curves.csv", "curves.png"):
+            assert (job / name).is_file(), f"{job.name} lacks {name}"
+        assert f"alfa: {alfa}" in (job / ".hydra" / "config.yaml").read_text()
+        record = wandb_record(job)
+        for key in (b"val/auroc", b"train/loss", b"val/spec_at_sens90", b"model/params", b"manifest_sha256", manifest_sha):
+            assert key in record, f"W&B run of {job.name} lacks {key!r}"
+        assert sweep.name.encode() in record  # the W&B group
+        assert list(job.glob("wandb/offline-run-*/files/media/images/samples_*.png"))
+
+
+def test_resume_continues_the_run_in_its_folder(root, tmp_path):
+    resume_root = tmp_path
+    write_pair_dataset(resume_root, n_pairs=16, panel=32)
+    run_cli(resume_root, *QUICK, "logger=csv", "trainer.max_epochs=1")
+    (run,) = (resume_root / "experiments").glob("001.*")
+    last = run / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=False)["global_step"] == 2  # debug=limit: 2 batches per epoch
+    run_cli(resume_root, *QUICK, "logger=csv", "trainer.max_epochs=2", f"ckpt_path={last}")
+    assert [p.name for p in (resume_root / "experiments").glob("0*")] == [run.name]
+    assert torch.load(last, weights_only=False)["global_step"] == 4
+    assert set(pd.read_csv(run / "csv" / "version_1" / "metrics.csv")["epoch"]) == {1}  # continued at epoch 1
+    assert pd.read_csv(run / "curves.csv")["epoch"].tolist() == [0, 1]
+    assert "max_epochs: 1" in (run / ".hydra" / "config.yaml").read_text()
+    assert "max_epochs: 2" in (run / ".hydra" / "resume-1" / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_optuna_search_returns_auroc_per_trial(root):
+    result = run_cli(root, *QUICK, "trainer.max_epochs=1", "hparams_search=optuna", "hydra.sweeper.n_trials=2")
+    assert "Best value" in result.stdout + result.stderr
