@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -18,7 +17,7 @@ import pytest
 from PIL import Image
 
 from obstacles.io.images import decode_image, split_panels
-from obstacles.simulate import CONF_DIR, load_config, simulate, simulate_site
+from obstacles.simulate import load_config, simulate, simulate_site
 from obstacles.simulation.camera import change_mask
 from obstacles.simulation.review import review
 from obstacles.simulation.schedule import STEM_TIME_FORMAT
@@ -240,4 +239,3 @@ def test_cli_writes_under_root_dir_and_nothing_else(tmp_path):
     assert len(list((root / "data" / "recordings" / SITE / "images").glob("*.jpg"))) == 4
     assert (root / "labels" / f"{SITE}.csv").is_file()
     assert not list(cwd.iterdir())  # no outputs/, .hydra/ or logs
-    assert CONF_DIR.joinpath("simulate.yaml").is_file()

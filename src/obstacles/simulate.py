@@ -16,6 +16,7 @@ import re
 import time
 import zlib
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,8 @@ def site_rng(seed: int, site: str, stream: Stream, *keys: int) -> np.random.Gene
 
 @dataclass(frozen=True)
 class Frame:
+    """What the review and the summary need to know about a written frame."""
+
     stem: str
     is_obstacle: bool
     score: float
@@ -66,6 +69,8 @@ class Frame:
 
 @dataclass(frozen=True)
 class SiteSummary:
+    """Counts of one generated site, printed as one line per site."""
+
     site: str
     frames: int
     bursts: int
@@ -219,13 +224,18 @@ def _render_in_worker(burst: Burst) -> list[Frame]:
 
 @contextmanager
 def _burst_renderer(job: SiteJob, workers: int):
-    """A map over bursts, in plan order: in this process, or in a pool of spawned ones."""
+    """A map over bursts, in plan order: in this process, or in a pool of spawned ones.
+
+    Spawned, not forked: forking after cv2 has started its threads can deadlock. A pool that
+    cannot start (e.g. a parent run from stdin) fails with BrokenProcessPool instead of hanging.
+    """
     if workers <= 1:
         yield lambda plan: (render_burst(job, burst) for burst in plan)
         return
     chunk = max(1, len(job.plan) // (4 * workers))  # a few chunks per worker balance the load
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-        yield lambda plan: pool.imap(_render_in_worker, plan, chunksize=chunk)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
+        yield lambda plan: pool.map(_render_in_worker, plan, chunksize=chunk)
 
 
 def _render_all(job: SiteJob, workers: int) -> list[Frame]:

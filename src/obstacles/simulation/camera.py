@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from obstacles.weights.curve import diff_mask
+
 
 @dataclass(frozen=True)
 class Lighting:
@@ -72,12 +74,6 @@ def capture(lit: np.ndarray, rng: np.random.Generator, *, shift, margin: int, pa
 
 
 def change_mask(reference: np.ndarray, current: np.ndarray, threshold: float) -> np.ndarray:
-    """The recorder's mask panel: white where any channel changed by more than the threshold.
-
-    Same pixels as obstacles.weights.diff_mask (max over channels > threshold, i.e. any channel
-    above it), in cv2 calls that are ten times faster than a NumPy reduction over channels.
-    """
-    above = cv2.threshold(cv2.absdiff(reference, current), threshold, 255, cv2.THRESH_BINARY)[1]
-    red, green, blue = cv2.split(above)
-    mask = cv2.max(cv2.max(red, green), blue)
+    """The recorder's mask panel: white where any channel changed by more than the threshold."""
+    mask = diff_mask(reference, current, threshold).astype(np.uint8) * 255
     return cv2.merge([mask, mask, mask])
