@@ -37,7 +37,7 @@ def make_batch(root: Path, frames: int) -> list[Path]:
         return sorted((root / "data" / "recordings" / SITE / "images").iterdir())
     cfg = load_config([f"paths.root_dir={root}", "workers=0", "~sites.plant_202209_01", "~sites.office_202210_02",
                        f"+sites.{SITE}={{n_frames: {frames}, camera_id: 9001, start: '2024-01-02T06:00:00', "
-                       "style: plant, obstacle_fraction: 0.5}"])
+                       "style: plant, obstacle_fraction: 0.5, mask_threshold: 50}"])
     started = time.perf_counter()
     simulate(cfg)
     print(f"simulated {frames} triplets in {time.perf_counter() - started:.1f} s (not part of the figures)")

@@ -131,7 +131,7 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
     # a recording made elsewhere, uploaded the way a site recorder does
     run(root, sys.executable, "-m", "obstacles.simulate", f"paths.root_dir={staging}", f"~sites.{SITES[0]}",
         f"~sites.{SITES[1]}", f"+sites.{site}={{n_frames: 30, camera_id: 3001, start: '2023-01-10T08:00:00', "
-        "style: office, obstacle_fraction: 0.5}")
+        "style: office, obstacle_fraction: 0.5, mask_threshold: 45}")
     recording = staging / "data" / "recordings" / site
     with local_s3_server() as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,8 +79,11 @@ def test_sweep_runs_each_job_in_its_own_folder_grouped_in_wandb(root):
         for name in ("checkpoints/last.ckpt", "checkpoints/best.ckpt", ".hydra/config.yaml", "curves.csv", "curves.png"):
             assert (job / name).is_file(), f"{job.name} lacks {name}"
         assert f"alfa: {alfa}" in (job / ".hydra" / "config.yaml").read_text()
+        run_record = json.loads((job / "run.json").read_text())
+        assert run_record["wandb_group"] == sweep.name and run_record["best_checkpoint"].endswith("best.ckpt")
         record = wandb_record(job)
-        for key in (b"val/auroc", b"train/loss", b"val/spec_at_sens90", b"model/params", b"manifest_sha256", manifest_sha):
+        logged = (b"val/auroc", b"train/loss", b"val/spec_at_sens90", b"model/params", b"manifest_sha256", manifest_sha)
+        for key in (*logged, f'"alfa":{alfa}'.encode(), run_record["wandb_run_id"].encode()):
             assert key in record, f"W&B run of {job.name} lacks {key!r}"
         assert sweep.name.encode() in record  # the W&B group
         assert list(job.glob("wandb/offline-run-*/files/media/images/samples_*.png"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -59,7 +60,7 @@ def prefill_labels(recording: Path, cutoffs: DictConfig, score_field: str) -> tu
 
 
 def run(cfg: DictConfig) -> Path:
-    site = validate_site_id(str(cfg.site))
+    site = validate_site_id(str(cfg.recording_id))
     root = Path(cfg.paths.root_dir)
     recording = Path(cfg.paths.recordings_dir) / site
     labels = Path(cfg.paths.labels_dir) / f"{site}.csv"
@@ -85,7 +86,14 @@ def run(cfg: DictConfig) -> Path:
     return recording
 
 
-main = entry_point("add_recording", run)
+_hydra_main = entry_point("add_recording", run)
+
+
+def main() -> None:
+    """`site=<id>` names the new recording; Hydra would read it as a choice in the conf/site/ group,
+    where a new site has no file yet, so it is passed on as `recording_id`."""
+    sys.argv = [f"recording_id={arg[len('site='):]}" if arg.startswith("site=") else arg for arg in sys.argv]
+    _hydra_main()
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ metric (best value of `optimized_metric`) for the Optuna sweeper.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import hydra
 import lightning as L
@@ -19,9 +20,10 @@ from omegaconf import DictConfig
 from obstacles.config import CONF_DIR
 from obstacles.training.checks import check_channels
 from obstacles.training.run_dir import forget_reserved_dirs, register_resolvers
-from obstacles.training.tracking import log_run_info
+from obstacles.training.tracking import log_run_info, write_run_record
 
 log = logging.getLogger(__name__)
+RUN_RECORD = "run.json"
 
 register_resolvers()
 
@@ -52,16 +54,19 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    metric = cfg.get("optimized_metric")
     try:
-        log_run_info(trainer.loggers, cfg, datamodule, model)
+        info = log_run_info(trainer.loggers, cfg, datamodule, model)
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        value = optimized_value(trainer, metric)
+        if trainer.is_global_zero:
+            write_run_record(Path(cfg.paths.output_dir) / RUN_RECORD, trainer, info, metric, value)
     finally:
         if any(isinstance(logger, WandbLogger) for logger in loggers):
             import wandb
 
             wandb.finish()  # the next job of a sweep must start its own W&B run
-    value = optimized_value(trainer, cfg.get("optimized_metric"))
-    log.info("%s = %s (run folder %s)", cfg.get("optimized_metric"), value, cfg.paths.output_dir)
+    log.info("%s = %s (run folder %s)", metric, value, cfg.paths.output_dir)
     return value
 
 

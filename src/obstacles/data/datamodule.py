@@ -31,7 +31,11 @@ def seed_worker_transform(worker_id: int) -> None:
 
 
 class ObstacleDataModule(L.LightningDataModule):
-    """Train/eval splits of `<dataset_dir>/manifest.csv` as 6- or 7-channel tensors."""
+    """Train/eval splits of `<dataset_dir>/manifest.csv` as 6- or 7-channel tensors.
+
+    `seed` seeds the weighted sampler (with the epoch); the loader's shuffling and the
+    augmentations follow the global seed (`seed_everything`).
+    """
 
     def __init__(
         self,
@@ -47,7 +51,7 @@ class ObstacleDataModule(L.LightningDataModule):
         curve: Mapping[str, float],
         weighting: str = "none",
         class_balance: bool = False,
-        seed: int = 0,
+        seed: int | None = 0,
     ):
         super().__init__()
         self.dataset_dir = Path(dataset_dir)
@@ -67,7 +71,7 @@ class ObstacleDataModule(L.LightningDataModule):
         self.curve = dict(curve)
         self.weighting = weighting
         self.class_balance = class_balance
-        self.seed = seed
+        self.seed = seed or 0  # the sampler's draws must agree across DDP ranks, so never unseeded
         self.train_set: PairDataset | None = None
         self.eval_set: PairDataset | None = None
         self.weights_table = None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import yaml
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch import Trainer
+from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -60,7 +62,7 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
     }
 
 
-def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDataModule, model: nn.Module) -> None:
+def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDataModule, model: nn.Module) -> dict:
     """Send the resolved config, dataset identity and parameter counts to every logger."""
     info = {
         "cfg": OmegaConf.to_container(cfg, resolve=True),
@@ -69,3 +71,23 @@ def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDat
     }
     for logger in loggers:
         logger.log_hyperparams(info)
+    return info
+
+
+def write_run_record(path: str | Path, trainer: Trainer, info: dict, metric: str | None, value: float | None) -> None:
+    """`run.json`: what later tools (evaluation, threshold search) need to find and cite a run."""
+    checkpoint = trainer.checkpoint_callback
+    wandb = next((logger for logger in trainer.loggers if isinstance(logger, WandbLogger)), None)
+    record = {
+        "dataset": info["dataset"]["name"],
+        "manifest_sha256": info["dataset"]["manifest_sha256"],
+        "dvc_md5": info["dataset"]["dvc_md5"],
+        "best_checkpoint": checkpoint.best_model_path if checkpoint else None,
+        "last_checkpoint": checkpoint.last_model_path if checkpoint else None,
+        "optimized_metric": metric,
+        "best_value": value,
+        "epochs_completed": trainer.current_epoch,
+        "wandb_run_id": wandb.version if wandb else None,
+        "wandb_group": wandb.experiment.group if wandb else None,
+    }
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")
