@@ -49,13 +49,17 @@ def validate_image(data: bytes, n_panels: int) -> tuple[int, int]:
     return size
 
 
-def decode_image(source: str | Path | bytes) -> np.ndarray:
-    """Full-resolution RGB uint8 array (H, W, 3) from a path or encoded bytes."""
+def decode_image(source: str | Path | bytes, rgb: bool = True) -> np.ndarray:
+    """Full-resolution uint8 array (H, W, 3) from a path or encoded bytes.
+
+    rgb=False keeps OpenCV's BGR order: cheaper where the order does not matter (panel
+    shuffling, pixel differences) as long as the same flag goes to `encode_jpeg`.
+    """
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source
     array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if array is None:
         raise BadImage(f"cannot decode {source if not isinstance(source, bytes) else 'bytes'}")
-    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB) if rgb else array
 
 
 def split_panels(image: np.ndarray, n_panels: int) -> list[np.ndarray]:
@@ -64,17 +68,18 @@ def split_panels(image: np.ndarray, n_panels: int) -> list[np.ndarray]:
     return [image[:, i * width : (i + 1) * width] for i in range(n_panels)]
 
 
-def encode_jpeg(image_rgb: np.ndarray, quality: int) -> bytes:
+def encode_jpeg(image: np.ndarray, quality: int, rgb: bool = True) -> bytes:
     """Baseline JPEG bytes; deterministic for the same pixels and quality."""
+    image = np.ascontiguousarray(image)
     ok, buffer = cv2.imencode(
-        ".jpg", cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if rgb else image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     )
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buffer.tobytes()
 
 
-def read_pair(path: str | Path, n_panels: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """(reference, current) RGB panels of a sample file; any mask panel is dropped."""
-    panels = split_panels(decode_image(path), n_panels)
+def read_pair(path: str | Path, n_panels: int = 2, rgb: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, current) panels of a sample file; any mask panel is dropped."""
+    panels = split_panels(decode_image(path, rgb), n_panels)
     return panels[0], panels[1]

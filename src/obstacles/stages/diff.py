@@ -23,7 +23,7 @@ DIFF_HEADER = ("image", "label", "diff_metric", "pixel_threshold")
 
 def _measure(job: tuple[Path, float]) -> float:
     path, threshold = job
-    return diff_metric(*read_pair(path), threshold)
+    return diff_metric(*read_pair(path, rgb=False), threshold)  # max over channels: order is irrelevant
 
 
 def run(cfg: DictConfig) -> Path:

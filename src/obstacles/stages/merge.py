@@ -32,13 +32,16 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 def merge_site(site: str, folder: Path, out: Path) -> list[tuple]:
     """Copy one site's split images into the merged layout; manifest rows for them."""
     diffs = {(r["label"], r["image"]): r for r in _read_rows(folder / DIFF_TABLE)}
+    entries = _read_rows(folder / SPLIT_TABLE)
+    for split, label in {(e["split"], e["label"]) for e in entries}:
+        (out / split / label).mkdir(parents=True, exist_ok=True)
+        (out / "sites" / site / label).mkdir(parents=True, exist_ok=True)
     rows = []
-    for entry in _read_rows(folder / SPLIT_TABLE):
+    for entry in entries:
         label, image, split = entry["label"], entry["image"], entry["split"]
         data = (folder / split / label / image).read_bytes()
         merged = Path(split) / label / f"{site}{SITE_SEPARATOR}{image}"
         for relative in (merged, Path("sites") / site / label / image):
-            (out / relative).parent.mkdir(parents=True, exist_ok=True)
             (out / relative).write_bytes(data)
         diff = diffs[(label, image)]
         rows.append((merged.as_posix(), site, split, label, hashlib.sha256(data).hexdigest(),

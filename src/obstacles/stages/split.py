@@ -68,15 +68,14 @@ def run(cfg: DictConfig) -> Path:
     is_eval = assign_eval(labels, groups, cfg.split.eval_fraction, cfg.split.seed)
     outputs = {split: site_dir(cfg) / split for split in SPLITS}
     with atomic_dir(outputs["train"]) as train, atomic_dir(outputs["eval"]) as held_out:
+        for folder in (train, held_out):
+            for label in (NO_OBSTACLE, OBSTACLE):
+                (folder / label).mkdir()
         rows = []
         for (label, path), group, evaluated in zip(files, groups, is_eval):
             split, folder = ("eval", held_out) if evaluated else ("train", train)
-            (folder / label).mkdir(exist_ok=True)
             shutil.copyfile(path, folder / label / path.name)
             rows.append((path.name, label, int(group), split))
-        for folder in (train, held_out):
-            for label in (NO_OBSTACLE, OBSTACLE):
-                (folder / label).mkdir(exist_ok=True)
     write_csv(site_dir(cfg) / SPLIT_TABLE, ("image", "label", "group", "split"), rows)
     n_eval = int(is_eval.sum())
     print(f"[eval {site}] {len(files) - n_eval} train, {n_eval} eval images in {len(np.unique(groups))} capture groups")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,13 +50,16 @@ def band_name(score: float, cls: TriageClass, nranges: int) -> str:
     return f"{cls.band_prefix}_between_{low:.2f}_{low + width:.2f}"
 
 
-def _validate(args: tuple[Frame, int]) -> tuple[Frame, str | None]:
-    frame, panels = args
+def _validate_and_copy(job: tuple[Frame, int, Path]) -> str | None:
+    """Copy a decodable image to its place (the bytes read once); otherwise say why not."""
+    frame, panels, target = job
+    data = frame.path.read_bytes()
     try:
-        validate_image(frame.path.read_bytes(), panels)
+        validate_image(data, panels)
     except BadImage as exc:
-        return frame, str(exc)
-    return frame, None
+        return str(exc)
+    target.write_bytes(data)
+    return None
 
 
 def run(cfg: DictConfig) -> Path:
@@ -68,18 +70,22 @@ def run(cfg: DictConfig) -> Path:
     classes = triage_classes(cfg.triage.obstacle_above, cfg.triage.no_obstacle_at_most)
     rows = []
     with atomic_dir(site_dir(cfg) / "src") as out:
-        checked = parallel_map(
-            _validate, [(f, cfg.recording.panels) for f in frames], workers=cfg.workers, desc=f"triage {site}"
-        )
-        for frame, problem in checked:
+        places = []
+        for frame in frames:
+            cls = classify(frame.score, classes)
+            places.append(Path(cls.folder) / band_name(frame.score, cls, cfg.triage.nranges) / frame.name)
+        for folder in {place.parent for place in places}:
+            (out / folder).mkdir(parents=True, exist_ok=True)
+        jobs = [(frame, cfg.recording.panels, out / place) for frame, place in zip(frames, places)]
+        problems = parallel_map(_validate_and_copy, jobs, workers=cfg.workers, desc=f"triage {site}")
+        for frame, place, problem in zip(frames, places, problems):
             if problem:
                 bad.add(frame.path, problem)
                 continue
-            cls = classify(frame.score, classes)
-            relative = Path(cls.folder) / band_name(frame.score, cls, cfg.triage.nranges) / frame.name
-            (out / relative.parent).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(frame.path, out / relative)
-            rows.append((frame.name, f"{frame.score:.6f}", cls.folder, relative.parent.name, relative.as_posix()))
+            rows.append((frame.name, f"{frame.score:.6f}", place.parts[0], place.parent.name, place.as_posix()))
+        for folder in {place.parent for place in places}:
+            if not any((out / folder).iterdir()):  # every image of this band was bad
+                (out / folder).rmdir()
         write_csv(out / INDEX_NAME, ("image", "score", "class", "band", "path"), rows)
         bad.write(out)
     print(bad.summary(f"src {site}", len(rows)))

@@ -29,9 +29,9 @@ def to_pair(image: np.ndarray, n_panels: int, reverse: bool) -> np.ndarray:
 def _convert(job: tuple[Path, list[tuple[Path, bool]], int, int]) -> None:
     """Decode one source once; write each pair it yields (plain and/or reversed)."""
     source, targets, n_panels, quality = job
-    image = decode_image(source)
+    image = decode_image(source, rgb=False)  # panels are only re-arranged: channel order is irrelevant
     for target, reverse in targets:
-        target.write_bytes(encode_jpeg(to_pair(image, n_panels, reverse), quality))
+        target.write_bytes(encode_jpeg(to_pair(image, n_panels, reverse), quality, rgb=False))
 
 
 def plan(mask_train: Path, out: Path, suffix: str) -> list[tuple[Path, list[tuple[Path, bool]]]]:

@@ -1,0 +1,89 @@
+"""Bringing a recording in from a local folder, and its refusals."""
+
+import sys
+
+import pytest
+from obstacles import add_recording
+from obstacles.config import compose
+from tests.conftest import stem, tree_digest, triplet, write_frame
+
+SITE = "lab_202301_03"
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A minimal project root: the registry files add_recording edits."""
+    (tmp_path / "conf" / "site").mkdir(parents=True)
+    (tmp_path / "conf" / "sites.yaml").write_text("sites:\n  - plant_202209_01\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  balanced:\n    cmd: python -m obstacles.stages.merge\n    deps:\n"
+        "      - src/obstacles/stages/merge.py\n      - datasets/plant_202209_01/train\n"
+        "      - datasets/plant_202209_01/eval\n      - datasets/plant_202209_01/split.csv\n"
+        "      - datasets/plant_202209_01/diff_metrics.csv\n"
+    )
+    (tmp_path / "conf" / "site" / "plant_202209_01.yaml").write_text("name: plant_202209_01\npixel_threshold: 50\n")
+    return tmp_path
+
+
+@pytest.fixture
+def source(tmp_path, rng):
+    folder = tmp_path / "upload"
+    for i, score in enumerate([0.05, 0.5, 0.95, 0.33]):
+        write_frame(folder, stem(i), score, triplet(rng))
+    write_frame(folder, "broken", None, triplet(rng), payload="{")
+    return folder
+
+
+def cfg_for(project, source, site=SITE):
+    return compose("add_recording", [f"paths.root_dir={project}", f"source={source}", f"recording_id={site}",
+                                     "dvc_add=false", "pixel_threshold=44"])
+
+
+def test_local_folder_is_copied_registered_and_prefilled(project, source, monkeypatch):
+    from obstacles.sites import check_registry
+
+    before = tree_digest(source)
+    add_recording.run(cfg_for(project, source))
+    assert tree_digest(source) == before, "the source is never modified"
+    assert tree_digest(project / "data" / "recordings" / SITE) == before
+    rows = (project / "labels" / f"{SITE}.csv").read_text().splitlines()
+    assert rows[0] == "image,label,opposite_label"
+    labels = dict(line.split(",")[:2] for line in rows[1:])
+    assert labels == {f"{stem(0)}.jpg": "no_obstacle", f"{stem(1)}.jpg": "skip", f"{stem(2)}.jpg": "obstacle",
+                      f"{stem(3)}.jpg": "no_obstacle"}, "pre-filled from the deployed score; bad JSON left out"
+    assert "pixel_threshold: 44" in (project / "conf" / "site" / f"{SITE}.yaml").read_text()
+    assert check_registry(project) == []
+
+
+@pytest.mark.parametrize("site", ["Lab_2023_1", "../escape_202301_01", "lab-202301-01", "lab_202301_1"])
+def test_bad_site_ids_are_refused(project, source, site):
+    with pytest.raises(ValueError, match="must look like <site>_<yyyymm>_<seq>"):
+        add_recording.run(cfg_for(project, source, site))
+    assert not (project / "data").exists()
+
+
+def test_existing_recording_or_labels_are_never_overwritten(project, source):
+    add_recording.run(cfg_for(project, source))
+    with pytest.raises(FileExistsError, match="already exists"):
+        add_recording.run(cfg_for(project, source))
+    other = "lab_202301_04"
+    (project / "labels" / f"{other}.csv").write_text("a reviewer's work")
+    with pytest.raises(FileExistsError, match="reviewer"):
+        add_recording.run(cfg_for(project, source, other))
+    assert (project / "labels" / f"{other}.csv").read_text() == "a reviewer's work"
+
+
+def test_source_that_is_not_a_recording_leaves_nothing(project, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="has no images/ folder"):
+        add_recording.run(cfg_for(project, tmp_path / "empty"))
+    recordings = project / "data" / "recordings"
+    assert not recordings.exists() or list(recordings.iterdir()) == []
+
+
+def test_command_line_site_argument(monkeypatch, project, source):
+    seen = {}
+    monkeypatch.setattr(add_recording, "_hydra_main", lambda: seen.setdefault("argv", list(sys.argv)))
+    monkeypatch.setattr(sys, "argv", ["add_recording", f"source={source}", f"site={SITE}"])
+    add_recording.main()
+    assert seen["argv"][1:] == [f"source={source}", f"recording_id={SITE}"]
