@@ -23,8 +23,9 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/python -m obstacles.demo
 
+# PYTEST_ARGS picks more marks, e.g. PYTEST_ARGS='-m "not slow"' adds the browser tests.
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-all: venv
 	$(BIN)/python -m pytest -m "" 

@@ -27,7 +27,9 @@ from obstacles.training.run_dir import (
     sweep_dir,
 )
 
-GROUPS = ("data", "model", "augment", "weighting", "trainer", "callbacks", "logger", "experiment", "hparams_search", "debug")
+GROUPS = (
+    "data", "model", "augment", "weighting", "trainer", "callbacks", "logger", "experiment", "hparams_search", "debug",
+)
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((Path(CONF_DIR) / group).glob("*.yaml"))]
 
 
@@ -113,7 +115,9 @@ def test_run_folders_number_upwards_once_per_command(tmp_path, fresh_command):
     (experiments / "README.md").write_text("")
     assert reserve_run_dir(experiments, "tiny", "a/b").name == "008.tiny.a_b"
     forget_reserved_dirs()
-    cfg = OmegaConf.create({"paths": {"experiments_dir": str(experiments)}, "dataset": {"name": "tiny"}, "run_info": "x"})
+    cfg = OmegaConf.create(
+        {"paths": {"experiments_dir": str(experiments)}, "dataset": {"name": "tiny"}, "run_info": "x"}
+    )
     first = run_dir(_root_=cfg)
     assert Path(first).name == "009.tiny.x" and run_dir(_root_=cfg) == first  # same command, same folder
     assert Path(sweep_dir(_root_=cfg)).name == "010.tiny.sweep-x"

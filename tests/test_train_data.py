@@ -74,7 +74,8 @@ def test_joint_transforms_move_reference_current_and_mask_together():
     for _ in range(5):
         out_ref, out_cur, out_mask = transform(reference, current, mask)
         np.testing.assert_array_equal(out_mask, mask[:, ::-1])
-        permutation = [next(c for c in range(3) if np.array_equal(out_ref[..., k], reference[:, ::-1, c])) for k in range(3)]
+        flipped = reference[:, ::-1]
+        permutation = [next(c for c in range(3) if np.array_equal(out_ref[..., k], flipped[..., c])) for k in range(3)]
         np.testing.assert_array_equal(out_cur, current[:, ::-1][..., permutation])
 
 

@@ -47,7 +47,8 @@ def test_local_weights_file_loads_and_mismatch_is_explained(tmp_path):
     torch.save(source.state_dict(), path)
     loaded = ObstacleClassifier("field_cnn", in_chans=6, weights_path=path)
     assert torch.equal(loaded.backbone.fc.weight, source.fc.weight)
-    with pytest.raises(ValueError, match=r"does not fit FieldCNN.*features.0.0.weight \(16, 6, 3, 3\) vs \(16, 7, 3, 3\)"):
+    mismatch = r"does not fit FieldCNN.*features.0.0.weight \(16, 6, 3, 3\) vs \(16, 7, 3, 3\)"
+    with pytest.raises(ValueError, match=mismatch):
         ObstacleClassifier("field_cnn", in_chans=7, weights_path=path)
     with pytest.raises(FileNotFoundError, match="no file at"):
         ObstacleClassifier("field_cnn", weights_path=tmp_path / "missing.pt")

@@ -18,6 +18,10 @@ from obstacles.training.tracking import file_sha256
 from obstacles.training.weighting import WEIGHTING_MODES
 
 QUICK = ("model=field_cnn", "data.batch_size=4", "debug=limit")
+RUN_FILES = (
+    "checkpoints/last.ckpt", "checkpoints/best.ckpt", ".hydra/config.yaml",
+    "curves.csv", "curves.png", "samples.png", "run.json",
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +80,7 @@ def test_sweep_runs_each_job_in_its_own_folder_grouped_in_wandb(root):
     assert "weights.alfa=-2.0" in jobs[0].name and "weights.alfa=-5.0" in jobs[1].name
     manifest_sha = file_sha256(root / "datasets" / "tiny" / "manifest.csv").encode()
     for job, alfa in zip(jobs, ("-2.0", "-5.0")):
-        for name in ("checkpoints/last.ckpt", "checkpoints/best.ckpt", ".hydra/config.yaml", "curves.csv", "curves.png"):
+        for name in RUN_FILES:
             assert (job / name).is_file(), f"{job.name} lacks {name}"
         assert f"alfa: {alfa}" in (job / ".hydra" / "config.yaml").read_text()
         run_record = json.loads((job / "run.json").read_text())
@@ -103,6 +107,14 @@ def test_resume_continues_the_run_in_its_folder(root, tmp_path):
     assert pd.read_csv(run / "curves.csv")["epoch"].tolist() == [0, 1]
     assert "max_epochs: 1" in (run / ".hydra" / "config.yaml").read_text()
     assert "max_epochs: 2" in (run / ".hydra" / "resume-1" / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_ddp_ranks_share_one_run_folder_and_the_weighted_sampler(root):
+    cpu_ddp = ("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.precision=32-true")
+    run_cli(root, *QUICK, *cpu_ddp, "trainer.sync_batchnorm=false", "weighting=sampler", "logger=csv")
+    (run,) = (root / "experiments").glob("*.tiny.debug-field_cnn-sampler")
+    assert (run / "train_ddp_process_1.log").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
 
 
 @pytest.mark.slow

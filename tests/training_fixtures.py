@@ -82,7 +82,9 @@ def write_pair_dataset(
     return dataset_dir
 
 
-def train_cfg(root: str | Path, *overrides: str, dataset: str = "tiny", output_dir: str | Path | None = None) -> DictConfig:
+def train_cfg(
+    root: str | Path, *overrides: str, dataset: str = "tiny", output_dir: str | Path | None = None
+) -> DictConfig:
     """conf/train.yaml composed as a test needs it: rooted at `root`, small batches,
     main-process loading, outputs in `output_dir` (default `<root>/out`; without Hydra's
     runtime nothing names a run folder)."""

@@ -38,7 +38,8 @@ def optimized_value(trainer: L.Trainer, metric: str | None) -> float | None:
     if not metric:
         return None
     for callback in trainer.checkpoint_callbacks:
-        if isinstance(callback, ModelCheckpoint) and callback.monitor == metric and callback.best_model_score is not None:
+        monitors = isinstance(callback, ModelCheckpoint) and callback.monitor == metric
+        if monitors and callback.best_model_score is not None:
             return float(callback.best_model_score)
     value = trainer.callback_metrics.get(metric)
     return None if value is None else float(value)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, get_worker_info
 
@@ -74,7 +75,7 @@ class ObstacleDataModule(L.LightningDataModule):
         self.seed = seed or 0  # the sampler's draws must agree across DDP ranks, so never unseeded
         self.train_set: PairDataset | None = None
         self.eval_set: PairDataset | None = None
-        self.weights_table = None
+        self.weights_table: pd.DataFrame | None = None
         self.sampler_weights: np.ndarray | None = None
 
     @property
@@ -91,7 +92,8 @@ class ObstacleDataModule(L.LightningDataModule):
                 raise ValueError(f"manifest {self.manifest} has no {split} rows")
         is_obstacle = train_rows["is_obstacle"].to_numpy()
         self.weights_table = compute_sample_weights(train_rows["diff_metric"], is_obstacle, **self.curve)
-        plan = plan_weights(self.weights_table["sample_weight"].to_numpy(), is_obstacle, self.weighting, self.class_balance)
+        curve_weights = self.weights_table["sample_weight"].to_numpy()
+        plan = plan_weights(curve_weights, is_obstacle, self.weighting, self.class_balance)
         self.sampler_weights = plan.sampler
         if self.train_transform is not None:
             self.train_transform.reseed(int(torch.randint(SEED_MODULUS, ()).item()))

@@ -65,7 +65,8 @@ class PairDataset(Dataset):
         self.panels = panels
         self.with_diff_mask = with_diff_mask
         self.targets = self.rows["is_obstacle"].to_numpy(dtype=np.float32)
-        self.loss_weights = np.ones(len(self.rows), np.float32) if loss_weights is None else np.asarray(loss_weights, np.float32)
+        ones = np.ones(len(self.rows))
+        self.loss_weights = np.asarray(ones if loss_weights is None else loss_weights, dtype=np.float32)
         self.transform = transform
 
     @property

@@ -26,7 +26,12 @@ def check_backbone_name(name: str) -> None:
 
 
 def create_backbone(
-    name: str, *, in_chans: int, pretrained: bool = False, weights_path: str | Path | None = None, drop_rate: float | None = None
+    name: str,
+    *,
+    in_chans: int,
+    pretrained: bool = False,
+    weights_path: str | Path | None = None,
+    drop_rate: float | None = None,
 ) -> nn.Module:
     """A one-logit classifier network; `drop_rate` is the dropout before its head."""
     check_backbone_name(name)
@@ -55,7 +60,9 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     reshaped = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if k in state and state[k].shape != v.shape
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
     ]
     if missing or unexpected or reshaped:
         raise ValueError(

@@ -57,7 +57,9 @@ class ObstacleClassifier(L.LightningModule):
     ):
         super().__init__()
         if in_chans not in IN_CHANS:
-            raise ValueError(f"model.in_chans={in_chans}: must be {IN_CHANS[0]} (reference+current) or {IN_CHANS[1]} (+ diff mask)")
+            raise ValueError(
+                f"model.in_chans={in_chans}: must be {IN_CHANS[0]} (reference+current) or {IN_CHANS[1]} (+ diff mask)"
+            )
         # optimiser/scheduler factories are config (logged with it); the weights file is
         # only a starting point, the checkpoint holds the weights.
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "weights_path"])
@@ -101,7 +103,8 @@ class ObstacleClassifier(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         if self.trainer.optimizers:
-            self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True)
+            lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+            self.log("lr", lr, on_step=False, on_epoch=True, sync_dist=True)
 
     def configure_optimizers(self):
         if self.optimizer_factory is None:

@@ -42,7 +42,8 @@ def reserve_run_dir(experiments_dir: str | Path, dataset: str, info: str) -> Pat
     experiments_dir.mkdir(parents=True, exist_ok=True)
     with open(experiments_dir / LOCK_NAME, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        path = experiments_dir / f"{next_run_number(experiments_dir):03d}.{UNSAFE.sub('_', dataset)}.{UNSAFE.sub('_', info)}"
+        number = next_run_number(experiments_dir)
+        path = experiments_dir / f"{number:03d}.{UNSAFE.sub('_', dataset)}.{UNSAFE.sub('_', info)}"
         path.mkdir()
     return path
 

@@ -1,0 +1,9 @@
+"""Evaluation of a trained classifier at single thresholds (DESIGN section 4).
+
+`python -m obstacles.evaluate` (conf/evaluate.yaml) runs `evaluate(cfg)`: scoring in
+`scoring`, tables and figures in `report`, error galleries in `gallery`, W&B in `tracking`.
+"""
+
+from obstacles.evaluation.job import evaluate
+
+__all__ = ["evaluate"]

@@ -1,0 +1,116 @@
+"""Rebuild the classifier from a checkpoint, after checking it against the settings it must fit.
+
+The checkpoint's own hyperparameters (saved by `ObstacleClassifier`) rebuild the network; the
+run's config (or explicit evaluation settings) says how the data must be read. A disagreement
+between the two would score garbage or crash mid-way, so it stops the evaluation first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from obstacles.data.dataset import PAIR_CHANNELS
+from obstacles.evaluation.runs import RunTarget
+from obstacles.models import ObstacleClassifier
+
+ARCHITECTURE_KEYS = ("backbone", "in_chans")  # what a checkpoint must record to be rebuilt
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A value and where it came from, so an error can name both sides."""
+
+    key: str
+    value: object
+    source: str
+
+    def describe(self) -> str:
+        return f"{self.key}={self.value!r} ({self.source})"
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """How to read the evaluation images for this checkpoint."""
+
+    dataset: str
+    panels: int
+    with_diff_mask: bool
+
+
+def find_setting(cfg: DictConfig, target: RunTarget, key: str) -> Setting | None:
+    """The evaluation config's value for `key`, else the run config's, else None."""
+    explicit = OmegaConf.select(cfg, key)
+    if explicit is not None:
+        return Setting(key, explicit, "set for this evaluation")
+    if target.config is not None:
+        value = OmegaConf.select(target.config, key)
+        if value is not None:
+            return Setting(key, value, f"run config {target.config_path}")
+    return None
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The checkpoint's contents (tensors and plain values only), or an error naming the file."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"cannot read checkpoint {path}: {error}") from error
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not hparams or any(key not in hparams for key in ARCHITECTURE_KEYS) or "state_dict" not in checkpoint:
+        raise ValueError(
+            f"checkpoint {path} is not an ObstacleClassifier checkpoint: it lacks hyper_parameters "
+            f"{list(ARCHITECTURE_KEYS)} or a state_dict"
+        )
+    return checkpoint
+
+
+def check_architecture(hparams: dict, checkpoint: Path, backbone: Setting | None, in_chans: Setting | None) -> None:
+    for setting, actual in ((backbone, hparams["backbone"]), (in_chans, hparams["in_chans"])):
+        if setting is not None and setting.value != actual:
+            raise ValueError(
+                f"checkpoint/config mismatch: {setting.describe()} but checkpoint {checkpoint} was trained with "
+                f"{setting.key}={actual!r}"
+            )
+
+
+def check_channels(hparams: dict, checkpoint: Path, with_diff_mask: Setting | None) -> bool:
+    """data.with_diff_mask that fits the checkpoint's input channels (derived when not set)."""
+    in_chans = hparams["in_chans"]
+    if with_diff_mask is None:
+        return in_chans == PAIR_CHANNELS + 1
+    channels = PAIR_CHANNELS + int(bool(with_diff_mask.value))
+    if channels != in_chans:
+        raise ValueError(
+            f"checkpoint/config mismatch: {with_diff_mask.describe()} gives {channels} input channels "
+            f"but checkpoint {checkpoint} was trained with model.in_chans={in_chans}"
+        )
+    return bool(with_diff_mask.value)
+
+
+def required(setting: Setting | None, key: str, target: RunTarget) -> object:
+    if setting is None:
+        raise ValueError(f"{key} is unknown: no run config at {target.config_path}; set {key}= for this checkpoint")
+    return setting.value
+
+
+def data_settings(cfg: DictConfig, target: RunTarget, hparams: dict) -> DataSettings:
+    """Check the checkpoint against the config; the data settings that fit both."""
+    backbone, in_chans = (find_setting(cfg, target, key) for key in ("model.backbone", "model.in_chans"))
+    check_architecture(hparams, target.checkpoint, backbone, in_chans)
+    with_diff_mask = check_channels(hparams, target.checkpoint, find_setting(cfg, target, "data.with_diff_mask"))
+    return DataSettings(
+        dataset=str(required(find_setting(cfg, target, "dataset.name"), "dataset.name", target)),
+        panels=int(required(find_setting(cfg, target, "data.panels"), "data.panels", target)),
+        with_diff_mask=with_diff_mask,
+    )
+
+
+def build_model(checkpoint: dict) -> ObstacleClassifier:
+    """The trained network in eval mode; never downloads (the checkpoint holds every weight)."""
+    model = ObstacleClassifier(**{**checkpoint["hyper_parameters"], "pretrained": False})
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()

@@ -1,0 +1,131 @@
+"""The field's error galleries: FN and FP images per threshold, copied with their score, and one
+self-contained HTML contact sheet per threshold (relative links only, so the folder can be
+zipped, synced or opened from a DVC cache checkout anywhere).
+
+Layout: `galleries/t0.50/{false_negative,false_positive}/0.912__<name>.jpg` and
+`galleries/t0.50/index.html`; the most wrongly scored images come first.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+import pandas as pd
+
+from obstacles.evaluation.report import threshold_tag
+from obstacles.io.outputs import write_text_atomic
+from obstacles.labels import NO_OBSTACLE, OBSTACLE
+
+GALLERIES_DIR = "galleries"
+INDEX_FILE = "index.html"
+FALSE_NEGATIVE = "false_negative"
+FALSE_POSITIVE = "false_positive"
+KIND_TITLES = {
+    FALSE_NEGATIVE: "False negatives: obstacle, score <= {t}",
+    FALSE_POSITIVE: "False positives: no_obstacle, score > {t}",
+}
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """One threshold's error images: per kind, the rows (most wrong first) and their file names."""
+
+    threshold: float
+    errors: dict[str, pd.DataFrame]  # kind -> rows with a `file` column, relative to `relative_dir`
+
+    @property
+    def relative_dir(self) -> str:
+        """The gallery's folder inside the evaluation folder."""
+        return f"{GALLERIES_DIR}/{threshold_tag(self.threshold)}"
+
+
+def errors_at(predictions: pd.DataFrame, threshold: float) -> dict[str, pd.DataFrame]:
+    """FN (lowest score first) and FP (highest score first): sorted by how wrong the score is."""
+    ordered = predictions.sort_values(["score", "path"], kind="stable")
+    is_obstacle = ordered["label"] == OBSTACLE
+    false_negative = ordered[is_obstacle & (ordered["score"] <= threshold)]
+    false_positive = ordered[(ordered["label"] == NO_OBSTACLE) & (ordered["score"] > threshold)]
+    return {FALSE_NEGATIVE: false_negative, FALSE_POSITIVE: false_positive.iloc[::-1]}
+
+
+def file_names(rows: pd.DataFrame, decimals: int) -> list[str]:
+    """`<score>__<image name>`; images sharing a name (other folders) get their flattened path."""
+    prefixes = [f"{score:.{decimals}f}__" for score in rows["score"]]
+    names = [prefix + PurePosixPath(path).name for prefix, path in zip(prefixes, rows["path"])]
+    taken = Counter(names)
+    return [
+        name if taken[name] == 1 else prefix + path.replace("/", "__")
+        for name, prefix, path in zip(names, prefixes, rows["path"])
+    ]
+
+
+def copy_errors(dataset_dir: Path, folder: Path, rows: pd.DataFrame, kind: str, decimals: int) -> pd.DataFrame:
+    """Copy the rows' images into `folder/kind/`; the rows with their relative `file`."""
+    (folder / kind).mkdir(parents=True, exist_ok=True)
+    files = [f"{kind}/{name}" for name in file_names(rows, decimals)]
+    for path, file in zip(rows["path"], files):
+        shutil.copyfile(dataset_dir / path, folder / file)
+    return rows.assign(file=files)
+
+
+def figure_html(row, decimals: int) -> str:
+    link = html.escape(quote(row.file))
+    caption = (
+        f"<b>{row.score:.{decimals}f}</b> {html.escape(row.label)} &middot; {html.escape(str(row.site))}"
+        f"<br><code>{html.escape(row.path)}</code>"
+    )
+    image = f'<img src="{link}" loading="lazy" alt="{html.escape(row.path)}">'
+    return f'<figure><a href="{link}">{image}</a><figcaption>{caption}</figcaption></figure>'
+
+
+def sheet_html(gallery: Gallery, title: str, decimals: int, thumb_width: int) -> str:
+    """One page: both kinds, each sorted by how wrong the score is, with label, score, site, path."""
+    t = f"{gallery.threshold:g}"
+    style = (
+        "body{font-family:sans-serif;margin:1em}"
+        f"div.grid{{display:grid;grid-template-columns:repeat(auto-fill,{thumb_width}px);gap:10px}}"
+        "figure{margin:0;background:#f4f4f4;padding:4px}img{width:100%;display:block}"
+        "figcaption{font-size:12px;word-break:break-all}"
+    )
+    counts = ", ".join(
+        f'<a href="#{kind}">{len(rows)} {kind.replace("_", " ")}</a>' for kind, rows in gallery.errors.items()
+    )
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}: errors at {t}</title>",
+        f"<style>{style}</style></head><body>",
+        f"<h1>{html.escape(title)}: errors at threshold {t}</h1>",
+        f"<p>Predicted obstacle iff score &gt; {t}. {counts}. Most wrongly scored first.</p>",
+    ]
+    for kind, rows in gallery.errors.items():
+        heading = html.escape(KIND_TITLES[kind].format(t=t))
+        parts.append(f'<h2 id="{kind}">{heading} ({len(rows)})</h2><div class="grid">')
+        parts.extend(figure_html(row, decimals) for row in rows.itertuples(index=False))
+        parts.append("</div>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_gallery(
+    out_dir: Path,
+    dataset_dir: Path,
+    predictions: pd.DataFrame,
+    threshold: float,
+    *,
+    title: str,
+    decimals: int,
+    thumb_width: int,
+) -> Gallery:
+    """`galleries/<tag>/` for one threshold: the FN and FP images and their contact sheet."""
+    folder = out_dir / GALLERIES_DIR / threshold_tag(threshold)
+    errors = {
+        kind: copy_errors(dataset_dir, folder, rows, kind, decimals)
+        for kind, rows in errors_at(predictions, threshold).items()
+    }
+    gallery = Gallery(threshold, errors)
+    write_text_atomic(folder / INDEX_FILE, sheet_html(gallery, title, decimals, thumb_width))
+    return gallery

@@ -1,0 +1,90 @@
+"""Score one split of the merged dataset: a plain no-grad loop over the training pipeline's dataset.
+
+The rows are checked before any image is decoded (an empty split, or one with a single class,
+cannot give AUROC or recall/specificity), so a bad dataset fails in seconds, not after scoring.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from obstacles.data.dataset import PairDataset, read_manifest
+from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.metrics import validate_predictions
+from obstacles.models import ObstacleClassifier
+
+PREDICTION_COLUMNS = ("path", "site", "label", "score")
+
+
+def split_rows(manifest: Path, split: str) -> pd.DataFrame:
+    """The manifest rows of `split` (with `is_obstacle`), or a ValueError saying why they cannot be evaluated."""
+    if not manifest.is_file():
+        raise FileNotFoundError(
+            f"no manifest at {manifest} (build it with `dvc repro`, fetch it with `dvc pull`, or set dataset.name=)"
+        )
+    try:
+        frame = read_manifest(manifest)
+    except ValueError as error:
+        raise ValueError(f"manifest {manifest}: {error}") from error
+    rows = frame[frame["split"] == split].reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(f"manifest {manifest} has no rows with split={split!r}")
+    try:
+        validate_predictions(np.zeros(len(rows)), rows["is_obstacle"].to_numpy(), require_both_classes=True)
+    except ValueError as error:
+        raise ValueError(f"cannot evaluate split {split!r} of {manifest}: {error}") from error
+    return rows
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def score_loader(
+    model: ObstacleClassifier, loader, device: torch.device, *, progress: bool = False, total: int | None = None
+) -> np.ndarray:
+    """Sigmoid scores (`predict_step`) for every batch of the loader, in loader order."""
+    model.eval().to(device)
+    scores = []
+    with torch.inference_mode(), tqdm(total=total, unit="img", desc="scoring", disable=not progress) as bar:
+        for index, batch in enumerate(loader):
+            images = batch["image"].to(device, non_blocking=True)
+            scores.append(model.predict_step({"image": images}, index).cpu())
+            bar.update(len(images))
+    return torch.cat(scores).double().numpy() if scores else np.empty(0)
+
+
+def score_rows(
+    model: ObstacleClassifier,
+    dataset_dir: Path,
+    rows: pd.DataFrame,
+    *,
+    panels: int,
+    with_diff_mask: bool,
+    batch_size: int,
+    num_workers: int,
+    device: torch.device,
+    progress: bool,
+) -> pd.DataFrame:
+    """Predictions `path,site,label,score` for the rows; a NaN/inf score names its image."""
+    dataset = PairDataset(dataset_dir, rows, panels=panels, with_diff_mask=with_diff_mask)
+    loader = DataLoader(
+        dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False, pin_memory=device.type == "cuda"
+    )
+    scores = score_loader(model, loader, device, progress=progress, total=len(dataset))
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        raise ValueError(f"the model gave {bad.size} NaN/inf score(s), first for {rows['path'].iat[bad[0]]}")
+    labels = np.where(rows["is_obstacle"].to_numpy(), OBSTACLE, NO_OBSTACLE)
+    return pd.DataFrame(
+        {"path": rows["path"], "site": rows["site"].astype(str), "label": labels, "score": scores},
+        columns=list(PREDICTION_COLUMNS),
+    )

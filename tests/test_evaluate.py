@@ -1,0 +1,217 @@
+"""Evaluation end to end on a tiny trained run: outputs, galleries, W&B, discovery, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+import pytest
+from training_fixtures import write_pair_dataset
+
+from obstacles.config import compose
+from obstacles.evaluation import evaluate
+from obstacles.evaluation.runs import latest_checkpoint, resolve_checkpoint
+from obstacles.training.tracking import file_sha256
+
+THRESHOLDS = (0.3, 0.5, 0.7)
+TAGS = ("t0.30", "t0.50", "t0.70")
+SCORE_DECIMALS = 3  # conf/evaluate.yaml gallery.score_decimals
+QUICK_TRAINING = ("debug=limit", "trainer.max_epochs=1")
+HREF = re.compile(r'(?:href|src)="([^"#]+)"')
+
+
+def cli(root: Path, module: str, *overrides: str) -> subprocess.CompletedProcess:
+    """`python -m <module>` in a fresh process, W&B offline and kept inside root."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env.update({key: str(root / "wandb-home") for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")})
+    command = [sys.executable, "-m", module, f"paths.root_dir={root}", *overrides]
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A one-epoch run (W&B offline), then `python -m obstacles.evaluate` with no checkpoint given."""
+    root = tmp_path_factory.mktemp("evaluate")
+    write_pair_dataset(root, n_pairs=24, panel=32)
+    cli(root, "obstacles.train", "dataset.name=tiny", "model=field_cnn", "data.batch_size=4", *QUICK_TRAINING)
+    (run,) = (root / "experiments").glob("001.*")
+    result = cli(root, "obstacles.evaluate", "eval.batch_size=4")
+    assert "AUROC" in result.stdout
+    return root, run, run / "eval"
+
+
+def cfg_for(root: Path, *overrides: str):
+    return compose("evaluate", [f"paths.root_dir={root}", "logger.enabled=false", "eval.progress=false", *overrides])
+
+
+def test_predictions_cover_the_eval_split_with_the_best_checkpoint(trained):
+    root, run, out = trained
+    manifest = pd.read_csv(root / "datasets" / "tiny" / "manifest.csv")
+    eval_rows = manifest[manifest["split"] == "eval"].reset_index(drop=True)
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert list(predictions.columns) == ["path", "site", "label", "score"]
+    assert len(predictions) == len(eval_rows)
+    assert predictions[["path", "site", "label"]].equals(eval_rows[["path", "site", "label"]])
+    assert predictions["score"].between(0, 1).all()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["checkpoint"].endswith("checkpoints/best.ckpt")  # default: the latest run's best
+    assert metrics["manifest_sha256"] == file_sha256(root / "datasets" / "tiny" / "manifest.csv")
+    assert metrics["wandb_run_id"] == json.loads((run / "run.json").read_text())["wandb_run_id"]
+
+
+def test_metrics_equal_a_direct_count_from_the_predictions(trained):
+    _, _, out = trained
+    predictions = pd.read_csv(out / "predictions.csv")
+    metrics = json.loads((out / "metrics.json").read_text())
+    obstacle = predictions["label"] == "obstacle"
+    counts = (metrics["n"], metrics["n_obstacle"], metrics["n_no_obstacle"])
+    assert counts == (len(predictions), obstacle.sum(), (~obstacle).sum())
+    table = pd.read_csv(out / "threshold_metrics.csv")
+    assert table["threshold"].tolist() == list(THRESHOLDS)
+    for tag, threshold, row in zip(TAGS, THRESHOLDS, table.itertuples()):
+        above = predictions["score"] > threshold
+        expected = {"tp": obstacle & above, "tn": ~obstacle & ~above, "fp": ~obstacle & above, "fn": obstacle & ~above}
+        for name, mask in expected.items():
+            assert metrics["thresholds"][tag][name] == mask.sum() == getattr(row, name), (tag, name)
+        assert (out / "figures" / f"confusion_{tag}.png").stat().st_size > 0
+    for key in ("auroc", "average_precision", "specificity_at_sensitivity", "git_commit"):
+        assert key in metrics
+    assert (out / "figures" / "roc_pr.png").is_file()
+    assert {"fpr", "tpr"} <= set(pd.read_csv(out / "roc.csv").columns)
+    assert {"recall", "precision"} <= set(pd.read_csv(out / "pr.csv").columns)
+    per_site = pd.read_csv(out / "per_site.csv")
+    assert len(per_site) == predictions["site"].nunique() * len(THRESHOLDS)
+    counts = ["tp", "tn", "fp", "fn"]
+    assert per_site.groupby("threshold")[counts].sum().to_numpy().tolist() == table[counts].to_numpy().tolist()
+
+
+def test_galleries_hold_exactly_the_errors_of_each_threshold(trained):
+    root, _, out = trained
+    predictions = pd.read_csv(out / "predictions.csv")
+    obstacle = predictions["label"] == "obstacle"
+    for tag, threshold in zip(TAGS, THRESHOLDS):
+        folder = out / "galleries" / tag
+        above = predictions["score"] > threshold
+        for kind, mask in (("false_negative", obstacle & ~above), ("false_positive", ~obstacle & above)):
+            expected = {
+                f"{score:.{SCORE_DECIMALS}f}__{PurePosixPath(path).name}": path
+                for score, path in zip(predictions["score"][mask], predictions["path"][mask])
+            }
+            found = {p.name for p in (folder / kind).glob("*")} if (folder / kind).exists() else set()
+            assert found == set(expected), (tag, kind)
+            for name, path in expected.items():
+                assert (folder / kind / name).read_bytes() == (root / "datasets" / "tiny" / path).read_bytes()
+        page = (folder / "index.html").read_text()
+        links = set(HREF.findall(page))
+        assert all((folder / link).is_file() for link in links)
+        assert links == {p.relative_to(folder).as_posix() for p in folder.glob("*/*")}
+        assert "<script" not in page and "http" not in page  # self-contained
+
+
+def test_wandb_offline_run_of_the_training_run_holds_the_evaluation(trained):
+    _, run, out = trained
+    run_id = json.loads((out / "metrics.json").read_text())["wandb_run_id"]
+    runs = sorted((run / "wandb").glob(f"offline-run-*-{run_id}"))
+    assert len(runs) == 2  # training, then evaluation attached to the same id
+    media = runs[-1] / "files" / "media"
+    for name in ("threshold_metrics", "per_site", "predictions"):
+        (table,) = (media / "table" / "eval").glob(f"{name}_*.table.json")
+        assert len(json.loads(table.read_text())["data"]) == len(pd.read_csv(out / f"{name}.csv"))
+    assert len(list((media / "images" / "eval" / "confusion").glob("t0.*.png"))) == len(THRESHOLDS)
+    assert list((media / "images" / "eval").glob("roc_pr_*.png"))
+
+
+def test_default_checkpoint_is_the_latest_runs_best(tmp_path):
+    layout = cfg_for(tmp_path).run
+    with pytest.raises(FileNotFoundError, match="no run with a checkpoint"):
+        latest_checkpoint(tmp_path / "experiments", layout)
+    for name, files in {
+        "001.d.a": ["best.ckpt", "last.ckpt"],
+        "002.d.b": ["last.ckpt"],
+        "003.d.c": [],
+        "004.d.sweep-x": [],
+        "notes": ["best.ckpt"],
+    }.items():
+        (tmp_path / "experiments" / name / "checkpoints").mkdir(parents=True)
+        for file in files:
+            (tmp_path / "experiments" / name / "checkpoints" / file).touch()
+    latest = latest_checkpoint(tmp_path / "experiments", layout)
+    assert latest.relative_to(tmp_path).as_posix() == "experiments/002.d.b/checkpoints/last.ckpt"
+    chosen = resolve_checkpoint(None, str(tmp_path / "experiments" / "001.d.a"), str(tmp_path / "experiments"), layout)
+    assert chosen.name == "best.ckpt"
+    with pytest.raises(FileNotFoundError, match="ckpt_path=.*nope.ckpt: no such checkpoint"):
+        resolve_checkpoint(str(tmp_path / "nope.ckpt"), None, str(tmp_path / "experiments"), layout)
+
+
+def copy_run(run: Path, to: Path, edit: tuple[str, str]) -> Path:
+    """The run with its config edited (checkpoint shared), as a second run folder."""
+    shutil.copytree(run / ".hydra", to / ".hydra")
+    (to / "checkpoints").mkdir()
+    (to / "checkpoints" / "best.ckpt").symlink_to(run / "checkpoints" / "best.ckpt")
+    config = to / ".hydra" / "config.yaml"
+    assert edit[0] in config.read_text()
+    config.write_text(config.read_text().replace(*edit))
+    return to
+
+
+@pytest.mark.parametrize(
+    ("override", "edit", "error", "message"),
+    [
+        (
+            "model.backbone=resnet18",
+            None,
+            ValueError,
+            r"model.backbone='resnet18' \(set for this evaluation\) but checkpoint .* model.backbone='field_cnn'",
+        ),
+        ("model.in_chans=7", None, ValueError, r"model.in_chans=7 .* trained with model.in_chans=6"),
+        (
+            None,
+            ("with_diff_mask: false", "with_diff_mask: true"),
+            ValueError,
+            r"data.with_diff_mask=True \(run config .*config.yaml\) gives 7 input channels .* model.in_chans=6",
+        ),
+        (None, ("backbone: field_cnn", "backbone: resnet18"), ValueError, r"model.backbone='resnet18' \(run config"),
+        ("dataset.name=missing", None, FileNotFoundError, r"no manifest at .*missing/manifest.csv"),
+        ("eval.split=nope", None, ValueError, r"no rows with split='nope'"),
+        ("out_dir=RUN", None, ValueError, r"would replace"),
+    ],
+    ids=[
+        "backbone-override",
+        "in_chans-override",
+        "run-config-diff-mask",
+        "run-config-backbone",
+        "missing-dataset",
+        "unknown-split",
+        "out-dir-is-the-run",
+    ],
+)
+def test_bad_checkpoint_config_or_data_fail_before_scoring(trained, tmp_path, override, edit, error, message):
+    root, run, _ = trained
+    run_dir = copy_run(run, tmp_path / "run", edit) if edit else run
+    overrides = [f"run_dir={run_dir}", f"out_dir={tmp_path / 'out'}"]
+    if override:
+        overrides.append(override.replace("RUN", str(run)))
+    with pytest.raises(error, match=message):
+        evaluate(cfg_for(root, *overrides))
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_eval_split_with_one_class_is_rejected(trained, tmp_path):
+    root, run, _ = trained
+    source = root / "datasets" / "tiny"
+    manifest = pd.read_csv(source / "manifest.csv")
+    one_class = manifest[(manifest["split"] == "train") | (manifest["label"] == "no_obstacle")]
+    (tmp_path / "datasets" / "oneclass").mkdir(parents=True)
+    one_class.to_csv(tmp_path / "datasets" / "oneclass" / "manifest.csv", index=False)
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    cfg = cfg_for(tmp_path, f"ckpt_path={checkpoint}", "dataset.name=oneclass", f"out_dir={tmp_path / 'out'}")
+    with pytest.raises(ValueError, match=r"cannot evaluate split 'eval' of .*oneclass.*no obstacle images"):
+        evaluate(cfg)
