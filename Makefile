@@ -34,6 +34,8 @@ bench: venv
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/thresholds.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/evaluate.py
+	$(BIN)/python bench/similar.py
 
 clean-demo:
 	rm -rf datasets reports experiments/[0-9]* wandb

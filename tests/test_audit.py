@@ -1,0 +1,86 @@
+"""Dataset audit: planted leakage and label conflict are found, reversal pairs are not conflicts."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from curation_fixtures import trained_run
+
+from obstacles.audit import bce_loss, run
+from obstacles.config import compose
+from obstacles.io.images import decode_image, encode_jpeg
+
+TRAIN_IMAGE = "train/obstacle/site_a__pair_0001.jpg"  # copied into eval: leakage
+RELABELED = "train/no_obstacle/site_b__pair_0010.jpg"  # re-encoded, filed as obstacle: conflict
+REVERSED_OF = "train/obstacle/site_b__pair_0013.jpg"  # its "_reversed" twin, labelled no_obstacle
+
+
+def plant(dataset, relative: str, data: bytes, split: str, label: str) -> None:
+    """Add one image and its manifest row to the tiny dataset."""
+    (dataset / relative).write_bytes(data)
+    manifest = pd.read_csv(dataset / "manifest.csv")
+    row = {"path": relative, "site": relative.split("/")[-1].split("__")[0], "split": split, "label": label,
+           "sha256": hashlib.sha256(data).hexdigest(), "diff_metric": 0.1, "pixel_threshold": 50}
+    pd.concat([manifest, pd.DataFrame([row])]).to_csv(dataset / "manifest.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    root = tmp_path_factory.mktemp("audit")
+    trained_run(root)
+    dataset = root / "datasets" / "tiny"
+    copy = (dataset / TRAIN_IMAGE).read_bytes()
+    plant(dataset, "eval/obstacle/site_a__pair_0001_again.jpg", copy, "eval", "obstacle")
+    reencoded = encode_jpeg(decode_image(dataset / RELABELED), 95)
+    plant(dataset, "train/obstacle/site_b__pair_0010_relabeled.jpg", reencoded, "train", "obstacle")
+    # the same bytes as its original, so the pair is surely a near-duplicate: only the name excuses it
+    plant(dataset, "train/no_obstacle/site_b__pair_0013_reversed.jpg", (dataset / REVERSED_OF).read_bytes(),
+          "train", "no_obstacle")
+    cfg = compose("audit", [f"paths.root_dir={root}", "dataset.name=tiny", "dup_thresh=0.99999", "top_surprising=5"])
+    with pytest.MonkeyPatch.context() as env:  # W&B offline, its files inside root
+        env.setenv("WANDB_MODE", "offline")
+        env.setenv("WANDB_SILENT", "true")
+        for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+            env.setenv(key, str(root / "wandb-home"))
+        out = run(cfg)
+    return root, out
+
+
+def test_planted_train_eval_duplicate_is_leakage(audited):
+    _, out = audited
+    leakage = pd.read_csv(out / "leakage.csv")
+    planted = leakage[leakage["path_b"] == "eval/obstacle/site_a__pair_0001_again.jpg"]
+    assert planted["path_a"].tolist() == [TRAIN_IMAGE] and planted["similarity"].tolist() == [1.0]
+    assert set(leakage["split_a"]) == {"train"} and set(leakage["split_b"]) == {"eval"}
+
+
+def test_planted_label_conflict_is_found_and_reversal_pairs_are_not(audited):
+    _, out = audited
+    conflicts = pd.read_csv(out / "label_conflicts.csv")
+    pairs = set(zip(conflicts["path_a"], conflicts["path_b"]))
+    assert ("train/obstacle/site_b__pair_0010_relabeled.jpg", RELABELED) in pairs
+    assert not any("_reversed" in a + b for a, b in pairs)
+    assert (conflicts["label_a"] == "obstacle").all() and (conflicts["label_b"] == "no_obstacle").all()
+    assert conflicts["similarity"].ge(0.99999).all()
+
+
+def test_surprising_images_are_ranked_by_loss_and_reported(audited):
+    root, out = audited
+    surprising = pd.read_csv(out / "surprising.csv")
+    assert len(surprising) == 5 and surprising["loss"].is_monotonic_decreasing
+    expected = bce_loss(np.log(surprising["score"] / (1 - surprising["score"])).to_numpy(),
+                        (surprising["label"] == "obstacle").to_numpy())
+    np.testing.assert_allclose(surprising["loss"], expected, rtol=1e-4)
+    page = (out / "index.html").read_text()
+    assert "leakage (" in page and "../../../datasets/tiny/eval/obstacle/site_a__pair_0001_again.jpg" in page
+    (record,) = root.glob("wandb/offline-run-*/run-*.wandb")
+    data = record.read_bytes()
+    assert all(name in data for name in (b"leakage", b"label_conflicts", b"surprising"))
+
+
+def test_bce_loss_is_finite_for_extreme_logits():
+    loss = bce_loss(np.array([1000.0, -1000.0, 0.0]), np.array([False, True, True]))
+    np.testing.assert_allclose(loss, [1000.0, 1000.0, np.log(2.0)])

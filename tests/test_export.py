@@ -1,0 +1,87 @@
+"""Export: TorchScript and ONNX give the checkpoint's scores on real images; the bundle describes its input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from curation_fixtures import trained_run
+
+from obstacles.checkpoints import load_classifier
+from obstacles.config import compose
+from obstacles.data.dataset import to_tensor
+from obstacles.export import run
+from obstacles.io.images import read_pair
+from obstacles.weights.curve import diff_mask
+
+PARITY_ATOL = 1e-4
+PANEL = 32
+
+
+@pytest.fixture(scope="module", params=[6, 7], ids=["pair", "pair+diff_mask"])
+def exported(request, tmp_path_factory):
+    """A trained run with 6 or 7 input channels, a thresholds.json beside it, and its bundle."""
+    root = tmp_path_factory.mktemp(f"export{request.param}")
+    overrides = ("data.with_diff_mask=true", "model.in_chans=7") if request.param == 7 else ()
+    run_dir = trained_run(root, *overrides, panel=PANEL)
+    (run_dir / "eval").mkdir()
+    (run_dir / "eval" / "thresholds.json").write_text(json.dumps({"lower": 0.2, "upper": 0.8}))
+    out = run(compose("export", [f"paths.root_dir={root}", f"panel_size={PANEL}"]))
+    return root, run_dir, out
+
+
+def real_batch(root: Path, with_mask: bool) -> tuple[torch.Tensor, list[str]]:
+    """Every image of the tiny dataset as the training pipeline reads it."""
+    manifest = pd.read_csv(root / "datasets" / "tiny" / "manifest.csv")
+    tensors = []
+    for path, threshold in zip(manifest["path"], manifest["pixel_threshold"]):
+        reference, current = read_pair(root / "datasets" / "tiny" / path)
+        mask = diff_mask(reference, current, threshold).astype(np.uint8) if with_mask else None
+        tensors.append(to_tensor(reference, current, mask))
+    return torch.stack(tensors), list(manifest["path"])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_exported_models_give_the_checkpoint_scores_on_real_images(exported):
+    import onnxruntime
+
+    root, run_dir, out = exported
+    model, _ = load_classifier(run_dir / "checkpoints" / "best.ckpt")
+    images, _ = real_batch(root, model.hparams.in_chans == 7)
+    with torch.inference_mode():
+        expected = model.predict_step({"image": images}, 0).numpy()
+        scripted = torch.jit.load(str(out / "model.ts"))(images).numpy()
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    (onnx_scores,) = session.run(["score"], {"image": images.numpy()})
+    assert expected.shape == (len(images),) and 0.0 <= expected.min() and expected.max() <= 1.0
+    np.testing.assert_allclose(scripted, expected, atol=PARITY_ATOL)
+    np.testing.assert_allclose(onnx_scores, expected, atol=PARITY_ATOL)
+
+
+def test_bundle_describes_the_input_and_carries_the_thresholds(exported):
+    _, run_dir, out = exported
+    assert out == run_dir / "export"
+    spec = json.loads((out / "preprocessing.json").read_text())
+    in_chans = spec["in_chans"]
+    assert spec["input"]["shape"] == ["batch", in_chans, PANEL, PANEL]
+    assert spec["panel_order"] == ["reference", "current"] and spec["channel_order"] == "RGB"
+    assert spec["scaling"]["divide_by"] == 255.0 and len(spec["channels"]) == in_chans
+    assert spec["diff_mask"]["used"] == (in_chans == 7)
+    if in_chans == 7:
+        assert spec["diff_mask"]["pixel_threshold_per_site"] == {"site_a": 50.0, "site_b": 50.0}
+    assert json.loads((out / "thresholds.json").read_text()) == {"lower": 0.2, "upper": 0.8}
+    assert "with_diff_mask" in (out / "run_config.yaml").read_text()
+
+
+def test_missing_checkpoint_or_thresholds_file_is_an_error(exported, tmp_path):
+    root, _, _ = exported
+    with pytest.raises(FileNotFoundError, match=f"checkpoint {tmp_path / 'nope.ckpt'}: no such file"):
+        run(compose("export", [f"paths.root_dir={root}", f"ckpt_path={tmp_path / 'nope.ckpt'}"]))
+    with pytest.raises(FileNotFoundError, match=f"thresholds_path {tmp_path / 't.json'}: no such file"):
+        run(compose("export", [f"paths.root_dir={root}", f"thresholds_path={tmp_path / 't.json'}",
+                               f"out_dir={tmp_path / 'out'}"]))
+    assert not (tmp_path / "out").exists()

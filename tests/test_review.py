@@ -1,0 +1,163 @@
+"""Review page: pre-filled labels, site errors, and (in a real headless Chromium) keys -> export ->
+labels/<site>.csv -> the select stage."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from curation_fixtures import SITE, simulated_recording
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from obstacles.config import compose
+from obstacles.review import run, score_label
+from obstacles.stages import select, triage
+from obstacles.stages.select import read_label_file
+
+DOWNLOAD_WAIT_S = 10.0
+POLL_S = 0.1
+
+
+def review_cfg(root: Path, *overrides: str):
+    return compose("review", [f"paths.root_dir={root}", f"site={SITE}", "workers=1", *overrides])
+
+
+@pytest.fixture
+def triaged(tmp_path):
+    """A simulated recording, its triage, and the simulator's label file moved aside."""
+    simulated_recording(tmp_path, n_frames=12, panel=48)
+    shutil.move(tmp_path / "labels" / f"{SITE}.csv", tmp_path / "simulated_labels.csv")
+    triage.run(review_cfg(tmp_path))
+    return tmp_path
+
+
+def page_data(page: Path) -> dict:
+    script = re.search(r'<script type="application/json" id="review-data">(.*?)</script>', page.read_text(), re.S)
+    return json.loads(script.group(1))
+
+
+def index_rows(root: Path) -> list[dict[str, str]]:
+    with (root / "datasets" / SITE / "src" / "index.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_labels_start_from_the_deployed_score_with_the_triage_cutoffs(triaged):
+    cfg = review_cfg(triaged)
+    page = run(cfg)
+    assert page == triaged / "reports" / "review" / SITE / "index.html"
+    items = page_data(page)["items"]
+    assert [i["image"] for i in items] == [r["image"] for r in index_rows(triaged)]
+    for item in items:
+        assert item["label"] == score_label(item["score"], cfg.triage) and item["opposite"] == ""
+        assert (page.parent / item["src"]).resolve().is_file()  # relative links work from disk
+    assert {i["label"] for i in items} == {"obstacle", "no_obstacle", "skip"}
+
+
+def test_labels_start_from_an_existing_label_file(triaged):
+    shutil.copy(triaged / "simulated_labels.csv", triaged / "labels" / f"{SITE}.csv")
+    expected = {p.image: p for p in read_label_file(triaged / "labels" / f"{SITE}.csv", "no_obstacle")}
+    items = page_data(run(review_cfg(triaged)))["items"]
+    assert {i["image"]: (i["label"], i["opposite"]) for i in items} == {
+        image: (pick.label, pick.opposite_label) for image, pick in expected.items()
+    }
+
+
+def test_site_must_be_given_and_registered(tmp_path):
+    with pytest.raises(ConfigCompositionException, match="You must specify 'site'"):
+        compose("review", [f"paths.root_dir={tmp_path}"])
+    with pytest.raises(MissingConfigException, match="Could not find 'site/nowhere_202201_01'"):
+        compose("review", [f"paths.root_dir={tmp_path}", "site=nowhere_202201_01"])
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'datasets' / SITE / 'src' / 'index.csv'}: no triage"):
+        run(review_cfg(tmp_path))
+
+
+# ---------------------------------------------------------------- the page in a real browser
+
+CHROME_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium via chromedriver, downloads into tmp_path/downloads; skipped without them."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not binary or not driver_path:
+        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.downloads = downloads
+    yield driver
+    driver.quit()
+
+
+def press(driver, *keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    for key in keys:
+        ActionChains(driver).send_keys(key).perform()
+
+
+def wait_for_file(path: Path) -> Path:
+    deadline = time.monotonic() + DOWNLOAD_WAIT_S
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    assert path.is_file(), f"no download at {path}"
+    return path
+
+
+@pytest.mark.browser
+def test_keys_and_export_round_trip_through_the_select_stage(triaged, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    cfg = review_cfg(triaged)
+    page = run(cfg)
+    images = sorted(r["image"] for r in index_rows(triaged))
+    browser.get(page.as_uri())
+    assert browser.title == f"Review {SITE}"
+    # labelling advances: image 0 obstacle, 1 no_obstacle, 2 skip; back to 1, reversed version twice -> obstacle
+    press(browser, "o", "n", "s", Keys.ARROW_LEFT, Keys.ARROW_LEFT, "r", "r")
+    press(browser, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, "r", "n")  # image 3: no_obstacle, reversed -> no_obstacle
+    assert "reversed" in browser.find_element(By.ID, "counts").text
+    browser.save_screenshot(str(tmp_path / "review.png"))
+    browser.find_element(By.ID, "export").click()
+    exported = wait_for_file(browser.downloads / f"{SITE}.csv")
+    assert exported.read_text() == browser.execute_script("return window.reviewCsv()")
+
+    labels_file = triaged / "labels" / f"{SITE}.csv"
+    shutil.copy(exported, labels_file)
+    picks = {p.image: p for p in read_label_file(labels_file, cfg.unmask.reversed_default_label)}
+    assert sorted(picks) == images
+    assert (picks[images[0]].label, picks[images[0]].opposite_label) == ("obstacle", "")
+    assert (picks[images[1]].label, picks[images[1]].opposite_label) == ("no_obstacle", "obstacle")
+    assert (picks[images[2]].label, picks[images[2]].opposite_label) == ("skip", "")
+    assert (picks[images[3]].label, picks[images[3]].opposite_label) == ("no_obstacle", "no_obstacle")
+
+    mask_train = select.run(cfg)
+    for label in ("obstacle", "no_obstacle"):
+        chosen = sorted(p.name for p in (mask_train / label).iterdir())
+        assert chosen == sorted(image for image, pick in picks.items() if pick.label == label)
+    assert sorted(p.name for p in (mask_train / "opposite").iterdir()) == [images[1], images[3]]
+
+    # a reload keeps the edits (localStorage) until Reset
+    browser.refresh()
+    assert browser.execute_script("return window.reviewCsv()") == exported.read_text()
+    browser.find_element(By.ID, "reset").click()
+    assert browser.execute_script("return window.reviewCsv()") != exported.read_text()

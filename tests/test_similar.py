@@ -1,0 +1,171 @@
+"""Similarity search: altered copies are found first, outputs and cache, bad input."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from curation_fixtures import simulated_recording, trained_run
+
+from obstacles.config import compose
+from obstacles.io.images import decode_image, encode_jpeg, split_panels
+from obstacles.similar import run
+
+QUERIES = (0, 7, 13, 20)  # frames of the recording whose altered copies are the queries
+
+
+def altered_copy(data: bytes, panels: int = 3, crop: int = 3, brightness: int = 25, quality: int = 80) -> bytes:
+    """The same image a little brighter, each panel cropped at the border and resized back, re-encoded."""
+    out = []
+    for panel in split_panels(decode_image(data), panels):
+        size = panel.shape[:2][::-1]
+        cropped = panel[crop:-crop, crop:-crop].astype(np.int16) + brightness
+        out.append(cv2.resize(np.clip(cropped, 0, 255).astype(np.uint8), size, interpolation=cv2.INTER_LINEAR))
+    return encode_jpeg(np.hstack(out), quality)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A trained tiny run, a simulated recording to search (triplets) and altered copies of 4 frames."""
+    root = tmp_path_factory.mktemp("similar")
+    trained_run(root)
+    images = simulated_recording(root) / "images"
+    queries = root / "queries"
+    queries.mkdir()
+    for index in QUERIES:
+        original = sorted(images.glob("*.jpg"))[index]
+        (queries / f"altered_{original.name}").write_bytes(altered_copy(original.read_bytes()))
+    return root
+
+
+def search_dir(root: Path) -> Path:
+    return root / "data" / "recordings" / "plant_202209_01" / "images"
+
+
+def similar_cfg(root: Path, *overrides: str):
+    first_query = sorted((root / "queries").iterdir())[0]
+    return compose(
+        "similar",
+        [
+            f"paths.root_dir={root}",
+            f"image={first_query}",
+            f"search_dir={search_dir(root)}",
+            f"out_dir={root / 'out'}",
+            "sim_thresh=0.5",
+            *overrides,
+        ],
+    )
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("embedder", ["checkpoint", "timm"])
+def test_each_altered_copy_is_ranked_first_among_distractors(project, embedder):
+    """Distractors: the other 23 frames of the site (same camera and scene, other times)."""
+    out = run(similar_cfg(project, f"image={project / 'queries'}", f"embedder={embedder}", "timm.backbone=field_cnn",
+                          f"out_dir={project / embedder}"))
+    rows = read_rows(out / "scores.csv")
+    assert len(rows) == len(QUERIES) * 24
+    for query in sorted((project / "queries").iterdir()):
+        ranked = [r for r in rows if r["query"] == str(query)]
+        similarities = [float(r["similarity"]) for r in ranked]
+        assert similarities == sorted(similarities, reverse=True) and similarities[0] > similarities[1]
+        assert Path(ranked[0]["candidate"]).name == query.name.removeprefix("altered_"), query.name
+        assert ranked[0]["copy"].startswith(f"{query.stem}/")  # one subfolder per query
+
+
+def test_matches_are_copied_with_their_similarity_and_shown_ranked(project):
+    out = run(similar_cfg(project))
+    assert out == project / "out" / "images" / "0.5"
+    rows = read_rows(out / "scores.csv")
+    query = Path(rows[0]["query"])
+    best = out / rows[0]["copy"]
+    assert best.name == f"{query.stem.removeprefix('altered_')}_{float(rows[0]['similarity']):.3f}.jpg"
+    assert best.read_bytes() == (search_dir(project) / query.name.removeprefix("altered_")).read_bytes()
+    copies = {r["copy"] for r in rows if float(r["similarity"]) >= 0.5}
+    assert copies == {p.relative_to(out).as_posix() for p in out.rglob("*.jpg")}
+    page = (out / "index.html").read_text()
+    positions = [page.index(r["copy"]) for r in rows if r["copy"]]
+    assert positions == sorted(positions)  # ranked by similarity
+    assert f"../../../queries/{query.name}" in page  # the query links to its original
+
+
+def test_second_search_comes_from_the_cache(project, capsys):
+    cfg = similar_cfg(project, f"out_dir={project / 'cached'}", "sim_thresh=0.99", "cache_dir=${paths.root_dir}/cache2")
+    run(cfg)
+    assert "25 embedded" in capsys.readouterr().out  # 1 query + 24 candidates
+    assert len(list((project / "cache2").glob("*.npz"))) == 1
+    run(cfg)
+    assert "0 embedded" in capsys.readouterr().out
+    run(similar_cfg(project, f"out_dir={project / 'cached'}", "cache_dir=${paths.root_dir}/cache2", "panel_size=48"))
+    assert "25 embedded" in capsys.readouterr().out  # other preprocessing: other cache entries
+
+
+def test_unreadable_images_are_skipped_and_listed(project):
+    search = project / "with_bad"
+    shutil.copytree(search_dir(project), search)
+    (search / "empty.jpg").write_bytes(b"")
+    (search / "notes.jpg").write_text("not an image")
+    (search / "truncated.jpg").write_bytes(next(search.glob("1116_*.jpg")).read_bytes()[:300])
+    out = run(similar_cfg(project, f"search_dir={search}", f"out_dir={project / 'bad_out'}"))
+    skipped = {Path(r["file"]).name: r["reason"] for r in read_rows(out / "skipped.csv")}
+    assert set(skipped) == {"empty.jpg", "notes.jpg", "truncated.jpg"}
+    assert "zero-byte" in skipped["empty.jpg"] and "not an image" in skipped["notes.jpg"]
+    assert len(read_rows(out / "scores.csv")) == 24  # the good images
+
+
+def test_bad_input_errors_name_the_path(project, tmp_path):
+    empty = tmp_path / "no_images"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("nothing here")
+    with pytest.raises(ValueError, match=f"image {empty}: no images"):
+        run(similar_cfg(project, f"image={empty}"))
+    with pytest.raises(FileNotFoundError, match=f"checkpoint {tmp_path / 'missing.ckpt'}: no such file"):
+        run(similar_cfg(project, f"ckpt_path={tmp_path / 'missing.ckpt'}"))
+    with pytest.raises(FileNotFoundError, match=f"no run with checkpoints/best.ckpt under {tmp_path}"):
+        run(similar_cfg(project, f"paths.experiments_dir={tmp_path}"))
+    search = search_dir(project)
+    with pytest.raises(ValueError, match=f"out_dir {search / 'found'} is inside search_dir {search}"):
+        run(similar_cfg(project, f"out_dir={search / 'found'}"))
+    with pytest.raises(FileNotFoundError, match=f"search_dir {tmp_path / 'nowhere'}: no such folder"):
+        run(similar_cfg(project, f"search_dir={tmp_path / 'nowhere'}"))
+
+
+def test_command_line(project):
+    command = [
+        sys.executable, "-m", "obstacles.similar", f"paths.root_dir={project}", f"image={project / 'queries'}",
+        f"search_dir={project / 'datasets' / 'tiny'}", f"out_dir={project / 'cli'}", "sim_thresh=0.9",
+    ]
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"[similar] {len(QUERIES)} query image(s) against 16 images" in result.stdout  # pairs, not triplets
+    assert (project / "cli" / "tiny" / "0.9" / "index.html").is_file()
+
+
+def test_timm_embedder_loads_a_local_weights_file_with_other_input_channels(tmp_path):
+    """An RGB (3-channel) weights file: timm adapts the first convolution to 6 channels."""
+    import timm
+    import torch
+
+    from obstacles.curation.embedding import TimmEmbedder
+    from obstacles.training.tracking import file_sha256
+
+    source = timm.create_model("resnet18", num_classes=10, in_chans=3)
+    torch.save(source.state_dict(), tmp_path / "rgb.pth")
+    embedder = TimmEmbedder("resnet18", in_chans=6, weights_path=str(tmp_path / "rgb.pth"), seed=0)
+    assert embedder.identity == f"timm:resnet18:in6:weights:{file_sha256(tmp_path / 'rgb.pth')}"
+    assert torch.equal(embedder.net.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
+    features, logits = embedder(torch.rand(2, 6, 32, 32))
+    assert features.shape == (2, source.num_features) and np.isnan(logits).all()
+    with pytest.raises(FileNotFoundError, match=f"embedder weights file {tmp_path / 'none.pth'}"):
+        TimmEmbedder("resnet18", in_chans=6, weights_path=str(tmp_path / "none.pth"), seed=0)
