@@ -16,7 +16,8 @@ from training_fixtures import write_pair_dataset
 
 from obstacles.config import compose
 from obstacles.evaluation import evaluate
-from obstacles.evaluation.runs import latest_checkpoint, resolve_checkpoint
+from obstacles.checkpoints import find_checkpoint
+from obstacles.evaluation.runs import resolve_checkpoint
 from obstacles.training.tracking import file_sha256
 
 THRESHOLDS = (0.3, 0.5, 0.7)
@@ -129,26 +130,30 @@ def test_wandb_offline_run_of_the_training_run_holds_the_evaluation(trained):
     assert list((media / "images" / "eval").glob("roc_pr_*.png"))
 
 
-def test_default_checkpoint_is_the_latest_runs_best(tmp_path):
-    layout = cfg_for(tmp_path).run
+def test_default_checkpoint_is_the_latest_runs_preferred_one(tmp_path):
+    experiments = tmp_path / "experiments"
     with pytest.raises(FileNotFoundError, match="no run with a checkpoint"):
-        latest_checkpoint(tmp_path / "experiments", layout)
+        find_checkpoint(experiments)
     for name, files in {
         "001.d.a": ["best.ckpt", "last.ckpt"],
         "002.d.b": ["last.ckpt"],
         "003.d.c": [],
-        "004.d.sweep-x": [],
         "notes": ["best.ckpt"],
     }.items():
-        (tmp_path / "experiments" / name / "checkpoints").mkdir(parents=True)
+        (experiments / name / "checkpoints").mkdir(parents=True)
         for file in files:
-            (tmp_path / "experiments" / name / "checkpoints" / file).touch()
-    latest = latest_checkpoint(tmp_path / "experiments", layout)
+            (experiments / name / "checkpoints" / file).touch()
+    latest = find_checkpoint(experiments)
     assert latest.relative_to(tmp_path).as_posix() == "experiments/002.d.b/checkpoints/last.ckpt"
-    chosen = resolve_checkpoint(None, str(tmp_path / "experiments" / "001.d.a"), str(tmp_path / "experiments"), layout)
-    assert chosen.name == "best.ckpt"
-    with pytest.raises(FileNotFoundError, match="ckpt_path=.*nope.ckpt: no such checkpoint"):
-        resolve_checkpoint(str(tmp_path / "nope.ckpt"), None, str(tmp_path / "experiments"), layout)
+    chosen = resolve_checkpoint(None, str(experiments / "001.d.a"), str(experiments))
+    assert chosen.name == "best.ckpt", "best is preferred over last"
+    (experiments / "004.d.sweep-x" / "0.alfa=1" / "checkpoints").mkdir(parents=True)
+    (experiments / "004.d.sweep-x" / "0.alfa=1" / "checkpoints" / "best.ckpt").touch()
+    assert find_checkpoint(experiments).parts[-4:-2] == ("004.d.sweep-x", "0.alfa=1"), "a sweep's newest job"
+    with pytest.raises(FileNotFoundError, match="nope.ckpt: no such file"):
+        resolve_checkpoint(str(tmp_path / "nope.ckpt"), None, str(experiments))
+    with pytest.raises(FileNotFoundError, match="run_dir=.*: no such run folder"):
+        resolve_checkpoint(None, str(tmp_path / "missing_run"), str(experiments))
 
 
 def copy_run(run: Path, to: Path, edit: tuple[str, str]) -> Path:

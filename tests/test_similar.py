@@ -132,7 +132,7 @@ def test_bad_input_errors_name_the_path(project, tmp_path):
         run(similar_cfg(project, f"image={empty}"))
     with pytest.raises(FileNotFoundError, match=f"checkpoint {tmp_path / 'missing.ckpt'}: no such file"):
         run(similar_cfg(project, f"ckpt_path={tmp_path / 'missing.ckpt'}"))
-    with pytest.raises(FileNotFoundError, match=f"no run with checkpoints/best.ckpt under {tmp_path}"):
+    with pytest.raises(FileNotFoundError, match=f"no run with a checkpoint under {tmp_path}"):
         run(similar_cfg(project, f"paths.experiments_dir={tmp_path}"))
     search = search_dir(project)
     with pytest.raises(ValueError, match=f"out_dir {search / 'found'} is inside search_dir {search}"):

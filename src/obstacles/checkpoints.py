@@ -12,41 +12,52 @@ from omegaconf import DictConfig, OmegaConf
 
 from obstacles.training.run_dir import CHECKPOINTS_DIR, CONFIG_DIR, RUN_NUMBER, checkpoint_run_dir
 
-BEST_NAME = "best.ckpt"
+# First pattern with a match wins (its newest file): the best checkpoint, else the last one.
+PREFERRED = ("best*.ckpt", "last*.ckpt")
 RUN_CONFIG = "config.yaml"
 
 
-def _run_number(folder: Path) -> int:
-    return int(RUN_NUMBER.match(folder.name).group(1))
+def preferred_checkpoint(run_dir: Path) -> Path | None:
+    """A run folder's preferred checkpoint; in a sweep folder, that of its newest job."""
+    for pattern in PREFERRED:
+        matches = [*run_dir.glob(f"{CHECKPOINTS_DIR}/{pattern}"), *run_dir.glob(f"*/{CHECKPOINTS_DIR}/{pattern}")]
+        if matches:
+            return max(matches, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return None
 
 
-def _best_checkpoints(run: Path) -> list[Path]:
-    """The run's own best checkpoint, or those of its sweep jobs."""
-    return [*run.glob(f"{CHECKPOINTS_DIR}/{BEST_NAME}"), *run.glob(f"*/{CHECKPOINTS_DIR}/{BEST_NAME}")]
+def numbered_runs(experiments_dir: Path) -> list[Path]:
+    """Run folders `NNN.*`, highest number first."""
+    if not experiments_dir.is_dir():
+        return []
+    runs = [(int(m.group(1)), p) for p in experiments_dir.iterdir() if p.is_dir() and (m := RUN_NUMBER.match(p.name))]
+    return [path for _, path in sorted(runs, reverse=True)]
 
 
 def find_checkpoint(experiments_dir: str | Path, ckpt_path: str | Path | None = None) -> Path:
-    """`ckpt_path` if given (a file, or a run folder holding checkpoints/best.ckpt), else the
-    best checkpoint of the latest run (highest NNN that has one; in a sweep, its newest job's).
+    """`ckpt_path` if given (a checkpoint file, or a run folder), else the preferred checkpoint of
+    the latest run (highest NNN that has one).
 
     Errors name the path that was looked at, so a typo or an untrained project is obvious.
     """
     if ckpt_path:
         path = Path(ckpt_path)
         if path.is_dir():
-            path = path / CHECKPOINTS_DIR / BEST_NAME
+            found = preferred_checkpoint(path)
+            if found is None:
+                raise FileNotFoundError(f"{path} has no checkpoint matching {list(PREFERRED)} in {CHECKPOINTS_DIR}/")
+            return found
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint {path}: no such file")
         return path
     experiments = Path(experiments_dir)
-    runs = sorted((p for p in experiments.glob("*") if p.is_dir() and RUN_NUMBER.match(p.name)), key=_run_number)
-    for run in reversed(runs):
-        found = _best_checkpoints(run)
-        if found:
-            return max(found, key=lambda p: p.stat().st_mtime_ns)
+    for run in numbered_runs(experiments):
+        found = preferred_checkpoint(run)
+        if found is not None:
+            return found
     raise FileNotFoundError(
-        f"no run with {CHECKPOINTS_DIR}/{BEST_NAME} under {experiments}: train one (python -m obstacles.train) "
-        "or pass ckpt_path=<file>"
+        f"no run with a checkpoint under {experiments} (looked for NNN.*/{CHECKPOINTS_DIR}/{{{','.join(PREFERRED)}}}): "
+        "train one (python -m obstacles.train) or pass ckpt_path=<file or run folder>"
     )
 
 

@@ -96,16 +96,25 @@ def diff_mask_spec(cfg: DictConfig, with_mask: bool, run_config: DictConfig | No
     return spec
 
 
+def model_panel_size(cfg: DictConfig, run_config: DictConfig | None) -> int:
+    """The panel size the model was trained at: explicit, else the run's data.panel_size, else as stored."""
+    trained = OmegaConf.select(run_config, "data.panel_size") if run_config is not None else None
+    return int(cfg.panel_size or trained or cfg.stored_panel_size)
+
+
 def preprocessing(cfg: DictConfig, in_chans: int, ckpt: Path, hparams: dict, run_config: DictConfig | None) -> dict:
     """What the processor must do to a recorder image before either model sees it."""
     with_mask = in_chans > PAIR_CHANNELS
-    size = int(cfg.panel_size)
+    size = model_panel_size(cfg, run_config)
     spatial = ["height", "width"] if cfg.dynamic_panel_size else [size, size]
     channels = [f"{panel} {c}" for panel in PANEL_ORDER for c in RGB] + (["diff_mask"] if with_mask else [])
     return {
         "input": {"name": INPUT_NAME, "shape": ["batch", in_chans, *spatial], "dtype": "float32", "layout": "NCHW"},
         "output": {"name": OUTPUT_NAME, "shape": ["batch"], "meaning": "obstacle score in [0, 1] (sigmoid)"},
         "panel_size": [size, size],
+        "resize": None if size == int(cfg.stored_panel_size) else {
+            "from": [int(cfg.stored_panel_size)] * 2, "to": [size, size], "interpolation": "area",
+            "order": "each panel resized before the diff mask is computed"},
         "panel_order": list(PANEL_ORDER),
         "source_image": "panels side by side, equal width: [reference | current] or the recorder's "
         "[reference | current | mask]; the recorder's mask panel is not an input",
@@ -137,7 +146,8 @@ def run(cfg: DictConfig) -> Path:
     out_dir = Path(cfg.out_dir) if cfg.out_dir else (run_folder or ckpt.parent) / "export"
     in_chans = int(classifier.hparams.in_chans)
     model = ScoreModel(classifier.backbone).eval()
-    example = torch.rand(1, in_chans, cfg.panel_size, cfg.panel_size)
+    size = model_panel_size(cfg, run_config)
+    example = torch.rand(1, in_chans, size, size)
     thresholds = thresholds_source(cfg, run_folder)
     hparams = {k: v for k, v in dict(classifier.hparams).items() if isinstance(v, (str, int, float, bool, type(None)))}
     with atomic_dir(out_dir) as out:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from obstacles.checkpoints import find_checkpoint, load_classifier
@@ -111,8 +111,10 @@ def make_embedder(cfg: DictConfig, experiments_dir: str | Path) -> tuple[Embedde
     """The configured embedder and a line saying what it is (`embedder: checkpoint | timm`)."""
     if cfg.embedder == "checkpoint":
         ckpt = find_checkpoint(experiments_dir, cfg.get("ckpt_path"))
-        model, _ = load_classifier(ckpt)
-        return ClassifierEmbedder(model, ckpt), f"checkpoint {ckpt}"
+        model, run_config = load_classifier(ckpt)
+        embedder = ClassifierEmbedder(model, ckpt)
+        embedder.panel_size = OmegaConf.select(run_config, "data.panel_size") if run_config is not None else None
+        return embedder, f"checkpoint {ckpt}"
     if cfg.embedder == "timm":
         t = cfg.timm
         embedder = TimmEmbedder(t.backbone, in_chans=t.in_chans, weights_path=t.weights_path, seed=t.seed)
@@ -124,7 +126,7 @@ def input_spec(cfg: DictConfig, embedder: Embedder) -> InputSpec:
     """Inputs as the embedder needs them: 7 channels means the diff mask is computed."""
     return InputSpec(
         panels=cfg.panels,
-        panel_size=cfg.panel_size,
+        panel_size=cfg.panel_size or getattr(embedder, "panel_size", None),  # default: as the model was trained
         with_diff_mask=embedder.in_chans > PAIR_CHANNELS,
         pixel_threshold=float(cfg.pixel_threshold),
     )

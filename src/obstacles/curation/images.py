@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from obstacles.data.dataset import to_tensor
-from obstacles.io.images import IMAGE_SUFFIXES, BadImage, decode_image, split_panels, validate_image
+from obstacles.io.images import IMAGE_SUFFIXES, BadImage, decode_image, split_panels, validate_image, resize_panel
 from obstacles.weights.curve import diff_mask
 
 PANEL_LAYOUTS = (2, 3)  # [reference | current] or [reference | current | mask]
@@ -47,12 +47,6 @@ def detect_panels(image: np.ndarray, panels: int | None) -> int:
         if width == count * height:
             return count
     raise BadImage(f"{width}x{height} is neither a 2:1 pair nor a 3:1 triplet: set panels= for non-square panels")
-
-
-def resize_panel(panel: np.ndarray, size: int | None) -> np.ndarray:
-    if not size or panel.shape[:2] == (size, size):
-        return panel
-    return cv2.resize(panel, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def sample_tensor(

@@ -45,6 +45,7 @@ class ObstacleDataModule(L.LightningDataModule):
         *,
         panels: int = 2,
         with_diff_mask: bool = False,
+        panel_size: int | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -65,6 +66,7 @@ class ObstacleDataModule(L.LightningDataModule):
         get_weighting_mode(weighting)  # fail on an unknown mode before any data is read
         self.panels = panels
         self.with_diff_mask = with_diff_mask
+        self.panel_size = panel_size
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -97,7 +99,7 @@ class ObstacleDataModule(L.LightningDataModule):
         self.sampler_weights = plan.sampler
         if self.train_transform is not None:
             self.train_transform.reseed(int(torch.randint(SEED_MODULUS, ()).item()))
-        common = {"panels": self.panels, "with_diff_mask": self.with_diff_mask}
+        common = {"panels": self.panels, "with_diff_mask": self.with_diff_mask, "panel_size": self.panel_size}
         self.train_set = PairDataset(
             self.dataset_dir, train_rows, loss_weights=plan.loss, transform=self.train_transform, **common
         )

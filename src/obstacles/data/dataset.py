@@ -3,6 +3,7 @@
 Input normalisation: reference and current RGB are scaled to [0, 1] (uint8 / 255) and
 stacked as 6 channels (reference R, G, B, current R, G, B); the optional 7th channel is the
 0/1 diff mask of the pair (computed with the site's pixel_threshold, before augmentation).
+`panel_size` resizes each panel first (area interpolation), e.g. for short CPU runs.
 No mean/std normalisation: backbones train from scratch (no pretrained statistics to
 match) and start with batch norm, and the field's CNN was trained on [0, 1] inputs.
 """
@@ -17,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from obstacles.data.augment import PairTransform
-from obstacles.io.images import read_pair
+from obstacles.io.images import read_pair, resize_panel
 from obstacles.labels import to_is_obstacle
 from obstacles.weights.curve import diff_mask
 
@@ -57,6 +58,7 @@ class PairDataset(Dataset):
         *,
         panels: int = 2,
         with_diff_mask: bool = False,
+        panel_size: int | None = None,
         loss_weights: np.ndarray | None = None,
         transform: PairTransform | None = None,
     ):
@@ -64,6 +66,7 @@ class PairDataset(Dataset):
         self.rows = rows.reset_index(drop=True)
         self.panels = panels
         self.with_diff_mask = with_diff_mask
+        self.panel_size = panel_size
         self.targets = self.rows["is_obstacle"].to_numpy(dtype=np.float32)
         ones = np.ones(len(self.rows))
         self.loss_weights = np.asarray(ones if loss_weights is None else loss_weights, dtype=np.float32)
@@ -78,7 +81,7 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         row = self.rows.iloc[index]
-        reference, current = read_pair(self.dataset_dir / row["path"], self.panels)
+        reference, current = (resize_panel(p, self.panel_size) for p in read_pair(self.dataset_dir / row["path"], self.panels))
         mask = diff_mask(reference, current, row["pixel_threshold"]).astype(np.uint8) if self.with_diff_mask else None
         if self.transform is not None:
             reference, current, mask = self.transform(reference, current, mask)

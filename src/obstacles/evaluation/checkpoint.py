@@ -39,6 +39,7 @@ class DataSettings:
     dataset: str
     panels: int
     with_diff_mask: bool
+    panel_size: int | None  # the run's data.panel_size: panels are resized as in training
 
 
 def find_setting(cfg: DictConfig, target: RunTarget, key: str) -> Setting | None:
@@ -106,6 +107,7 @@ def data_settings(cfg: DictConfig, target: RunTarget, hparams: dict) -> DataSett
         dataset=str(required(find_setting(cfg, target, "dataset.name"), "dataset.name", target)),
         panels=int(required(find_setting(cfg, target, "data.panels"), "data.panels", target)),
         with_diff_mask=with_diff_mask,
+        panel_size=getattr(find_setting(cfg, target, "data.panel_size"), "value", None),
     )
 
 

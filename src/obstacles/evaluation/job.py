@@ -125,6 +125,7 @@ def score(cfg: DictConfig, job: Plan) -> pd.DataFrame:
         job.rows,
         panels=job.settings.panels,
         with_diff_mask=job.settings.with_diff_mask,
+        panel_size=job.settings.panel_size,
         batch_size=cfg.eval.batch_size,
         num_workers=cfg.eval.num_workers,
         device=pick_device(cfg.eval.device),

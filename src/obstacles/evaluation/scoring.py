@@ -69,13 +69,14 @@ def score_rows(
     *,
     panels: int,
     with_diff_mask: bool,
+    panel_size: int | None,
     batch_size: int,
     num_workers: int,
     device: torch.device,
     progress: bool,
 ) -> pd.DataFrame:
     """Predictions `path,site,label,score` for the rows; a NaN/inf score names its image."""
-    dataset = PairDataset(dataset_dir, rows, panels=panels, with_diff_mask=with_diff_mask)
+    dataset = PairDataset(dataset_dir, rows, panels=panels, with_diff_mask=with_diff_mask, panel_size=panel_size)
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False, pin_memory=device.type == "cuda"
     )

@@ -68,6 +68,13 @@ def split_panels(image: np.ndarray, n_panels: int) -> list[np.ndarray]:
     return [image[:, i * width : (i + 1) * width] for i in range(n_panels)]
 
 
+def resize_panel(panel: np.ndarray, size: int | None) -> np.ndarray:
+    """A square panel of `size` px (area interpolation); None keeps the stored size."""
+    if not size or panel.shape[:2] == (size, size):
+        return panel
+    return cv2.resize(panel, (int(size), int(size)), interpolation=cv2.INTER_AREA)
+
+
 def encode_jpeg(image: np.ndarray, quality: int, rgb: bool = True) -> bytes:
     """Baseline JPEG bytes; deterministic for the same pixels and quality."""
     image = np.ascontiguousarray(image)
