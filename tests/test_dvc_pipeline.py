@@ -1,10 +1,13 @@
 """The DVC pipeline for real: dvc repro in a scratch copy of the project, an S3 remote on loopback.
 
 One scratch project is built once and then changed step by step (the tests run in file order).
+The data stages are driven through `dvc repro weights`; the last test runs the whole pipeline,
+training and evaluation included.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +26,7 @@ from tests.conftest import REPO, tree_digest
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
 PROJECT_FILES = ("conf", "src", "dvc.yaml", ".dvcignore")
+DATA_TARGET = "weights"  # the last data stage
 
 
 def run(project: Path, *command: str, env_extra: dict | None = None) -> str:
@@ -62,7 +66,7 @@ def project(tmp_path_factory):
     shutil.copy2(REPO / ".dvc" / "config", root / ".dvc" / "config")
     run(root, sys.executable, "-m", "obstacles.simulate", *SMALL)
     run(root, "dvc", "add", "-q", "data")
-    output = run(root, "dvc", "repro")
+    output = run(root, "dvc", "repro", DATA_TARGET)
     return root, output
 
 
@@ -77,7 +81,7 @@ def test_first_repro_builds_every_stage(project):
 
 def test_second_repro_runs_nothing(project):
     root, _ = project
-    assert ran_stages(run(root, "dvc", "repro")) == set()
+    assert ran_stages(run(root, "dvc", "repro", DATA_TARGET)) == set()
 
 
 def test_label_change_reruns_only_that_sites_chain_from_mask_train(project):
@@ -87,7 +91,7 @@ def test_label_change_reruns_only_that_sites_chain_from_mask_train(project):
     index = next(i for i, line in enumerate(lines) if ",obstacle," in line)
     lines[index] = lines[index].replace(",obstacle,", ",skip,")
     labels.write_text("\n".join(lines) + "\n")
-    ran = ran_stages(run(root, "dvc", "repro"))
+    ran = ran_stages(run(root, "dvc", "repro", DATA_TARGET))
     site = SITES[0]
     assert {f"mask_train@{site}", f"no_mask_train@{site}", "balanced", "weights"} <= ran
     assert f"src@{site}" not in ran
@@ -98,7 +102,7 @@ def test_weight_curve_parameter_reruns_only_weights(project):
     root, _ = project
     conf = root / "conf" / "weights" / "default.yaml"
     conf.write_text(conf.read_text().replace("alfa: -3.5", "alfa: -5.0"))
-    assert ran_stages(run(root, "dvc", "repro")) == {"weights"}
+    assert ran_stages(run(root, "dvc", "repro", DATA_TARGET)) == {"weights"}
 
 
 def test_same_inputs_give_byte_identical_outputs(project):
@@ -106,7 +110,7 @@ def test_same_inputs_give_byte_identical_outputs(project):
     before = lock_outs(root)
     digest = tree_digest(root / "datasets")
     shutil.rmtree(root / "datasets")
-    run(root, "dvc", "repro", "--force")
+    run(root, "dvc", "repro", "--force", DATA_TARGET)
     assert lock_outs(root) == before
     assert tree_digest(root / "datasets") == digest
 
@@ -150,10 +154,22 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
     assert "pixel_threshold: 45" in (root / "conf" / "site" / f"{site}.yaml").read_text()
     header, *rows = (root / "labels" / f"{site}.csv").read_text().splitlines()
     assert header == "image,label,opposite_label" and len(rows) == 30
-    ran = ran_stages(run(root, "dvc", "repro"))
+    ran = ran_stages(run(root, "dvc", "repro", DATA_TARGET))
     assert {f"src@{site}", f"eval@{site}", "balanced", "weights"} <= ran
     assert not any(stage.endswith(SITES[0]) or stage.endswith(SITES[1]) for stage in ran)
 
 
 def test_registry_of_this_repository_is_consistent():
     assert check_registry(REPO) == []
+
+
+def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
+    root, _ = project
+    output = run(root, "dvc", "repro", env_extra={"WANDB_MODE": "offline"})
+    assert {"train", "evaluate", "thresholds"} <= ran_stages(output)
+    metrics = json.loads((root / "reports" / "demo_balanced" / "eval" / "metrics.json").read_text())
+    thresholds = json.loads((root / "reports" / "demo_balanced" / "thresholds" / "thresholds.json").read_text())
+    assert 0.0 <= metrics["auroc"] <= 1.0 and metrics["n"] > 0
+    assert thresholds["lower"] <= thresholds["upper"] and thresholds["provenance"]["manifest_sha256"]
+    assert "metrics.json" in run(root, "dvc", "metrics", "show")
+    assert ran_stages(run(root, "dvc", "repro")) == set(), "the whole pipeline is up to date"

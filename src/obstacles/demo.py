@@ -47,17 +47,15 @@ def push_to_local_s3() -> None:
         sh(*DVC, "push")
 
 
-def summary() -> str:
-    cfg = OmegaConf.load(Path(CONF_DIR) / "dataset" / "default.yaml")
-    dataset = ROOT / "datasets" / cfg.name
-    lines = [f"\n=== demo summary ===", f"merged dataset: {dataset.relative_to(ROOT)}"]
+def _dataset_lines(dataset: Path) -> list[str]:
     with (dataset / "manifest.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     counts: dict[tuple, int] = {}
     for row in rows:
         key = (row["site"], row["split"], row["label"])
         counts[key] = counts.get(key, 0) + 1
-    lines.append(f"  {'site':<20} {'split':<6} {'obstacle':>9} {'no_obstacle':>12}")
+    lines = [f"dataset {dataset.relative_to(ROOT)} ({len(rows)} pairs)",
+             f"  {'site':<20} {'split':<6} {'obstacle':>9} {'no_obstacle':>12}"]
     for site in sorted({r["site"] for r in rows}):
         for split in ("train", "eval"):
             lines.append(f"  {site:<20} {split:<6} {counts.get((site, split, 'obstacle'), 0):>9} "
@@ -65,13 +63,64 @@ def summary() -> str:
     for site in demo_sites():
         report = ROOT / "datasets" / site / "src" / "bad_inputs.csv"
         n_bad = max(0, len(report.read_text().splitlines()) - 1) if report.exists() else 0
-        lines.append(f"  {site}: triage in datasets/{site}/src (index.csv), {n_bad} bad input(s) reported")
-    weights_dir = ROOT / "datasets" / f"{cfg.name}_weights"
-    summary_json = json.loads((weights_dir / "summary.json").read_text())
-    for label, stats in summary_json["classes"].items():
-        lines.append(f"  weights {label:<12} mean {stats['sample_weight_mean']:.3f}  max {stats['sample_weight_max']:.3f}"
+        lines.append(f"  {site}: {n_bad} bad input(s) in datasets/{site}/src/bad_inputs.csv")
+    return lines
+
+
+def _weights_lines(weights_dir: Path) -> list[str]:
+    classes = json.loads((weights_dir / "summary.json").read_text())["classes"]
+    lines = ["sample weights (training split)"]
+    for label, stats in classes.items():
+        lines.append(f"  {label:<12} mean {stats['sample_weight_mean']:.3f}  max {stats['sample_weight_max']:.3f}"
                      f"  (diff_threshold {stats['diff_threshold']:.4f})")
-    lines.append(f"  pictures: {weights_dir.relative_to(ROOT)}/weight_curve.png, weight_distribution.png")
+    return lines
+
+
+def _evaluation_lines(eval_dir: Path) -> list[str]:
+    metrics = json.loads((eval_dir / "metrics.json").read_text())
+    lines = [f"evaluation of {metrics['checkpoint']} on {metrics['n']} eval pairs: AUROC {metrics['auroc']:.3f}, "
+             f"AP {metrics['average_precision']:.3f}, specificity at sensitivity {metrics['sensitivity_target']} "
+             f"{metrics['specificity_at_sensitivity']:.3f}",
+             f"  {'threshold':>9} {'recall':>7} {'specif.':>7} {'accuracy':>8} {'FN':>4} {'FP':>4}"]
+    for row in metrics["thresholds"].values():
+        lines.append(f"  {row['threshold']:>9.2f} {row['recall']:>7.3f} {row['specificity']:>7.3f} "
+                     f"{row['accuracy']:>8.3f} {row['fn']:>4} {row['fp']:>4}")
+    return lines
+
+
+def _threshold_lines(thresholds_dir: Path) -> list[str]:
+    t = json.loads((thresholds_dir / "thresholds.json").read_text())
+    r = t["rounded"]
+    return [
+        f"deployment thresholds (missed <= {t['max_missed']}, false alarms <= {t['max_false_alarm']})",
+        f"  exact    lower {t['lower']:.4f}  upper {t['upper']:.4f}  coverage {t['coverage']:.3f}  "
+        f"missed {t['missed_rate']:.3f}  false alarms {t['false_alarm_rate']:.3f}  "
+        f"accuracy on decided {t['accuracy_decided']:.3f}",
+        f"  deployed lower {r['lower']:.2f}    upper {r['upper']:.2f}    coverage {r['coverage']:.3f}  "
+        f"missed {r['missed_rate']:.3f}  false alarms {r['false_alarm_rate']:.3f}  "
+        f"({r['n_decided']} decided, {r['n_not_decided']} not decided)",
+    ]
+
+
+def summary() -> str:
+    name = OmegaConf.load(Path(CONF_DIR) / "dataset" / "default.yaml").name
+    reports = ROOT / "reports" / name
+    run = ROOT / "experiments" / f"000.{name}.demo"
+    lines = ["", "=== demo summary ===",
+             *_dataset_lines(ROOT / "datasets" / name),
+             *_weights_lines(ROOT / "datasets" / f"{name}_weights"),
+             *_evaluation_lines(reports / "eval"),
+             *_threshold_lines(reports / "thresholds"),
+             "where to look",
+             f"  weights      datasets/{name}_weights/weight_curve.png, weight_distribution.png",
+             f"  training     {run.relative_to(ROOT)}/ (curves.png, samples.png, checkpoints/)",
+             f"  evaluation   reports/{name}/eval/figures/ (confusion_t*.png, roc_pr.png), "
+             f"galleries/t*/index.html (false negatives and positives)",
+             f"  thresholds   reports/{name}/thresholds/thresholds.json, risk_coverage.png",
+             "  dvc          dvc metrics show; dvc plots show (writes dvc_plots/index.html); dvc dag",
+             f"  W&B          offline runs in {run.relative_to(ROOT)}/wandb/ and reports/{name}/wandb/;",
+             f"               upload with: wandb sync {run.relative_to(ROOT)}/wandb/offline-run-* "
+             f"reports/{name}/wandb/offline-run-*"]
     return "\n".join(lines)
 
 
