@@ -123,7 +123,7 @@ def test_push_then_pull_restores_identical_datasets(project):
         assert "pushed" in run(root, "dvc", "push")
         shutil.rmtree(root / "datasets")
         shutil.rmtree(root / ".dvc" / "cache")
-        run(root, "dvc", "pull")
+        run(root, "dvc", "pull", "--with-deps", DATA_TARGET)
     assert data_digest(root / "datasets") == digest
     assert "config.local" in (root / ".dvc" / ".gitignore").read_text(), "endpoint and keys stay out of git"
 

@@ -172,3 +172,14 @@ def test_merge_and_weights(site, capsys):
         assert (out / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["curve"]["alfa"] == -3.5 and set(summary["classes"]) == {"obstacle", "no_obstacle"}
+
+
+def test_eval_split_holds_both_classes_even_with_few_single_class_groups():
+    # 12 bursts, each all-obstacle or all-no-obstacle: a plain fold of 10 could hold one class only
+    groups = np.repeat(np.arange(12), 4)
+    labels = (groups % 2).astype(np.int64)
+    for seed in range(20):
+        is_eval = split.assign_eval(labels, groups, eval_fraction=0.1, seed=seed)
+        assert set(labels[is_eval]) == {0, 1}, seed
+        assert len(np.unique(groups[is_eval])) < len(np.unique(groups)) / 2
+        assert all(len(set(is_eval[groups == g])) == 1 for g in np.unique(groups)), "groups stay whole"

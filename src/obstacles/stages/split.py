@@ -51,7 +51,10 @@ def assign_eval(labels: np.ndarray, groups: np.ndarray, eval_fraction: float, se
         raise ValueError(f"only {n_groups} capture group(s): cannot hold out an evaluation split by group")
     n_splits = min(max(2, round(1.0 / eval_fraction)), n_groups)
     folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    _, eval_index = next(folds.split(np.zeros(len(labels)), labels, groups))
+    candidates = [index for _, index in folds.split(np.zeros(len(labels)), labels, groups)]
+    # With few groups a fold can miss a class: take the fold whose class mix is closest to the site's.
+    overall = labels.mean()
+    eval_index = min(candidates, key=lambda index: (len(np.unique(labels[index])) < 2, abs(labels[index].mean() - overall)))
     is_eval = np.zeros(len(labels), dtype=bool)
     is_eval[eval_index] = True
     return is_eval
