@@ -18,7 +18,7 @@ from obstacles.config import compose
 from obstacles.evaluation import evaluate
 from obstacles.checkpoints import find_checkpoint
 from obstacles.evaluation.runs import resolve_checkpoint
-from obstacles.training.tracking import file_sha256
+from obstacles.io.provenance import file_sha256
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 TAGS = ("t0.30", "t0.50", "t0.70")

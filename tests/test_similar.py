@@ -158,7 +158,7 @@ def test_timm_embedder_loads_a_local_weights_file_with_other_input_channels(tmp_
     import torch
 
     from obstacles.curation.embedding import TimmEmbedder
-    from obstacles.training.tracking import file_sha256
+    from obstacles.io.provenance import file_sha256
 
     source = timm.create_model("resnet18", num_classes=10, in_chans=3)
     torch.save(source.state_dict(), tmp_path / "rgb.pth")

@@ -14,7 +14,7 @@ import torch
 from training_fixtures import train_cfg, write_pair_dataset
 
 from obstacles.train import train
-from obstacles.training.tracking import file_sha256
+from obstacles.io.provenance import file_sha256
 from obstacles.training.weighting import WEIGHTING_MODES
 
 QUICK = ("model=field_cnn", "data.batch_size=4", "debug=limit")

@@ -30,7 +30,7 @@ from obstacles.curation.html import figure, relative_url, section, write_page
 from obstacles.curation.similarity import near_duplicate_pairs, normalize
 from obstacles.data.dataset import PAIR_CHANNELS, read_manifest
 from obstacles.io.outputs import atomic_dir, write_csv, write_text_atomic
-from obstacles.training.tracking import file_sha256
+from obstacles.io.provenance import file_sha256
 
 SIDE_COLUMNS = ("path", "site", "split", "label")
 PAIR_COLUMNS = ("similarity", *(f"{c}_a" for c in SIDE_COLUMNS), *(f"{c}_b" for c in SIDE_COLUMNS))

@@ -27,7 +27,7 @@ from obstacles.config import entry_point
 from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.io.outputs import atomic_dir, write_text_atomic
 from obstacles.training.run_dir import checkpoint_run_dir
-from obstacles.training.tracking import file_sha256
+from obstacles.io.provenance import file_sha256
 
 TORCHSCRIPT_NAME = "model.ts"
 ONNX_NAME = "model.onnx"

@@ -23,7 +23,7 @@ from obstacles.curation.cache import EmbeddingCache, content_key
 from obstacles.curation.images import sample_tensor
 from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.io.images import BadImage
-from obstacles.training.tracking import file_sha256
+from obstacles.io.provenance import file_sha256
 
 PROGRESS_MIN = 200  # files before a progress bar is worth showing
 

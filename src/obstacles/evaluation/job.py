@@ -28,8 +28,8 @@ from obstacles.evaluation.report import (
 from obstacles.evaluation.runs import RunTarget, locate
 from obstacles.evaluation.scoring import pick_device, score_rows, split_rows
 from obstacles.io.outputs import atomic_dir
-from obstacles.thresholds.__main__ import git_state
-from obstacles.training.tracking import file_sha256
+from obstacles.io.provenance import git_state
+from obstacles.io.provenance import file_sha256
 
 KEPT_SUBDIRS = ("wandb",)  # offline W&B runs (e.g. the threshold search's) outlive a re-evaluation
 

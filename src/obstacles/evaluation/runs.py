@@ -13,7 +13,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.checkpoints import find_checkpoint
-from obstacles.training.run_dir import checkpoint_run_dir, previous_wandb_id
+from obstacles.io.provenance import folder_wandb_run_id
+from obstacles.training.run_dir import checkpoint_run_dir
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class RunTarget:
     @property
     def wandb_run_id(self) -> str | None:
         """The training run's W&B id: from run.json, else the run already in `<run>/wandb/`."""
-        return self.record.get("wandb_run_id") or previous_wandb_id(str(self.run_dir))
+        return self.record.get("wandb_run_id") or folder_wandb_run_id(self.run_dir)
 
 
 def resolve_checkpoint(ckpt_path: str | None, run_dir: str | None, experiments_dir: str) -> Path:

@@ -8,7 +8,6 @@ W&B (offline unless WANDB_MODE says otherwise), optionally into an existing run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -18,12 +17,13 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from obstacles.config import CONF_DIR
 from obstacles.io.outputs import write_text_atomic
+from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
 from obstacles.plots import risk_coverage_figure, save_figure
 from obstacles.thresholds.search import SortedPredictions, ThresholdResult, limit_grid, search
 from obstacles.thresholds.search import sweep as sweep_sorted
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 PREDICTION_COLUMNS = ("path", "site", "label", "score")
 THRESHOLDS_FILE = "thresholds.json"
 SWEEP_FILE = "coverage_sweep.csv"
@@ -45,14 +45,6 @@ def load_predictions(path: str | Path) -> pd.DataFrame:
             f"{path} is missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)}, found {list(table.columns)}"
         )
     return table
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _find_key(tree, key: str):
@@ -94,27 +86,6 @@ def lookup(configured, records: list, key: str):
     if configured is not None:
         return configured
     return next((v for v in (_find_key(r, key) for r in records) if v is not None), None)
-
-
-def folder_wandb_run_id(folder: Path) -> str | None:
-    """Id of the latest W&B run already in ``<folder>/wandb/`` (the training run's, for a run folder)."""
-    runs = sorted((folder / "wandb").glob("*run-*-*"), key=lambda p: p.name.split("run-", 1)[1])
-    return runs[-1].name.rsplit("-", 1)[1] if runs else None
-
-
-def git_state(repo: Path = REPO_ROOT) -> dict:
-    """Commit (and whether the tree had local changes) of the code that ran, when git can tell."""
-    def ask(*args):
-        try:
-            done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout if done.returncode == 0 else None
-
-    commit = ask("rev-parse", "HEAD")
-    status = ask("status", "--porcelain", "--untracked-files=no") if commit else None
-    dirty = None if status is None else bool(status.strip())
-    return {"git_commit": commit.strip() if commit else None, "git_dirty": dirty}
 
 
 # --------------------------------------------------------------------------- outputs
@@ -207,7 +178,7 @@ def run(cfg: DictConfig) -> dict:
     return report
 
 
-@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="thresholds")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="thresholds")
 def main(cfg: DictConfig) -> None:
     report = run(cfg)
     print(

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from obstacles.io.provenance import folder_wandb_run_id
+
 RUN_NUMBER = re.compile(r"^(\d{3,})\.")
 UNSAFE = re.compile(r"[^A-Za-z0-9_.+=,-]")
 LOCK_NAME = ".run_number.lock"
@@ -122,12 +124,6 @@ def run_group(output_dir: str, experiments_dir: str) -> str:
     return _relative_run(output_dir, experiments_dir).parts[0]
 
 
-def previous_wandb_id(output_dir: str) -> str | None:
-    """The W&B run id already used in this folder (resuming continues that W&B run)."""
-    runs = sorted((Path(output_dir) / "wandb").glob("*run-*-*"), key=lambda p: p.name.split("run-", 1)[1])
-    return runs[-1].name.rsplit("-", 1)[1] if runs else None
-
-
 RESOLVERS = {
     "run_dir": (run_dir, False),
     "sweep_dir": (sweep_dir, False),
@@ -135,7 +131,7 @@ RESOLVERS = {
     "job_dir_name": (job_dir_name, False),
     "run_name": (run_name, False),
     "run_group": (run_group, False),
-    "previous_wandb_id": (previous_wandb_id, True),
+    "previous_wandb_id": (folder_wandb_run_id, True),
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,17 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from obstacles.data import ObstacleDataModule
-
-CHUNK = 1 << 20
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
+from obstacles.io.provenance import file_sha256
 
 def _outs(yaml_file: Path) -> list[tuple[Path, str]]:
     """(absolute path, md5) of every output a dvc.lock or .dvc file records."""
