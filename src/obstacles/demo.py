@@ -35,7 +35,8 @@ def demo_sites() -> list[str]:
 def ensure_recordings() -> None:
     missing = [s for s in demo_sites() if not (ROOT / "data" / "recordings" / s / "images").is_dir()]
     if missing:
-        python_m("obstacles.simulate")
+        # labels/ is in git (a fresh clone has them, recordings not): regenerate both; same bytes
+        python_m("obstacles.simulate", "overwrite=true")
 
 
 def push_to_local_s3() -> None:
