@@ -71,6 +71,16 @@ def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence])
     return write_text_atomic(path, buffer.getvalue())
 
 
+def link_or_copy(source: str | Path, target: str | Path) -> None:
+    """The same bytes under a new name: a hard link between derivatives (a metadata write, not a
+    data copy), a copy across file systems. DVC gives each output its own file when it caches it.
+    Never used on raw inputs, which must not share an inode with anything a stage writes."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def inside(path: str | Path, folder: str | Path) -> bool:
     """Whether path, once resolved, stays within folder (no `..` or absolute escapes)."""
     return Path(folder).resolve() in (Path(path).resolve(), *Path(path).resolve().parents)

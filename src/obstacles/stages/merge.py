@@ -7,13 +7,13 @@ Layout: sites/<site>/<label>/, train/<label>/, eval/<label>/ (merged names are p
 from __future__ import annotations
 
 import csv
-import hashlib
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from obstacles.config import entry_point
-from obstacles.io.outputs import atomic_dir, write_csv
+from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
+from obstacles.io.provenance import file_sha256
 from obstacles.stages.common import site_dir
 from obstacles.stages.diff import DIFF_TABLE
 from obstacles.stages.split import SPLIT_TABLE
@@ -39,12 +39,12 @@ def merge_site(site: str, folder: Path, out: Path) -> list[tuple]:
     rows = []
     for entry in entries:
         label, image, split = entry["label"], entry["image"], entry["split"]
-        data = (folder / split / label / image).read_bytes()
+        source = folder / split / label / image
         merged = Path(split) / label / f"{site}{SITE_SEPARATOR}{image}"
         for relative in (merged, Path("sites") / site / label / image):
-            (out / relative).write_bytes(data)
+            link_or_copy(source, out / relative)
         diff = diffs[(label, image)]
-        rows.append((merged.as_posix(), site, split, label, hashlib.sha256(data).hexdigest(),
+        rows.append((merged.as_posix(), site, split, label, file_sha256(source),
                      diff["diff_metric"], diff["pixel_threshold"]))
     return rows
 

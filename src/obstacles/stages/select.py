@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from omegaconf import DictConfig
 
 from obstacles.config import entry_point
-from obstacles.io.outputs import atomic_dir, write_csv
+from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.stages.common import site_dir, site_name
 from obstacles.stages.triage import INDEX_NAME
@@ -109,9 +108,9 @@ def run(cfg: DictConfig) -> Path:
             (out / folder).mkdir()
         for pick in chosen:
             if pick.label != SKIP:
-                shutil.copyfile(available[pick.image], out / pick.label / pick.image)
+                link_or_copy(available[pick.image], out / pick.label / pick.image)
             if pick.opposite_label:
-                shutil.copyfile(available[pick.image], out / OPPOSITE_DIR / pick.image)
+                link_or_copy(available[pick.image], out / OPPOSITE_DIR / pick.image)
         write_csv(out / PICKS_NAME, LABEL_HEADER, [(p.image, p.label, p.opposite_label) for p in chosen])
     counts = {c: sum(p.label == c for p in picks) for c in (OBSTACLE, NO_OBSTACLE, SKIP)}
     reversals = sum(bool(p.opposite_label) for p in picks)

@@ -6,7 +6,6 @@ form one group, so near-identical frames never sit on both sides of the split.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from omegaconf import DictConfig
 from sklearn.model_selection import StratifiedGroupKFold
 
 from obstacles.config import entry_point
-from obstacles.io.outputs import atomic_dir, write_csv
+from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
 from obstacles.io.recording import capture_time
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.stages.common import site_dir, site_name
@@ -77,7 +76,7 @@ def run(cfg: DictConfig) -> Path:
         rows = []
         for (label, path), group, evaluated in zip(files, groups, is_eval):
             split, folder = ("eval", held_out) if evaluated else ("train", train)
-            shutil.copyfile(path, folder / label / path.name)
+            link_or_copy(path, folder / label / path.name)
             rows.append((path.name, label, int(group), split))
     write_csv(site_dir(cfg) / SPLIT_TABLE, ("image", "label", "group", "split"), rows)
     n_eval = int(is_eval.sum())
