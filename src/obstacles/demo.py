@@ -119,6 +119,9 @@ def summary() -> str:
              f"galleries/t*/index.html (false negatives and positives)",
              f"  thresholds   reports/{name}/thresholds/thresholds.json, risk_coverage.png",
              "  dvc          dvc metrics show; dvc plots show (writes dvc_plots/index.html); dvc dag",
+             f"  ship it      python -m obstacles.export ckpt_path={run.relative_to(ROOT)} "
+             f"thresholds_path=reports/{name}/thresholds/thresholds.json",
+             "  curate       python -m obstacles.similar | audit | review site=<id> (docs/curation.md)",
              f"  W&B          offline runs in {run.relative_to(ROOT)}/wandb/ and reports/{name}/wandb/;",
              f"               upload with: wandb sync {run.relative_to(ROOT)}/wandb/offline-run-* "
              f"reports/{name}/wandb/offline-run-*"]
