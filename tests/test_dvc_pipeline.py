@@ -66,7 +66,9 @@ def project(tmp_path_factory):
     shutil.copy2(REPO / ".dvc" / "config", root / ".dvc" / "config")
     run(root, sys.executable, "-m", "obstacles.simulate", *SMALL)
     run(root, "dvc", "add", "-q", "data")
+    inputs = tree_digest(root / "data") | tree_digest(root / "labels")
     output = run(root, "dvc", "repro", DATA_TARGET)
+    assert tree_digest(root / "data") | tree_digest(root / "labels") == inputs, "stages never modify their inputs"
     return root, output
 
 
