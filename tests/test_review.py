@@ -20,6 +20,7 @@ from obstacles.stages import select, triage
 from obstacles.stages.select import read_label_file
 
 DOWNLOAD_WAIT_S = 10.0
+RELOAD_TRIES = 5
 POLL_S = 0.1
 
 
@@ -156,8 +157,13 @@ def test_keys_and_export_round_trip_through_the_select_stage(triaged, browser, t
         assert chosen == sorted(image for image, pick in picks.items() if pick.label == label)
     assert sorted(p.name for p in (mask_train / "opposite").iterdir()) == [images[1], images[3]]
 
-    # a reload keeps the edits (localStorage) until Reset
-    browser.refresh()
+    # a reload keeps the edits (localStorage) until Reset; Chromium commits storage asynchronously,
+    # so a reload straight after the last key may come too early: allow a few
+    for _ in range(RELOAD_TRIES):
+        browser.refresh()
+        if browser.execute_script("return window.reviewCsv()") == exported.read_text():
+            break
+        time.sleep(POLL_S)
     assert browser.execute_script("return window.reviewCsv()") == exported.read_text()
     browser.find_element(By.ID, "reset").click()
     assert browser.execute_script("return window.reviewCsv()") != exported.read_text()
