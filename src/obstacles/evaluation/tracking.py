@@ -7,7 +7,6 @@ Everything is logged from the finished evaluation folder, so W&B holds exactly i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from obstacles.evaluation.gallery import Gallery
 from obstacles.evaluation.report import FIGURES_DIR, ROC_PR_FIGURE, Tables, confusion_file, threshold_tag
 from obstacles.labels import CLASSES, OBSTACLE
+from obstacles.tracking import wandb_run
 
 
 def new_run_id() -> str:
@@ -72,22 +72,8 @@ def log_evaluation(
     import wandb
 
     prefix, limit = cfg.logger.prefix, cfg.logger.max_gallery_images
-    mode = os.environ.get("WANDB_MODE") or cfg.logger.mode
-    wandb_dir.mkdir(parents=True, exist_ok=True)
-    run = wandb.init(
-        project=cfg.logger.project,
-        entity=cfg.logger.entity,
-        dir=str(wandb_dir),
-        mode=mode,
-        id=run_id,
-        resume="allow",
-        allow_val_change=True,  # a second evaluation of the same run may change the logged config
-        name=name,
-        job_type=cfg.logger.job_type,
-        tags=list(cfg.logger.tags or []),
-        config={"evaluate": OmegaConf.to_container(cfg, resolve=True)},
-    )
-    try:
+    config = {"evaluate": OmegaConf.to_container(cfg, resolve=True)}
+    with wandb_run(cfg.logger, wandb_dir, run_id=run_id, name=name, config=config) as (run, record):
         logged = {
             f"{prefix}/threshold_metrics": wandb.Table(dataframe=tables.per_threshold),
             f"{prefix}/per_site": wandb.Table(dataframe=tables.per_site),
@@ -102,6 +88,4 @@ def log_evaluation(
                 logged[f"{prefix}/galleries/{tag}/{kind}"] = images
         run.log(logged)
         run.summary.update(summary_values(payload, tables, prefix))
-        return {"run_id": run.id, "project": cfg.logger.project, "mode": mode, "dir": str(wandb_dir)}
-    finally:
-        run.finish()
+    return record

@@ -9,7 +9,6 @@ W&B (offline unless WANDB_MODE says otherwise), optionally into an existing run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from obstacles.config import CONF_DIR
 from obstacles.io.outputs import write_text_atomic
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
+from obstacles.tracking import wandb_run
 from obstacles.plots import risk_coverage_figure, save_figure
 from obstacles.thresholds.search import SortedPredictions, ThresholdResult, limit_grid, search
 from obstacles.thresholds.search import sweep as sweep_sorted
@@ -102,23 +102,8 @@ def log_to_wandb(
     import wandb
 
     wandb_dir = Path(cfg.logger.dir) if cfg.logger.dir else out_dir
-    wandb_dir.mkdir(parents=True, exist_ok=True)
-    mode = os.environ.get("WANDB_MODE") or cfg.logger.mode
-    run = wandb.init(
-        project=cfg.logger.project,
-        entity=cfg.logger.entity,
-        dir=str(wandb_dir),
-        mode=mode,
-        id=run_id,
-        resume="allow" if run_id else None,
-        allow_val_change=True,  # re-running on an attached run may change the logged config
-        name=cfg.logger.name,
-        group=cfg.logger.group,
-        tags=list(cfg.logger.tags or []),
-        job_type=cfg.logger.job_type,
-        config={"thresholds": OmegaConf.to_container(cfg, resolve=True)},
-    )
-    try:
+    config = {"thresholds": OmegaConf.to_container(cfg, resolve=True)}
+    with wandb_run(cfg.logger, wandb_dir, run_id=run_id, name=cfg.logger.name, config=config) as (run, record):
         run.log(
             {
                 f"{cfg.logger.prefix}/coverage_sweep": wandb.Table(dataframe=sweep),
@@ -128,9 +113,7 @@ def log_to_wandb(
         summary = {k: v for k, v in result.to_dict().items() if k != "rounded"}
         summary.update({f"{k}_rounded": v for k, v in result.to_dict()["rounded"].items()})
         run.summary.update({f"{cfg.logger.prefix}/{k}": v for k, v in summary.items()})
-        return {"run_id": run.id, "project": cfg.logger.project, "mode": mode, "dir": str(wandb_dir)}
-    finally:
-        run.finish()
+    return record
 
 
 # --------------------------------------------------------------------------- the job

@@ -1,0 +1,38 @@
+"""One way to attach results to a W&B run: offline unless WANDB_MODE says otherwise, resuming
+the given run id (e.g. the training run's) so a run's training, evaluation and thresholds meet."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from omegaconf import DictConfig
+
+
+@contextmanager
+def wandb_run(logger: DictConfig, wandb_dir: Path, *, run_id: str | None, name: str | None, config: dict) -> Iterator:
+    """(run, record) for the block; record says where the run is, for the output's provenance."""
+    import wandb
+
+    mode = os.environ.get("WANDB_MODE") or logger.mode
+    wandb_dir.mkdir(parents=True, exist_ok=True)
+    run = wandb.init(
+        project=logger.project,
+        entity=logger.entity,
+        dir=str(wandb_dir),
+        mode=mode,
+        id=run_id,
+        resume="allow" if run_id else None,
+        allow_val_change=True,  # re-running on an attached run may change the logged config
+        name=name,
+        group=logger.get("group"),
+        job_type=logger.job_type,
+        tags=list(logger.tags or []),
+        config=config,
+    )
+    try:
+        yield run, {"run_id": run.id, "project": logger.project, "mode": mode, "dir": str(wandb_dir)}
+    finally:
+        run.finish()
