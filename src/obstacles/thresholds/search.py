@@ -52,26 +52,11 @@ class Decisions:
 
 
 @dataclass(frozen=True)
-class ThresholdResult:
-    """Exact optimum (flat fields) and what deployment gets after rounding (``rounded``)."""
+class ThresholdResult(Decisions):
+    """The exact optimum (the inherited fields) and what deployment gets after rounding (``rounded``)."""
 
-    lower: float
-    upper: float
     lower_rounded: float
     upper_rounded: float
-    coverage: float
-    missed_rate: float
-    false_alarm_rate: float
-    accuracy_decided: float
-    n: int
-    n_obstacle: int
-    n_no_obstacle: int
-    n_decided: int
-    n_not_decided: int
-    tp: int
-    tn: int
-    fp: int
-    fn: int
     single_threshold: bool
     max_missed: float
     max_false_alarm: float
