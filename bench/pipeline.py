@@ -1,7 +1,9 @@
 """Data pipeline throughput against the physical floor (decode + encode each image once).
 
 Simulates a batch of triplets (not timed), then times every stage in-process with all cores,
-and the floor: OpenCV decoding and encoding each triplet once, same machine, same run.
+with its CPU time, and the floor: OpenCV decoding and encoding each triplet once, same machine,
+same run. The pipeline also has to create one file per pair, which that floor leaves out, so the
+time to create as many empty files is printed too (on some disks it rivals the decoding).
 Peak memory is read at two batch sizes to show it does not grow with the batch.
 
     python bench/pipeline.py [--frames 5000] [--small 1000] [--root /tmp/obstacles-bench]
@@ -62,43 +64,68 @@ def peak_rss_mib() -> tuple[float, float]:
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
-def run_pipeline(root: Path) -> tuple[dict[str, float], int]:
-    cfg = compose("pipeline", [f"paths.root_dir={root}", "workers=0"])
+def run_pipeline(root: Path, datasets: Path) -> tuple[dict[str, float], int]:
+    cfg = compose("pipeline", [f"paths.root_dir={root}", f"paths.datasets_dir={datasets}", "workers=0"])
     with open_dict(cfg):
         cfg.site = {"name": SITE, "pixel_threshold": 50}
         cfg.sites = [SITE]
-    shutil.rmtree(root / "datasets", ignore_errors=True)
-    seconds = {}
+    seconds, cpu = {}, {}
     for name, stage in STAGES + (("balanced", merge), ("weights", weights)):
-        started = time.perf_counter()
+        before, started = cpu_seconds(), time.perf_counter()
         stage.run(cfg)
         seconds[name] = time.perf_counter() - started
-    n_pairs = sum(1 for _ in (root / "datasets" / "demo_balanced" / "train").rglob("*.jpg")) + \
-        sum(1 for _ in (root / "datasets" / "demo_balanced" / "eval").rglob("*.jpg"))
-    return seconds, n_pairs
+        cpu[name] = tuple(after - first for after, first in zip(cpu_seconds(), before))
+    n_pairs = sum(1 for _ in (datasets / "demo_balanced" / "train").rglob("*.jpg")) + \
+        sum(1 for _ in (datasets / "demo_balanced" / "eval").rglob("*.jpg"))
+    return seconds, cpu, n_pairs
 
 
-def bench(root: Path, frames: int) -> dict:
+def cpu_seconds() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process and its finished workers together."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + workers.ru_utime, own.ru_stime + workers.ru_stime
+
+
+def create_seconds(n_files: int, folder: Path, workers: int) -> float:
+    """Creating n empty files: the part of writing the pairs that decode + encode leaves out."""
+    folder.mkdir(parents=True)
+    started = time.perf_counter()
+    for _ in parallel_map(_create, [folder / f"{i}.jpg" for i in range(n_files)], workers=workers):
+        pass
+    return time.perf_counter() - started
+
+
+def _create(path: Path) -> None:
+    path.touch(exist_ok=False)
+
+
+def bench(root: Path, frames: int, run_dir: Path) -> dict:
     images = make_batch(root, frames)
     workers = resolve_workers(0)
     floor_1 = floor_seconds(images, 1)
     floor_n = floor_seconds(images, workers)
-    seconds, n_pairs = run_pipeline(root)
+    seconds, cpu, n_pairs = run_pipeline(root, run_dir / "datasets")
+    create_n = create_seconds(n_pairs, run_dir / "create", workers)
     total = sum(seconds.values())
     return dict(frames=len(images), pairs=n_pairs, workers=workers, floor_1=floor_1, floor_n=floor_n,
-                seconds=seconds, total=total, rss=peak_rss_mib())
+                create_n=create_n, seconds=seconds, cpu=cpu, total=total, rss=peak_rss_mib())
 
 
 def report(result: dict) -> None:
     n = result["frames"]
     print(f"\n{n} triplets in, {result['pairs']} pairs out, {result['workers']} worker(s)")
+    print(f"  {'stage':<14} {'wall':>7}    {'triplets/s':>10}  {'cpu user':>8}  {'cpu sys':>7}")
     for name, sec in result["seconds"].items():
-        print(f"  {name:<14} {sec:7.2f} s  {n / sec:8.0f} triplets/s")
+        user, system = result["cpu"][name]
+        print(f"  {name:<14} {sec:7.2f} s  {n / sec:10.0f}  {user:8.2f}  {system:7.2f}")
     print(f"  {'pipeline':<14} {result['total']:7.2f} s  {result['pairs'] / result['total']:8.0f} pairs/s")
     print(f"  floor (decode+encode once, {result['workers']} workers) {result['floor_n']:6.2f} s  "
           f"-> pipeline / floor = {result['total'] / result['floor_n']:.2f}x")
     print(f"  floor (decode+encode once, 1 worker)  {result['floor_1']:6.2f} s  "
           f"-> pipeline / floor = {result['total'] / result['floor_1']:.2f}x")
+    floor_io = result["floor_n"] + result["create_n"]
+    print(f"  creating one file per pair ({result['workers']} workers)    {result['create_n']:6.2f} s  "
+          f"-> pipeline / (floor + creating its files) = {result['total'] / floor_io:.2f}x")
     print(f"  peak RSS: main {result['rss'][0]:.0f} MiB, largest worker {result['rss'][1]:.0f} MiB")
 
 
@@ -108,13 +135,20 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000, help="a smaller batch, to compare peak memory")
     parser.add_argument("--root", type=Path, default=Path("/tmp/obstacles-bench"))
     args = parser.parse_args()
+    # Every run builds into a fresh folder and old outputs are deleted only after all timing:
+    # ext4 without a journal skips recently freed inodes, so creating files right after a mass
+    # delete costs ~10x more for minutes, a cost of the benchmark's cleanup, not of the pipeline.
+    run_dirs = []
     for frames in (args.small, args.frames):
         if frames:
+            run_dir = args.root / "runs" / f"{frames}-{time.time_ns()}"
+            run_dirs.append(run_dir)
             # each size in a fresh process, so peak memory is this size's own
             if os.fork() == 0:
-                report(bench(args.root / str(frames), frames))
+                report(bench(args.root / str(frames), frames, run_dir))
                 os._exit(0)
             os.wait()
+    shutil.rmtree(args.root / "runs", ignore_errors=True)
 
 
 if __name__ == "__main__":

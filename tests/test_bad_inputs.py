@@ -6,7 +6,7 @@ import json
 import pytest
 
 from obstacles.io.bad_inputs import BadInputError
-from obstacles.stages import triage
+from obstacles.stages import select, triage, unmask
 from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 SITE = "plant_202209_01"
@@ -114,3 +114,38 @@ def test_triage_classes_and_bands(tmp_path, rng):
 def test_missing_recording_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="has no images/ folder"):
         triage.run(pipeline_cfg(tmp_path, SITE))
+
+
+def corrupt_scan(data: bytes) -> bytes:
+    """A JPEG whose structure is whole (header, end marker) but whose coded data the decoder
+    rejects: a second frame header in the middle of the scan."""
+    scan = data.rfind(b"\xff\xda")
+    middle = scan + (len(data) - scan) // 2
+    return data[:middle] + b"\xff\xc0\x00\x11" + data[middle + 4 :]
+
+
+@pytest.mark.parametrize("policy", ["skip", "fail"])
+def test_image_the_decoder_rejects_is_named_where_pixels_are_decoded(tmp_path, rng, policy):
+    rec = tmp_path / "data" / "recordings" / SITE
+    for i in range(3):
+        write_frame(rec, stem(i), 0.9, triplet(rng, obstacle=True))
+    write_frame(rec, stem(3), 0.9, corrupt_scan(triplet(rng, obstacle=True)))
+    (tmp_path / "labels").mkdir()
+    rows = "".join(f"{stem(i)}.jpg,obstacle,\n" for i in range(4))
+    (tmp_path / "labels" / f"{SITE}.csv").write_text("image,label,opposite_label\n" + rows)
+    cfg = pipeline_cfg(tmp_path, SITE, overrides=[f"on_bad_input={policy}"])
+    before = tree_digest(rec)
+    triage.run(cfg)  # structure is whole: triage passes it on, no_mask_train decodes it
+    select.run(cfg)
+    site_dir = tmp_path / "datasets" / SITE
+    if policy == "fail":
+        with pytest.raises(BadInputError, match=rf"{stem(3)}\.jpg: corrupt or truncated image"):
+            unmask.run(cfg)
+        assert not (site_dir / "no_mask_train").exists()
+        assert [p.name for p in site_dir.iterdir() if p.name.startswith(".")] == [], "no partial output left"
+    else:
+        out = unmask.run(cfg)
+        assert "corrupt or truncated" in reasons(out / "bad_inputs.csv")[stem(3)]
+        assert sorted(p.stem for p in (out / "obstacle").iterdir()) == [stem(i) for i in range(3)]
+        assert list(unmask.read_histograms(out / unmask.HISTOGRAMS_NAME)["image"]) == [f"{stem(i)}.jpg" for i in range(3)]
+    assert tree_digest(rec) == before, "inputs must never be modified"

@@ -11,6 +11,7 @@ from obstacles.io.images import decode_image, split_panels
 from obstacles.stages import diff, merge, select, split, triage, unmask
 from obstacles.stages import weights as weights_stage
 from obstacles.stages.select import LabelFileError
+from obstacles.weights import diff_metric
 from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 SITE = "plant_202209_01"
@@ -112,6 +113,21 @@ def test_no_mask_train_drops_mask_and_reverses(site):
     assert len(list((out / "no_obstacle").glob("*_reversed.jpg"))) == n_reversed
 
 
+def test_diff_metrics_come_from_the_one_decode_of_each_original(site):
+    root, cfg, rows = site
+    select.run(cfg)
+    unmask.run(cfg)
+    table = pd.read_csv(diff.run(cfg))
+    pairs = {(p.parent.name, p.name) for p in (root / "datasets" / SITE / "no_mask_train").glob("*/*.jpg")}
+    assert set(zip(table["label"], table["image"])) == pairs, "one row per pair, reversed ones included"
+    images = root / "data" / "recordings" / SITE / "images"
+    for _, row in table.iterrows():
+        original = row["image"].replace(cfg.unmask.reversed_suffix, "")
+        reference, current, _ = split_panels(decode_image(images / original), 3)
+        assert row["diff_metric"] == pytest.approx(diff_metric(reference, current, 50), abs=1e-8)
+        assert row["pixel_threshold"] == 50
+
+
 def test_to_pair_orders_panels():
     panels = [np.full((4, 4, 3), value, np.uint8) for value in (10, 20, 30)]
     triplet_image = np.hstack(panels)
@@ -183,3 +199,17 @@ def test_eval_split_holds_both_classes_even_with_few_single_class_groups():
         assert set(labels[is_eval]) == {0, 1}, seed
         assert len(np.unique(groups[is_eval])) < len(np.unique(groups)) / 2
         assert all(len(set(is_eval[groups == g])) == 1 for g in np.unique(groups)), "groups stay whole"
+
+
+def test_eval_split_takes_the_configured_share_of_every_class_seeded():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(400), rng.integers(1, 8, 400))  # bursts of 1 to 7 frames
+    labels = (rng.random(len(groups)) < 0.3).astype(np.int64)  # 30 % obstacles, mixed bursts
+    for fraction in (0.1, 0.25):
+        is_eval = split.assign_eval(labels, groups, eval_fraction=fraction, seed=1)
+        for label in (0, 1):
+            assert is_eval[labels == label].mean() == pytest.approx(fraction, abs=0.02), (fraction, label)
+        assert all(len(set(is_eval[groups == g])) == 1 for g in np.unique(groups)), "groups stay whole"
+    first = split.assign_eval(labels, groups, eval_fraction=0.1, seed=1)
+    assert np.array_equal(split.assign_eval(labels, groups, eval_fraction=0.1, seed=1), first)
+    assert not np.array_equal(split.assign_eval(labels, groups, eval_fraction=0.1, seed=2), first)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from obstacles.weights import WEIGHT_COLUMNS, compute_sample_weights, diff_coef, diff_metric
+from obstacles.weights import WEIGHT_COLUMNS, changed_fraction, compute_sample_weights, diff_coef, diff_histogram, diff_metric
+from obstacles.weights.curve import diff_mask
 
 CURVE = dict(alfa=-3.5, beta=2.0, gamma=8.0, swc=2.0, std_threshold_dist=1.5)
 
@@ -83,3 +84,17 @@ def test_diff_metric_counts_max_channel_above_threshold():
     assert diff_metric(current, reference, 50) == pytest.approx(0.2)  # |.| is symmetric
     with pytest.raises(ValueError, match="shape"):
         diff_metric(reference, current[:5], 50)
+
+
+@pytest.mark.parametrize("threshold", [-1, 0, 42, 42.5, 50, 254.9, 255])
+def test_stored_histogram_gives_diff_metric_at_any_threshold(threshold):
+    """The pipeline stores one histogram per pair; any site threshold must give the same metric
+    as measuring the pixels directly."""
+    rng = np.random.default_rng(7)
+    reference = rng.integers(0, 256, (3, 40, 50, 3), dtype=np.uint8)
+    current = rng.integers(0, 256, (3, 40, 50, 3), dtype=np.uint8)
+    histograms = np.stack([diff_histogram(r, c) for r, c in zip(reference, current)])
+    assert histograms.shape == (3, 256) and (histograms.sum(axis=1) == 40 * 50).all()
+    direct = [diff_mask(r, c, threshold).mean() for r, c in zip(reference, current)]
+    np.testing.assert_allclose(changed_fraction(histograms, threshold), direct, rtol=0, atol=1e-12)
+    assert changed_fraction(histograms[0], threshold) == pytest.approx(direct[0], abs=1e-12)

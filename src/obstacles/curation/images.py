@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from obstacles.data.dataset import to_tensor
-from obstacles.io.images import IMAGE_SUFFIXES, BadImage, decode_image, split_panels, validate_image, resize_panel
+from obstacles.io.images import IMAGE_SUFFIXES, BadImage, decode_image, resize_panel, split_panels
 from obstacles.weights.curve import diff_mask
 
 PANEL_LAYOUTS = (2, 3)  # [reference | current] or [reference | current | mask]
@@ -53,8 +53,7 @@ def sample_tensor(
     data: bytes, *, panels: int | None, panel_size: int | None, with_diff_mask: bool, pixel_threshold: float
 ) -> torch.Tensor:
     """(C, H, W) model input of one encoded image, normalised as in training; BadImage if unusable."""
-    validate_image(data, 1)  # zero-byte, truncated or non-image files, before OpenCV half-decodes them
-    image = decode_image(data)
+    image = decode_image(data)  # BadImage for zero-byte, truncated or non-image data
     reference, current = split_panels(image, detect_panels(image, panels))[:2]
     reference, current = resize_panel(reference, panel_size), resize_panel(current, panel_size)
     mask = diff_mask(reference, current, pixel_threshold).astype(np.uint8) if with_diff_mask else None

@@ -1,20 +1,27 @@
 """Decoding, validating and encoding side-by-side panel images.
 
-Validation decodes the JPEG at 1/8 scale (DCT scaling): the whole entropy-coded stream is
-still read, so truncation and corruption are caught at a fraction of a full decode.
+Two lines of defence, so that no image is decoded only to be checked:
+- `validate_image` checks what needs no pixels: the header parses, the width splits into the
+  panels, the file is complete (a JPEG's end-of-image marker follows its last scan; a PNG's
+  chunks and checksums are intact). Triage runs it on every recorded image.
+- `decode_image` raises BadImage for anything the decoder rejects deeper in the data; the stages
+  that need pixels report those as bad inputs, so a corrupt image is still named, never used.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+JPEG_SCAN, JPEG_END = b"\xff\xda", b"\xff\xd9"  # start-of-scan and end-of-image markers
 
 
 class BadImage(ValueError):
@@ -30,36 +37,51 @@ def check_panels(width: int, height: int, n_panels: int) -> int:
     return width // n_panels
 
 
-def validate_image(data: bytes, n_panels: int) -> tuple[int, int]:
-    """(width, height) of a decodable image with n_panels equal panels; BadImage otherwise."""
+@contextmanager
+def _decoding(data: bytes) -> Iterator[Image.Image]:
+    """An opened image whose decoding problems all surface as BadImage saying why."""
     if not data:
         raise BadImage("zero-byte file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # PIL warns instead of failing on some corruptions
             with Image.open(io.BytesIO(data)) as image:
-                size = image.size
-                image.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
-                image.load()
+                yield image
+    except BadImage:
+        raise
     except UnidentifiedImageError:
         raise BadImage("not an image") from None
     except (OSError, SyntaxError, ValueError, Warning, Image.DecompressionBombError) as exc:
         raise BadImage(f"corrupt or truncated image ({exc})") from None
+
+
+def validate_image(data: bytes, n_panels: int) -> tuple[int, int]:
+    """(width, height) of a complete image file with n_panels equal panels; BadImage otherwise."""
+    with _decoding(data) as image:
+        size, kind = image.size, image.format
+        if kind == "JPEG":
+            if data.rfind(JPEG_END) < data.rfind(JPEG_SCAN):  # neither can occur inside coded data
+                raise BadImage("corrupt or truncated image (no end-of-image marker after the last scan)")
+        elif kind == "PNG":
+            image.verify()  # every chunk present with a matching checksum, without inflating pixels
+        else:
+            image.load()
     check_panels(size[0], size[1], n_panels)
     return size
 
 
-def decode_image(source: str | Path | bytes, rgb: bool = True) -> np.ndarray:
-    """Full-resolution uint8 array (H, W, 3) from a path or encoded bytes.
+def decode_image(source: str | Path | bytes) -> np.ndarray:
+    """Full-resolution RGB uint8 array (H, W, 3) from a path or encoded bytes; BadImage if unusable.
 
-    rgb=False keeps OpenCV's BGR order: cheaper where the order does not matter (panel
-    shuffling, pixel differences) as long as the same flag goes to `encode_jpeg`.
+    Pillow (libjpeg-turbo) decodes the same pixels as OpenCV about 1.4x faster, straight to RGB,
+    and refuses a truncated stream that OpenCV would half-decode.
     """
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source
-    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if array is None:
-        raise BadImage(f"cannot decode {source if not isinstance(source, bytes) else 'bytes'}")
-    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB) if rgb else array
+    try:
+        with _decoding(data) as image:
+            return np.array(image if image.mode == "RGB" else image.convert("RGB"))  # writable
+    except BadImage as exc:
+        raise BadImage(f"{source}: {exc}" if isinstance(source, (str, Path)) else str(exc)) from None
 
 
 def split_panels(image: np.ndarray, n_panels: int) -> list[np.ndarray]:
@@ -75,18 +97,17 @@ def resize_panel(panel: np.ndarray, size: int | None) -> np.ndarray:
     return cv2.resize(panel, (int(size), int(size)), interpolation=cv2.INTER_AREA)
 
 
-def encode_jpeg(image: np.ndarray, quality: int, rgb: bool = True) -> bytes:
-    """Baseline JPEG bytes; deterministic for the same pixels and quality."""
-    image = np.ascontiguousarray(image)
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    """Baseline JPEG bytes of an RGB array; deterministic for the same pixels and quality."""
     ok, buffer = cv2.imencode(
-        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if rgb else image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        ".jpg", cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     )
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buffer.tobytes()
 
 
-def read_pair(path: str | Path, n_panels: int = 2, rgb: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(reference, current) panels of a sample file; any mask panel is dropped."""
-    panels = split_panels(decode_image(path, rgb), n_panels)
+def read_pair(path: str | Path, n_panels: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, current) RGB panels of a sample file; any mask panel is dropped."""
+    panels = split_panels(decode_image(path), n_panels)
     return panels[0], panels[1]

@@ -72,9 +72,10 @@ def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence])
 
 
 def link_or_copy(source: str | Path, target: str | Path) -> None:
-    """The same bytes under a new name: a hard link between derivatives (a metadata write, not a
-    data copy), a copy across file systems. DVC gives each output its own file when it caches it.
-    Never used on raw inputs, which must not share an inode with anything a stage writes."""
+    """The same bytes under a new name: a hard link (a metadata write, not a data copy), a copy
+    across file systems. Safe on inputs too: nothing here writes into an existing file (outputs
+    are built in fresh folders and replaced whole), and DVC gives each output its own file when
+    it caches it."""
     try:
         os.link(source, target)
     except OSError:

@@ -8,16 +8,12 @@ from pathlib import Path
 
 from obstacles.config import PROJECT_ROOT
 
-CHUNK = 1 << 20
 GIT_TIMEOUT_S = 30
 
 
 def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def git_state(repo: Path = PROJECT_ROOT) -> dict:

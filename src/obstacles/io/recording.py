@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import math
 import re
 from dataclasses import dataclass
@@ -44,35 +45,49 @@ def read_score(path: Path, field: str) -> float:
     return float(value)
 
 
-def scan_recording(folder: Path, score_field: str, bad: BadInputs) -> list[Frame]:
-    """Frames with an image and a readable score, sorted by name; every mismatch goes to `bad`."""
+def pair_files(folder: Path, bad: BadInputs) -> list[tuple[Path, Path]]:
+    """(image, JSON) file pairs sorted by image name; every unpaired or unexpected file goes to `bad`."""
     images_dir, json_dir = folder / IMAGES_DIR, folder / JSON_DIR
     for required in (images_dir, json_dir):
         if not required.is_dir():
             raise FileNotFoundError(f"recording {folder} has no {required.name}/ folder")
     images = {}
-    for path in sorted(images_dir.iterdir()):
-        if path.is_dir() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            bad.add(path, "not an image file (unexpected name or type)")
+    for entry in _sorted_entries(images_dir):
+        if not entry.is_file() or Path(entry.name).suffix.lower() not in IMAGE_SUFFIXES:
+            bad.add(entry.path, "not an image file (unexpected name or type)")
         else:
-            images[path.stem] = path
+            images[Path(entry.name).stem] = Path(entry.path)
     scores = {}
-    for path in sorted(json_dir.iterdir()):
-        if path.is_file() and path.suffix.lower() == ".json":
-            scores[path.stem] = path
+    for entry in _sorted_entries(json_dir):
+        if entry.is_file() and Path(entry.name).suffix.lower() == ".json":
+            scores[Path(entry.name).stem] = Path(entry.path)
         else:
-            bad.add(path, "not a JSON file")
+            bad.add(entry.path, "not a JSON file")
     for stem in sorted(scores.keys() - images.keys()):
         bad.add(scores[stem], "JSON without image")
-    frames = []
+    pairs = []
     for stem, path in images.items():
-        if stem not in scores:
+        if stem in scores:
+            pairs.append((path, scores[stem]))
+        else:
             bad.add(path, "image without JSON")
-            continue
+    return pairs
+
+
+def _sorted_entries(folder: Path) -> list[os.DirEntry]:
+    """Folder entries by name; scandir knows each entry's type without a stat per file."""
+    with os.scandir(folder) as entries:
+        return sorted(entries, key=lambda entry: entry.name)
+
+
+def scan_recording(folder: Path, score_field: str, bad: BadInputs) -> list[Frame]:
+    """Frames with an image and a readable score, sorted by name; every mismatch goes to `bad`."""
+    frames = []
+    for image, score_file in pair_files(folder, bad):
         try:
-            frames.append(Frame(path.name, path, read_score(scores[stem], score_field)))
+            frames.append(Frame(image.name, image, read_score(score_file, score_field)))
         except ValueError as exc:
-            bad.add(scores[stem], str(exc))
+            bad.add(score_file, str(exc))
     return frames
 
 

@@ -7,6 +7,7 @@ Layout: sites/<site>/<label>/, train/<label>/, eval/<label>/ (merged names are p
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -30,22 +31,21 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def merge_site(site: str, folder: Path, out: Path) -> list[tuple]:
-    """Copy one site's split images into the merged layout; manifest rows for them."""
+    """Link one site's split images into the merged layout; manifest rows for them."""
     diffs = {(r["label"], r["image"]): r for r in _read_rows(folder / DIFF_TABLE)}
     entries = _read_rows(folder / SPLIT_TABLE)
     for split, label in {(e["split"], e["label"]) for e in entries}:
         (out / split / label).mkdir(parents=True, exist_ok=True)
         (out / "sites" / site / label).mkdir(parents=True, exist_ok=True)
     rows = []
-    for entry in entries:
+    for entry in entries:  # plain strings: this loop runs once per image of every site
         label, image, split = entry["label"], entry["image"], entry["split"]
-        source = folder / split / label / image
-        merged = Path(split) / label / f"{site}{SITE_SEPARATOR}{image}"
-        for relative in (merged, Path("sites") / site / label / image):
-            link_or_copy(source, out / relative)
+        source = os.path.join(folder, split, label, image)
+        merged = f"{split}/{label}/{site}{SITE_SEPARATOR}{image}"
+        for relative in (merged, f"sites/{site}/{label}/{image}"):
+            link_or_copy(source, os.path.join(out, relative))
         diff = diffs[(label, image)]
-        rows.append((merged.as_posix(), site, split, label, file_sha256(source),
-                     diff["diff_metric"], diff["pixel_threshold"]))
+        rows.append((merged, site, split, label, file_sha256(source), diff["diff_metric"], diff["pixel_threshold"]))
     return rows
 
 

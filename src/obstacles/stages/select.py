@@ -1,4 +1,4 @@
-"""mask_train: the reviewer's picks from labels/<site>.csv, copied byte for byte."""
+"""mask_train: the reviewer's picks from labels/<site>.csv, the same bytes (linked)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def read_label_file(path: Path, reversed_default: str) -> list[Pick]:
 
 
 def triaged_paths(src: Path) -> dict[str, Path]:
-    """Image name -> its byte copy in the src triage (only images that passed validation)."""
+    """Image name -> its file in the src triage (only images that passed validation)."""
     with (src / INDEX_NAME).open(newline="", encoding="utf-8") as handle:
         return {row["image"]: src / row["path"] for row in csv.DictReader(handle)}
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
-from sklearn.model_selection import StratifiedGroupKFold
 
 from obstacles.config import entry_point
 from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
@@ -42,21 +41,38 @@ def burst_groups(stems: list[str], gap_s: float, reversed_suffix: str) -> np.nda
 
 
 def assign_eval(labels: np.ndarray, groups: np.ndarray, eval_fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of eval samples: one fold of a stratified group k-fold, k = 1 / eval_fraction."""
-    n_groups = len(np.unique(groups))
+    """Boolean mask of eval samples: whole groups, about eval_fraction of every class.
+
+    One seeded greedy pass (a stratified group hold-out): groups, in a seeded random order, join
+    eval whenever that brings the eval count of every class closer to its share. A class the pass
+    left out of eval then gets its smallest group, as long as train keeps some of that class.
+    """
     if not 0.0 < eval_fraction < 1.0:
         raise ValueError(f"split.eval_fraction must be in (0, 1), got {eval_fraction}")
-    if n_groups < 2:
-        raise ValueError(f"only {n_groups} capture group(s): cannot hold out an evaluation split by group")
-    n_splits = min(max(2, round(1.0 / eval_fraction)), n_groups)
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    candidates = [index for _, index in folds.split(np.zeros(len(labels)), labels, groups)]
-    # With few groups a fold can miss a class: take the fold whose class mix is closest to the site's.
-    overall = labels.mean()
-    eval_index = min(candidates, key=lambda index: (len(np.unique(labels[index])) < 2, abs(labels[index].mean() - overall)))
-    is_eval = np.zeros(len(labels), dtype=bool)
-    is_eval[eval_index] = True
-    return is_eval
+    group_ids, group_of = np.unique(groups, return_inverse=True)
+    if len(group_ids) < 2:
+        raise ValueError(f"only {len(group_ids)} capture group(s): cannot hold out an evaluation split by group")
+    classes, class_of = np.unique(labels, return_inverse=True)
+    counts = np.zeros((len(group_ids), len(classes)), dtype=np.int64)
+    np.add.at(counts, (group_of, class_of), 1)
+    totals = counts.sum(axis=0)
+    target = eval_fraction * totals
+
+    def distance(held: np.ndarray) -> float:
+        return float(np.sum(((held - target) / totals) ** 2))
+
+    order = np.random.default_rng(seed).permutation(len(group_ids))
+    in_eval = np.zeros(len(group_ids), dtype=bool)
+    held = np.zeros(len(classes), dtype=np.int64)
+    for g in order:
+        if distance(held + counts[g]) < distance(held):
+            in_eval[g], held = True, held + counts[g]
+    for c in np.flatnonzero(held == 0):
+        options = [g for g in order if counts[g, c] and counts[g, c] < totals[c]]
+        if options:
+            g = min(options, key=lambda g: counts[g].sum())  # first of the smallest, in seeded order
+            in_eval[g], held = True, held + counts[g]
+    return in_eval[group_of]
 
 
 def run(cfg: DictConfig) -> Path:

@@ -1,4 +1,4 @@
-"""src: triage a recording by the deployed score into classes and score bands (byte copies)."""
+"""src: triage a recording by the deployed score into classes and score bands (the same bytes, linked)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from omegaconf import DictConfig
 
 from obstacles.config import entry_point
 from obstacles.io.images import BadImage, validate_image
-from obstacles.io.outputs import atomic_dir, write_csv
+from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
 from obstacles.io.parallel import parallel_map
-from obstacles.io.recording import Frame, scan_recording
+from obstacles.io.recording import pair_files, read_score
 from obstacles.stages.common import bad_inputs, site_dir, site_name
 
 INDEX_NAME = "index.csv"
@@ -45,47 +45,67 @@ def classify(score: float, classes: tuple[TriageClass, ...]) -> TriageClass:
 def band_name(score: float, cls: TriageClass, nranges: int) -> str:
     """Equal-width band of the class's score range holding this score, two decimals."""
     width = (cls.high - cls.low) / nranges
-    index = min(max(math.ceil((score - cls.low) / width) - 1, 0), nranges - 1)
-    low = cls.low + index * width
-    return f"{cls.band_prefix}_between_{low:.2f}_{low + width:.2f}"
+    return band_names(cls, nranges)[min(max(math.ceil((score - cls.low) / width) - 1, 0), nranges - 1)]
 
 
-def _validate_and_copy(job: tuple[Frame, int, Path]) -> str | None:
-    """Copy a decodable image to its place (the bytes read once); otherwise say why not."""
-    frame, panels, target = job
-    data = frame.path.read_bytes()
-    try:
-        validate_image(data, panels)
-    except BadImage as exc:
-        return str(exc)
-    target.write_bytes(data)
-    return None
+def band_names(cls: TriageClass, nranges: int) -> list[str]:
+    width = (cls.high - cls.low) / nranges
+    lows = [cls.low + index * width for index in range(nranges)]
+    return [f"{cls.band_prefix}_between_{low:.2f}_{low + width:.2f}" for low in lows]
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What a worker needs to place one frame (built once from the config)."""
+
+    classes: tuple[TriageClass, ...]
+    nranges: int
+    panels: int
+    score_field: str
+    out: Path
+
+    def place(self, score: float, name: str) -> Path:
+        cls = classify(score, self.classes)
+        return Path(cls.folder) / band_name(score, cls, self.nranges) / name
+
+    def __call__(self, files: tuple[Path, Path]) -> tuple[float, str] | tuple[Path, str]:
+        """(score, place) of a good frame, linked into place (no byte written); else (bad file, why)."""
+        image, score_file = files
+        try:
+            score = read_score(score_file, self.score_field)
+        except ValueError as exc:
+            return score_file, str(exc)
+        try:
+            validate_image(image.read_bytes(), self.panels)
+        except BadImage as exc:
+            return image, str(exc)
+        place = self.place(score, image.name)
+        link_or_copy(image, self.out / place)
+        return score, place.as_posix()
 
 
 def run(cfg: DictConfig) -> Path:
     site = site_name(cfg)
     recording = Path(cfg.paths.recordings_dir) / site
     bad = bad_inputs(cfg)
-    frames = scan_recording(recording, cfg.recording.score_field, bad)
-    classes = triage_classes(cfg.triage.obstacle_above, cfg.triage.no_obstacle_at_most)
+    files = pair_files(recording, bad)
     rows = []
     with atomic_dir(site_dir(cfg) / "src") as out:
-        places = []
-        for frame in frames:
-            cls = classify(frame.score, classes)
-            places.append(Path(cls.folder) / band_name(frame.score, cls, cfg.triage.nranges) / frame.name)
-        for folder in {place.parent for place in places}:
-            (out / folder).mkdir(parents=True, exist_ok=True)
-        jobs = [(frame, cfg.recording.panels, out / place) for frame, place in zip(frames, places)]
-        problems = parallel_map(_validate_and_copy, jobs, workers=cfg.workers, desc=f"triage {site}")
-        for frame, place, problem in zip(frames, places, problems):
-            if problem:
-                bad.add(frame.path, problem)
+        triage = Triage(triage_classes(cfg.triage.obstacle_above, cfg.triage.no_obstacle_at_most),
+                        int(cfg.triage.nranges), int(cfg.recording.panels), str(cfg.recording.score_field), out)
+        bands = [out / cls.folder / band for cls in triage.classes for band in band_names(cls, triage.nranges)]
+        for band in bands:
+            band.mkdir(parents=True)
+        results = parallel_map(triage, files, workers=cfg.workers, desc=f"triage {site}")
+        for (image, _), (first, second) in zip(files, results):
+            if isinstance(first, Path):  # (bad file, why)
+                bad.add(first, second)
                 continue
-            rows.append((frame.name, f"{frame.score:.6f}", place.parts[0], place.parent.name, place.as_posix()))
-        for folder in {place.parent for place in places}:
-            if not any((out / folder).iterdir()):  # every image of this band was bad
-                (out / folder).rmdir()
+            cls, band, _ = second.split("/")
+            rows.append((image.name, f"{first:.6f}", cls, band, second))
+        for band in bands:
+            if not any(band.iterdir()):  # no image landed in this band
+                band.rmdir()
         write_csv(out / INDEX_NAME, ("image", "score", "class", "band", "path"), rows)
         bad.write(out)
     print(bad.summary(f"src {site}", len(rows)))

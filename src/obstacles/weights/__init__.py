@@ -2,9 +2,11 @@
 
 from obstacles.weights.curve import (
     WEIGHT_COLUMNS,
+    changed_fraction,
     compute_sample_weights,
     diff_coef,
+    diff_histogram,
     diff_metric,
 )
 
-__all__ = ["WEIGHT_COLUMNS", "compute_sample_weights", "diff_coef", "diff_metric"]
+__all__ = ["WEIGHT_COLUMNS", "changed_fraction", "compute_sample_weights", "diff_coef", "diff_histogram", "diff_metric"]

@@ -13,10 +13,11 @@ from obstacles.labels import to_is_obstacle
 WEIGHT_COLUMNS = ("diff_metric", "diff_threshold", "sigma_dist", "diff_coef", "sample_weight")
 # A spread below this is rounding noise of identical values (their mean is not exact), not a spread.
 NO_SPREAD = 1e-12
+DIFF_LEVELS = 256  # 8-bit pixel differences 0..255
 
 
-def diff_mask(reference: np.ndarray, current: np.ndarray, pixel_threshold: float) -> np.ndarray:
-    """Pixels whose largest per-channel absolute difference exceeds the site's threshold."""
+def max_channel_diff(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest absolute difference over the colour channels (uint8 in, uint8 out)."""
     reference = np.asarray(reference)
     current = np.asarray(current)
     if reference.shape != current.shape:
@@ -27,12 +28,39 @@ def diff_mask(reference: np.ndarray, current: np.ndarray, pixel_threshold: float
         diff = channels[0]
         for channel in channels[1:]:
             diff = cv2.max(diff, channel)
-    return diff > pixel_threshold
+    return diff
+
+
+def diff_mask(reference: np.ndarray, current: np.ndarray, pixel_threshold: float) -> np.ndarray:
+    """Pixels whose largest per-channel absolute difference exceeds the site's threshold."""
+    return max_channel_diff(reference, current) > pixel_threshold
+
+
+def diff_histogram(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Pixel count per max-channel difference value 0..255: enough to get diff_metric at any
+    threshold later without decoding the pair again (the pipeline stores it per image)."""
+    diff = max_channel_diff(reference, current)
+    if diff.dtype != np.uint8:
+        raise ValueError(f"diff_histogram needs 8-bit images, got {diff.dtype}")
+    return cv2.calcHist([np.ascontiguousarray(diff)], [0], None, [DIFF_LEVELS], [0, DIFF_LEVELS]).ravel().astype(np.int64)
+
+
+def changed_fraction(histograms: np.ndarray, pixel_threshold: float) -> np.ndarray | float:
+    """diff_metric from diff histograms (one per row): the fraction of pixels above the threshold."""
+    counts = np.asarray(histograms, dtype=np.int64)
+    if counts.shape[-1] != DIFF_LEVELS:
+        raise ValueError(f"a diff histogram has {DIFF_LEVELS} bins, got {counts.shape[-1]}")
+    first_changed = int(np.clip(np.floor(pixel_threshold) + 1, 0, DIFF_LEVELS))  # values v > threshold
+    total = counts.sum(axis=-1)
+    if np.any(total == 0):
+        raise ValueError("a diff histogram counts no pixels")
+    fraction = counts[..., first_changed:].sum(axis=-1) / total
+    return float(fraction) if np.ndim(fraction) == 0 else fraction
 
 
 def diff_metric(reference: np.ndarray, current: np.ndarray, pixel_threshold: float) -> float:
     """Fraction of pixels that changed between reference and current, in [0, 1]."""
-    return float(diff_mask(reference, current, pixel_threshold).mean())
+    return changed_fraction(diff_histogram(reference, current), pixel_threshold)
 
 
 def diff_coef(sigma_dist, alfa: float, beta: float, gamma: float):
