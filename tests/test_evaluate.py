@@ -220,3 +220,20 @@ def test_an_eval_split_with_one_class_is_rejected(trained, tmp_path):
     cfg = cfg_for(tmp_path, f"ckpt_path={checkpoint}", "dataset.name=oneclass", f"out_dir={tmp_path / 'out'}")
     with pytest.raises(ValueError, match=r"cannot evaluate split 'eval' of .*oneclass.*no obstacle images"):
         evaluate(cfg)
+
+
+def test_re_evaluation_keeps_dvcs_gitignore_and_refuses_foreign_files(trained, tmp_path):
+    """DVC writes (and the repo commits) a .gitignore beside the evaluate stage's cached outputs
+    and deletes the outputs before a re-run: that folder must be evaluated into, not refused."""
+    root, run, _ = trained
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".gitignore").write_text("/predictions.csv\n")
+    evaluate(cfg_for(root, f"run_dir={run}", f"out_dir={out}", "logger.enabled=false"))
+    assert (out / "metrics.json").is_file() and (out / ".gitignore").read_text() == "/predictions.csv\n"
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds files that are not an evaluation's"):
+        evaluate(cfg_for(root, f"run_dir={run}", f"out_dir={stray}", "logger.enabled=false"))
+    assert (stray / "notes.txt").read_text() == "mine"

@@ -31,7 +31,9 @@ from obstacles.io.outputs import atomic_dir
 from obstacles.io.provenance import git_state
 from obstacles.io.provenance import file_sha256
 
-KEPT_SUBDIRS = ("wandb",)  # offline W&B runs (e.g. the threshold search's) outlive a re-evaluation
+# Outlive a re-evaluation: offline W&B runs (e.g. the threshold search's), and the .gitignore
+# DVC keeps beside the stage's cached outputs (it is committed, so a fresh clone has it).
+KEPT_ENTRIES = ("wandb", ".gitignore")
 
 
 def output_dir(cfg: DictConfig, target: RunTarget, protected: list[Path]) -> Path:
@@ -42,7 +44,7 @@ def output_dir(cfg: DictConfig, target: RunTarget, protected: list[Path]) -> Pat
         if resolved == path.resolve() or resolved in path.resolve().parents:
             raise ValueError(f"out_dir={out_dir} would replace {path}: choose a folder of its own")
     ours = (resolved / METRICS_FILE).is_file() or (resolved / PREDICTIONS_FILE).is_file()
-    if resolved.is_dir() and not ours and any(p.name not in KEPT_SUBDIRS for p in resolved.iterdir()):
+    if resolved.is_dir() and not ours and any(p.name not in KEPT_ENTRIES for p in resolved.iterdir()):
         raise ValueError(f"out_dir={out_dir} holds files that are not an evaluation's; it would be replaced as a whole")
     return out_dir
 
@@ -67,9 +69,9 @@ def provenance(cfg: DictConfig, target: RunTarget, dataset: str, manifest: Path,
     }
 
 
-def keep_subdirs(old: Path, new: Path) -> None:
-    for name in KEPT_SUBDIRS:
-        if (old / name).is_dir() and not (new / name).exists():
+def keep_entries(old: Path, new: Path) -> None:
+    for name in KEPT_ENTRIES:
+        if (old / name).exists() and not (new / name).exists():
             shutil.move(str(old / name), str(new / name))
 
 
@@ -151,7 +153,7 @@ def write_outputs(
             )
             for threshold in job.thresholds
         ]
-        keep_subdirs(job.out_dir, folder)
+        keep_entries(job.out_dir, folder)
     return galleries
 
 
