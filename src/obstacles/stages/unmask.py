@@ -52,9 +52,9 @@ class Unmask:
         """
         source, targets = job
         try:
-            image = decode_image(source)
+            image = decode_image(Path(source).read_bytes())  # bytes: the reason comes without the path
         except BadImage as exc:
-            return str(exc).removeprefix(f"{source}: ")
+            return str(exc)
         for label, name, reverse in targets:
             with open(os.path.join(self.out, label, name), "wb") as handle:
                 handle.write(encode_jpeg(to_pair(image, self.panels, reverse), self.quality))
