@@ -1,11 +1,15 @@
 """Bad recorder output is named, skipped or fatal as configured; inputs are never modified."""
 
 import csv
+import io
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from obstacles.io.bad_inputs import BadInputError
+from obstacles.io.images import BadImage, decode_image, encode_jpeg, validate_image
 from obstacles.stages import select, triage, unmask
 from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
@@ -122,6 +126,36 @@ def corrupt_scan(data: bytes) -> bytes:
     scan = data.rfind(b"\xff\xda")
     middle = scan + (len(data) - scan) // 2
     return data[:middle] + b"\xff\xc0\x00\x11" + data[middle + 4 :]
+
+
+def stray_marker(data: bytes) -> bytes:
+    """A JPEG whose structure is whole but whose coded data breaks off at a restart marker that
+    does not belong there: Pillow and OpenCV fill the rest with grey and only warn."""
+    scan = data.rfind(b"\xff\xda")
+    middle = scan + (len(data) - scan) // 2
+    return data[:middle] + b"\xff\xd3" + data[middle + 2 :]
+
+
+@pytest.mark.parametrize("corrupt", [corrupt_scan, stray_marker])
+def test_decoder_refuses_corrupt_scan_data_that_passes_the_structure_check(rng, corrupt):
+    data = corrupt(triplet(rng, obstacle=True))
+    assert validate_image(data, 3) == (96, 32), "structure is whole: triage passes it on"
+    with pytest.raises(BadImage, match="corrupt or truncated image"):
+        decode_image(data)
+
+
+def test_decoding_gives_rgb_for_every_accepted_format(rng):
+    pixels = rng.integers(0, 256, (16, 48, 3), dtype=np.uint8)
+    png, gray = io.BytesIO(), io.BytesIO()
+    Image.fromarray(pixels).save(png, format="PNG")
+    Image.fromarray(pixels[..., 0]).save(gray, format="JPEG", quality=95)
+    assert np.array_equal(decode_image(png.getvalue()), pixels), "PNG is lossless"
+    decoded_gray = decode_image(gray.getvalue())
+    assert decoded_gray.shape == (16, 48, 3) and np.array_equal(decoded_gray[..., 0], decoded_gray[..., 2])
+    smooth = np.repeat(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], 16, axis=0).repeat(3, axis=2)
+    roundtrip = decode_image(encode_jpeg(smooth, 95)).astype(int)
+    assert roundtrip.shape == smooth.shape and np.abs(roundtrip - smooth).mean() < 2, "RGB order kept, q95"
+    assert decode_image(encode_jpeg(smooth, 95)).flags.writeable
 
 
 @pytest.mark.parametrize("policy", ["skip", "fail"])

@@ -27,10 +27,12 @@ class Frame:
     score: float
 
 
-def read_score(path: Path, field: str) -> float:
+def read_score(path: str | Path, field: str) -> float:
     """The deployed score at `field` (dotted path, e.g. `dense.0`); ValueError says what is wrong."""
+    with open(path, "rb") as handle:
+        data = handle.read()
     try:
-        value = json.loads(path.read_bytes())
+        value = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"malformed JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
     for key in field.split("."):
@@ -45,22 +47,27 @@ def read_score(path: Path, field: str) -> float:
     return float(value)
 
 
-def pair_files(folder: Path, bad: BadInputs) -> list[tuple[Path, Path]]:
-    """(image, JSON) file pairs sorted by image name; every unpaired or unexpected file goes to `bad`."""
+def pair_files(folder: Path, bad: BadInputs) -> list[tuple[str, str]]:
+    """(image, JSON) paths sorted by image name; every unpaired or unexpected file goes to `bad`.
+
+    Plain strings: this runs once per recorded frame, and the pairs travel to worker processes.
+    """
     images_dir, json_dir = folder / IMAGES_DIR, folder / JSON_DIR
     for required in (images_dir, json_dir):
         if not required.is_dir():
             raise FileNotFoundError(f"recording {folder} has no {required.name}/ folder")
     images = {}
     for entry in _sorted_entries(images_dir):
-        if not entry.is_file() or Path(entry.name).suffix.lower() not in IMAGE_SUFFIXES:
+        stem, suffix = os.path.splitext(entry.name)
+        if not entry.is_file() or suffix.lower() not in IMAGE_SUFFIXES:
             bad.add(entry.path, "not an image file (unexpected name or type)")
         else:
-            images[Path(entry.name).stem] = Path(entry.path)
+            images[stem] = entry.path
     scores = {}
     for entry in _sorted_entries(json_dir):
-        if entry.is_file() and Path(entry.name).suffix.lower() == ".json":
-            scores[Path(entry.name).stem] = Path(entry.path)
+        stem, suffix = os.path.splitext(entry.name)
+        if entry.is_file() and suffix.lower() == ".json":
+            scores[stem] = entry.path
         else:
             bad.add(entry.path, "not a JSON file")
     for stem in sorted(scores.keys() - images.keys()):
@@ -85,7 +92,7 @@ def scan_recording(folder: Path, score_field: str, bad: BadInputs) -> list[Frame
     frames = []
     for image, score_file in pair_files(folder, bad):
         try:
-            frames.append(Frame(image.name, image, read_score(score_file, score_field)))
+            frames.append(Frame(os.path.basename(image), Path(image), read_score(score_file, score_field)))
         except ValueError as exc:
             bad.add(score_file, str(exc))
     return frames

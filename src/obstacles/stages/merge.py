@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from obstacles.config import entry_point
 from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
+from obstacles.io.parallel import parallel_map
 from obstacles.io.provenance import file_sha256
 from obstacles.stages.common import site_dir
 from obstacles.stages.diff import DIFF_TABLE
@@ -30,23 +31,31 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def merge_site(site: str, folder: Path, out: Path) -> list[tuple]:
+def link_and_hash(job: tuple[str, tuple[str, ...]]) -> str:
+    """Link one image under each of its merged names; its sha256 for the manifest."""
+    source, targets = job
+    for target in targets:
+        link_or_copy(source, target)
+    return file_sha256(source)
+
+
+def merge_site(site: str, folder: Path, out: Path, workers: int) -> list[tuple]:
     """Link one site's split images into the merged layout; manifest rows for them."""
     diffs = {(r["label"], r["image"]): r for r in _read_rows(folder / DIFF_TABLE)}
     entries = _read_rows(folder / SPLIT_TABLE)
     for split, label in {(e["split"], e["label"]) for e in entries}:
         (out / split / label).mkdir(parents=True, exist_ok=True)
         (out / "sites" / site / label).mkdir(parents=True, exist_ok=True)
-    rows = []
+    placed, measured, jobs = [], [], []
     for entry in entries:  # plain strings: this loop runs once per image of every site
         label, image, split = entry["label"], entry["image"], entry["split"]
-        source = os.path.join(folder, split, label, image)
         merged = f"{split}/{label}/{site}{SITE_SEPARATOR}{image}"
-        for relative in (merged, f"sites/{site}/{label}/{image}"):
-            link_or_copy(source, os.path.join(out, relative))
-        diff = diffs[(label, image)]
-        rows.append((merged, site, split, label, file_sha256(source), diff["diff_metric"], diff["pixel_threshold"]))
-    return rows
+        targets = tuple(os.path.join(out, relative) for relative in (merged, f"sites/{site}/{label}/{image}"))
+        jobs.append((os.path.join(folder, split, label, image), targets))
+        placed.append((merged, site, split, label))
+        measured.append((diffs[(label, image)]["diff_metric"], diffs[(label, image)]["pixel_threshold"]))
+    hashes = parallel_map(link_and_hash, jobs, workers=workers, desc=f"balanced {site}")
+    return [(*where, sha256, *diff) for where, sha256, diff in zip(placed, hashes, measured)]  # MANIFEST_HEADER
 
 
 def run(cfg: DictConfig) -> Path:
@@ -55,7 +64,7 @@ def run(cfg: DictConfig) -> Path:
         raise ValueError("no sites registered in conf/sites.yaml: add one with obstacles.add_recording")
     final = Path(cfg.dataset.dir)
     with atomic_dir(final) as out:
-        rows = [row for site in sites for row in merge_site(site, site_dir(cfg, site), out)]
+        rows = [row for site in sites for row in merge_site(site, site_dir(cfg, site), out, cfg.workers)]
         write_csv(out / "manifest.csv", MANIFEST_HEADER, sorted(rows))
     counts = {}
     for _, site, split, label, *_ in rows:

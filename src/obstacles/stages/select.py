@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -19,6 +20,7 @@ SKIP = "skip"
 REVERSE = "reverse"  # opposite_label meaning "the configured default class"
 OPPOSITE_DIR = "opposite"
 PICKS_NAME = "picks.csv"
+PATH_CHARACTERS = frozenset("/\\:")  # separators and drive letters, POSIX and Windows
 
 
 class LabelFileError(ValueError):
@@ -37,6 +39,8 @@ def _image_name(raw: str, where: str) -> str:
     name = raw.strip()
     if not name:
         raise LabelFileError(f"{where}: empty image name")
+    if not PATH_CHARACTERS.intersection(name) and name != "..":
+        return name  # a plain file name: the common case, no path parsing needed
     parts = PurePosixPath(name).parts + PureWindowsPath(name).parts
     if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or ".." in parts:
         raise LabelFileError(f"{where}: image {name!r} is a path outside the recording")
@@ -76,10 +80,10 @@ def read_label_file(path: Path, reversed_default: str) -> list[Pick]:
     return picks
 
 
-def triaged_paths(src: Path) -> dict[str, Path]:
+def triaged_paths(src: Path) -> dict[str, str]:
     """Image name -> its file in the src triage (only images that passed validation)."""
     with (src / INDEX_NAME).open(newline="", encoding="utf-8") as handle:
-        return {row["image"]: src / row["path"] for row in csv.DictReader(handle)}
+        return {row["image"]: os.path.join(src, row["path"]) for row in csv.DictReader(handle)}
 
 
 def rejected_reasons(src: Path) -> dict[str, str]:
@@ -106,11 +110,11 @@ def run(cfg: DictConfig) -> Path:
     with atomic_dir(site_dir(cfg) / "mask_train") as out:
         for folder in (OBSTACLE, NO_OBSTACLE, OPPOSITE_DIR):
             (out / folder).mkdir()
-        for pick in chosen:
+        for pick in chosen:  # plain strings: this loop runs once per labelled image
             if pick.label != SKIP:
-                link_or_copy(available[pick.image], out / pick.label / pick.image)
+                link_or_copy(available[pick.image], os.path.join(out, pick.label, pick.image))
             if pick.opposite_label:
-                link_or_copy(available[pick.image], out / OPPOSITE_DIR / pick.image)
+                link_or_copy(available[pick.image], os.path.join(out, OPPOSITE_DIR, pick.image))
         write_csv(out / PICKS_NAME, LABEL_HEADER, [(p.image, p.label, p.opposite_label) for p in chosen])
     counts = {c: sum(p.label == c for p in picks) for c in (OBSTACLE, NO_OBSTACLE, SKIP)}
     reversals = sum(bool(p.opposite_label) for p in picks)

@@ -6,6 +6,7 @@ form one group, so near-identical frames never sit on both sides of the split.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -78,11 +79,12 @@ def assign_eval(labels: np.ndarray, groups: np.ndarray, eval_fraction: float, se
 def run(cfg: DictConfig) -> Path:
     site = site_name(cfg)
     source = site_dir(cfg) / "no_mask_train"
-    files = [(label, path) for label in (NO_OBSTACLE, OBSTACLE) for path in sorted((source / label).iterdir())]
+    files = [(label, name) for label in (NO_OBSTACLE, OBSTACLE) for name in sorted(os.listdir(source / label))]
     if not files:
         raise ValueError(f"{source} holds no images: nothing to split for {site}")
     labels = np.array([label == OBSTACLE for label, _ in files], dtype=np.int64)
-    groups = burst_groups([p.stem for _, p in files], cfg.split.burst_gap_s, cfg.unmask.reversed_suffix)
+    stems = [os.path.splitext(name)[0] for _, name in files]
+    groups = burst_groups(stems, cfg.split.burst_gap_s, cfg.unmask.reversed_suffix)
     is_eval = assign_eval(labels, groups, cfg.split.eval_fraction, cfg.split.seed)
     outputs = {split: site_dir(cfg) / split for split in SPLITS}
     with atomic_dir(outputs["train"]) as train, atomic_dir(outputs["eval"]) as held_out:
@@ -90,10 +92,10 @@ def run(cfg: DictConfig) -> Path:
             for label in (NO_OBSTACLE, OBSTACLE):
                 (folder / label).mkdir()
         rows = []
-        for (label, path), group, evaluated in zip(files, groups, is_eval):
+        for (label, name), group, evaluated in zip(files, groups, is_eval):  # plain strings: once per image
             split, folder = ("eval", held_out) if evaluated else ("train", train)
-            link_or_copy(path, folder / label / path.name)
-            rows.append((path.name, label, int(group), split))
+            link_or_copy(os.path.join(source, label, name), os.path.join(folder, label, name))
+            rows.append((name, label, int(group), split))
     write_csv(site_dir(cfg) / SPLIT_TABLE, ("image", "label", "group", "split"), rows)
     n_eval = int(is_eval.sum())
     print(f"[eval {site}] {len(files) - n_eval} train, {n_eval} eval images in {len(np.unique(groups))} capture groups")

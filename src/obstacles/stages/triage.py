@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,13 +63,14 @@ class Triage:
     nranges: int
     panels: int
     score_field: str
-    out: Path
+    out: str
 
-    def place(self, score: float, name: str) -> Path:
+    def place(self, score: float, name: str) -> str:
+        """`<class folder>/<band>/<name>`, relative to the output."""
         cls = classify(score, self.classes)
-        return Path(cls.folder) / band_name(score, cls, self.nranges) / name
+        return f"{cls.folder}/{band_name(score, cls, self.nranges)}/{name}"
 
-    def __call__(self, files: tuple[Path, Path]) -> tuple[float, str] | tuple[Path, str]:
+    def __call__(self, files: tuple[str, str]) -> tuple[float, str] | tuple[str, str]:
         """(score, place) of a good frame, linked into place (no byte written); else (bad file, why)."""
         image, score_file = files
         try:
@@ -76,12 +78,13 @@ class Triage:
         except ValueError as exc:
             return score_file, str(exc)
         try:
-            validate_image(image.read_bytes(), self.panels)
+            with open(image, "rb") as handle:
+                validate_image(handle.read(), self.panels)
         except BadImage as exc:
             return image, str(exc)
-        place = self.place(score, image.name)
-        link_or_copy(image, self.out / place)
-        return score, place.as_posix()
+        place = self.place(score, os.path.basename(image))
+        link_or_copy(image, os.path.join(self.out, place))
+        return score, place
 
 
 def run(cfg: DictConfig) -> Path:
@@ -92,17 +95,17 @@ def run(cfg: DictConfig) -> Path:
     rows = []
     with atomic_dir(site_dir(cfg) / "src") as out:
         triage = Triage(triage_classes(cfg.triage.obstacle_above, cfg.triage.no_obstacle_at_most),
-                        int(cfg.triage.nranges), int(cfg.recording.panels), str(cfg.recording.score_field), out)
+                        int(cfg.triage.nranges), int(cfg.recording.panels), str(cfg.recording.score_field), str(out))
         bands = [out / cls.folder / band for cls in triage.classes for band in band_names(cls, triage.nranges)]
         for band in bands:
             band.mkdir(parents=True)
         results = parallel_map(triage, files, workers=cfg.workers, desc=f"triage {site}")
         for (image, _), (first, second) in zip(files, results):
-            if isinstance(first, Path):  # (bad file, why)
+            if isinstance(first, str):  # (bad file, why)
                 bad.add(first, second)
                 continue
-            cls, band, _ = second.split("/")
-            rows.append((image.name, f"{first:.6f}", cls, band, second))
+            cls, band, name = second.split("/")
+            rows.append((name, f"{first:.6f}", cls, band, second))
         for band in bands:
             if not any(band.iterdir()):  # no image landed in this band
                 band.rmdir()

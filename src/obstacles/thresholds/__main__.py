@@ -9,7 +9,6 @@ W&B (offline unless WANDB_MODE says otherwise), optionally into an existing run.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import hydra
