@@ -3,7 +3,8 @@
 Simulates a batch of triplets (not timed), then times every stage in-process with all cores,
 with its CPU time, and the floor: OpenCV decoding and encoding each triplet once, same machine,
 same run. The pipeline also has to create one file per pair, which that floor leaves out, so the
-time to create as many empty files is printed too (on some disks it rivals the decoding).
+time to create one empty file per triplet, just before the pipeline, is printed too (on some
+disks it rivals the decoding, and it shows a disk slowed by recent deletes).
 Peak memory is read at two batch sizes to show it does not grow with the batch.
 
     python bench/pipeline.py [--frames 5000] [--small 1000] [--root /tmp/obstacles-bench]
@@ -104,8 +105,8 @@ def bench(root: Path, frames: int, run_dir: Path) -> dict:
     workers = resolve_workers(0)
     floor_1 = floor_seconds(images, 1)
     floor_n = floor_seconds(images, workers)
+    create_n = create_seconds(len(images), run_dir / "create", workers)  # before: a slow disk shows itself
     seconds, cpu, n_pairs = run_pipeline(root, run_dir / "datasets")
-    create_n = create_seconds(n_pairs, run_dir / "create", workers)
     total = sum(seconds.values())
     return dict(frames=len(images), pairs=n_pairs, workers=workers, floor_1=floor_1, floor_n=floor_n,
                 create_n=create_n, seconds=seconds, cpu=cpu, total=total, rss=peak_rss_mib())
@@ -124,9 +125,25 @@ def report(result: dict) -> None:
     print(f"  floor (decode+encode once, 1 worker)  {result['floor_1']:6.2f} s  "
           f"-> pipeline / floor = {result['total'] / result['floor_1']:.2f}x")
     floor_io = result["floor_n"] + result["create_n"]
-    print(f"  creating one file per pair ({result['workers']} workers)    {result['create_n']:6.2f} s  "
+    print(f"  creating one file per triplet ({result['workers']} workers) {result['create_n']:6.2f} s  "
           f"-> pipeline / (floor + creating its files) = {result['total'] / floor_io:.2f}x")
     print(f"  peak RSS: main {result['rss'][0]:.0f} MiB, largest worker {result['rss'][1]:.0f} MiB")
+
+
+# ext4 skips inodes freed in the last 60 s (360 s while their inode-table block is dirty) when it
+# allocates new ones, so creating files right after a mass delete costs up to 10x more: a cost of
+# the previous run's cleanup, not of the pipeline. Runs build into fresh folders, delete only
+# after all timing, and a run that follows a cleanup this closely waits first.
+SETTLE_SECONDS = 360
+
+
+def wait_after_cleanup(marker: Path) -> None:
+    if marker.exists():
+        remaining = SETTLE_SECONDS - (time.time() - marker.stat().st_mtime)
+        if remaining > 0:
+            print(f"waiting {remaining:.0f} s: the previous run deleted its outputs {SETTLE_SECONDS - remaining:.0f} s "
+                  "ago, and file creation is slow for minutes after a mass delete")
+            time.sleep(remaining)
 
 
 def main() -> None:
@@ -135,20 +152,18 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000, help="a smaller batch, to compare peak memory")
     parser.add_argument("--root", type=Path, default=Path("/tmp/obstacles-bench"))
     args = parser.parse_args()
-    # Every run builds into a fresh folder and old outputs are deleted only after all timing:
-    # ext4 without a journal skips recently freed inodes, so creating files right after a mass
-    # delete costs ~10x more for minutes, a cost of the benchmark's cleanup, not of the pipeline.
-    run_dirs = []
+    marker = args.root / "last-cleanup"
+    wait_after_cleanup(marker)
     for frames in (args.small, args.frames):
         if frames:
             run_dir = args.root / "runs" / f"{frames}-{time.time_ns()}"
-            run_dirs.append(run_dir)
             # each size in a fresh process, so peak memory is this size's own
             if os.fork() == 0:
                 report(bench(args.root / str(frames), frames, run_dir))
                 os._exit(0)
             os.wait()
     shutil.rmtree(args.root / "runs", ignore_errors=True)
+    marker.touch()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from obstacles.io import parallel
 from obstacles.io.images import decode_image, split_panels
 from obstacles.stages import diff, merge, select, split, triage, unmask
 from obstacles.stages import weights as weights_stage
@@ -213,3 +214,30 @@ def test_eval_split_takes_the_configured_share_of_every_class_seeded():
     first = split.assign_eval(labels, groups, eval_fraction=0.1, seed=1)
     assert np.array_equal(split.assign_eval(labels, groups, eval_fraction=0.1, seed=1), first)
     assert not np.array_equal(split.assign_eval(labels, groups, eval_fraction=0.1, seed=2), first)
+
+
+def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypatch):
+    """Enough frames that every per-image stage fans out to worker processes."""
+    pools = []
+    real_context = parallel.get_context
+    monkeypatch.setattr(parallel, "get_context", lambda method: pools.append(method) or real_context(method))
+    n_frames = 2 * parallel.CHUNKSIZE + 5
+    outputs = {}
+    for workers in (1, 2):
+        root, rng = tmp_path / f"workers{workers}", np.random.default_rng(3)
+        rows = []
+        for i in range(n_frames):
+            obstacle = i % 2 == 0
+            image = triplet(rng, obstacle=obstacle)
+            write_frame(root / "data" / "recordings" / SITE, stem(i), 0.8 if obstacle else 0.2, image)
+            reverse = "no_obstacle" if i % 7 == 0 else ""
+            rows.append((f"{stem(i)}.jpg", "obstacle" if obstacle else "no_obstacle", reverse))
+        write_labels(root, rows)
+        cfg = pipeline_cfg(root, SITE, overrides=[f"workers={workers}"])
+        for stage in (triage, select, unmask, split, diff, merge):
+            stage.run(cfg)
+        outputs[workers] = tree_digest(root / "datasets")
+        if workers == 1:
+            assert pools == [], "one worker runs in-process"
+    assert pools == ["fork"] * 3, "triage, no_mask_train and the merge each fanned out"
+    assert outputs[1] == outputs[2] and len(outputs[1]) > 4 * n_frames

@@ -8,6 +8,11 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 from tqdm import tqdm
 
+# Items per task. Each task costs the pool a pickle, a pipe round trip and a wake-up; with 64
+# light images per task instead of 16, no_mask_train's 4,525 images took 2.2 s instead of 2.3-2.5 s
+# on 2 cores, and still split into ~70 tasks, plenty to balance the workers.
+CHUNKSIZE = 64
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -20,7 +25,7 @@ def resolve_workers(workers: int) -> int:
 
 
 def parallel_map(
-    fn: Callable[[T], R], items: Sequence[T] | Iterable[T], *, workers: int = 0, desc: str = "", chunksize: int = 16
+    fn: Callable[[T], R], items: Sequence[T] | Iterable[T], *, workers: int = 0, desc: str = "", chunksize: int = CHUNKSIZE
 ) -> Iterator[R]:
     """Results in input order; with one worker (or few items) runs in-process."""
     items = list(items)
