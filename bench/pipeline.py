@@ -26,7 +26,7 @@ from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from obstacles.io.parallel import parallel_map, resolve_workers  # noqa: E402
-from obstacles.simulate import load_config, simulate  # noqa: E402
+from obstacles.simulate import simulate  # noqa: E402
 from obstacles.stages import diff, merge, select, split, triage, unmask, weights  # noqa: E402
 from obstacles.config import compose  # noqa: E402
 
@@ -38,7 +38,7 @@ STAGES = (("src", triage), ("mask_train", select), ("no_mask_train", unmask), ("
 def make_batch(root: Path, frames: int) -> list[Path]:
     if (root / "data" / "recordings" / SITE / "images").is_dir():
         return sorted((root / "data" / "recordings" / SITE / "images").iterdir())
-    cfg = load_config([f"paths.root_dir={root}", "workers=0", "~sites.plant_202209_01", "~sites.office_202210_02",
+    cfg = compose("simulate", [f"paths.root_dir={root}", "workers=0", "~sites.plant_202209_01", "~sites.office_202210_02",
                        f"+sites.{SITE}={{n_frames: {frames}, camera_id: 9001, start: '2024-01-02T06:00:00', "
                        "style: plant, obstacle_fraction: 0.5, mask_threshold: 50}"])
     started = time.perf_counter()

@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from obstacles.io.images import decode_image, split_panels
-from obstacles.simulate import load_config, simulate, simulate_site
+from obstacles.config import compose
+from obstacles.simulate import simulate, simulate_site
 from obstacles.simulation.camera import change_mask
 from obstacles.simulation.review import review
 from obstacles.simulation.schedule import STEM_TIME_FORMAT
@@ -29,7 +30,7 @@ STEM = re.compile(r"^1116_obstacles_classification_(\d{4}-\d{2}-\d{2}T\d{2}-\d{2
 
 @pytest.fixture(scope="module")
 def cfg():
-    return load_config()
+    return compose("simulate")
 
 
 def spec(cfg, **changes) -> dict:
@@ -219,7 +220,7 @@ def test_review_knobs():
 
 
 def test_simulate_runs_every_site_from_a_composed_config(tmp_path):
-    cfg = load_config([f"paths.root_dir={tmp_path}", "sites.plant_202209_01.n_frames=5", "sites.office_202210_02.n_frames=3"])
+    cfg = compose("simulate", [f"paths.root_dir={tmp_path}", "sites.plant_202209_01.n_frames=5", "sites.office_202210_02.n_frames=3"])
     summaries = simulate(cfg)
     assert [(s.site, s.frames) for s in summaries] == [("plant_202209_01", 5), ("office_202210_02", 3)]
     assert sorted(p.name for p in (tmp_path / "labels").iterdir()) == ["office_202210_02.csv", "plant_202209_01.csv"]

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import multiprocessing
-import os
 import re
 import time
 import zlib
@@ -25,12 +24,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from obstacles.config import entry_point
 from obstacles.io.images import encode_jpeg
+from obstacles.io.outputs import write_bytes_atomic
+from obstacles.io.parallel import resolve_workers
 from obstacles.simulation.camera import capture, change_mask, draw_lighting, draw_shadow
 from obstacles.simulation.obstacles import draw_obstacle
 from obstacles.simulation.review import SKIP, review
@@ -38,7 +39,6 @@ from obstacles.simulation.scene import render_scene
 from obstacles.simulation.schedule import Burst, frame_stem, plan_bursts
 from obstacles.simulation.scores import deployed_score
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 SCORE_KEY = "dense"  # the recorder's JSON: {"dense": [score]}
 LABEL_COLUMNS = ("image", "label", "opposite_label")
 SITE_NAME = re.compile(r"^\w+_\d{6}_\d+$")  # <site>_<yyyymm>_<seq>
@@ -122,17 +122,6 @@ def _namespace(value):
     return value
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write under a temporary name in the same folder, then rename: no half file under `path`."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 @dataclass(frozen=True)
 class BurstState:
     """What the frames of one burst share: scene, reference, obstacle, lighting, model error."""
@@ -203,8 +192,8 @@ def render_burst(job: SiteJob, burst: Burst) -> list[Frame]:
     for k, capture_time in enumerate(burst.times):
         triplet, score = capture_frame(job, state, job.rng(Stream.FRAME, burst.index, k))
         stem = frame_stem(job.spec.camera_id, capture_time)
-        write_atomic(job.images_dir / f"{stem}.jpg", encode_jpeg(triplet, job.common.jpeg_quality))
-        write_atomic(job.json_dir / f"{stem}.json", (json.dumps({SCORE_KEY: [score]}) + "\n").encode())
+        write_bytes_atomic(job.images_dir / f"{stem}.jpg", encode_jpeg(triplet, job.common.jpeg_quality))
+        write_bytes_atomic(job.json_dir / f"{stem}.json", (json.dumps({SCORE_KEY: [score]}) + "\n").encode())
         frames.append(Frame(stem, state.is_obstacle, score))
     return frames
 
@@ -302,7 +291,7 @@ def _write_labels(job: SiteJob, frames: list[Frame]) -> tuple[int, int]:
     writer.writerow(LABEL_COLUMNS)
     writer.writerows(zip((f"{f.stem}.jpg" for f in frames), labels, opposite))
     job.labels_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(job.labels_path, text.getvalue().encode())
+    write_bytes_atomic(job.labels_path, text.getvalue().encode())
     return sum(bool(o) for o in opposite), labels.count(SKIP)
 
 
@@ -311,7 +300,7 @@ def run_site(job: SiteJob, workers: int = 1) -> SiteSummary:
     started = time.perf_counter()
     job.images_dir.mkdir(parents=True, exist_ok=True)
     job.json_dir.mkdir(parents=True, exist_ok=True)
-    workers = (os.cpu_count() or 1) if workers == 0 else workers
+    workers = resolve_workers(workers)
     frames = _render_all(job, min(workers, len(job.plan)))
     reversals, skips = _write_labels(job, frames)
     obstacle = sum(f.is_obstacle for f in frames)
@@ -348,16 +337,7 @@ def simulate(cfg) -> list[SiteSummary]:
     return summaries
 
 
-def load_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """conf/simulate.yaml composed with Hydra overrides, for callers that do not go through the CLI."""
-    with hydra.initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra.compose(config_name="simulate", overrides=list(overrides))
-
-
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="simulate")
-def main(cfg: DictConfig) -> None:
-    simulate(cfg)
-
+main = entry_point("simulate", simulate)
 
 if __name__ == "__main__":
     main()

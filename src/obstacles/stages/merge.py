@@ -53,7 +53,8 @@ def merge_site(site: str, folder: Path, out: Path, workers: int) -> list[tuple]:
         targets = tuple(os.path.join(out, relative) for relative in (merged, f"sites/{site}/{label}/{image}"))
         jobs.append((os.path.join(folder, split, label, image), targets))
         placed.append((merged, site, split, label))
-        measured.append((diffs[(label, image)]["diff_metric"], diffs[(label, image)]["pixel_threshold"]))
+        diff = diffs[(label, image)]
+        measured.append((diff["diff_metric"], diff["pixel_threshold"]))
     hashes = parallel_map(link_and_hash, jobs, workers=workers, desc=f"balanced {site}")
     return [(*where, sha256, *diff) for where, sha256, diff in zip(placed, hashes, measured)]  # MANIFEST_HEADER
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.config import CONF_DIR
+from obstacles.config import entry_point
 from obstacles.io.outputs import write_text_atomic
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
 from obstacles.tracking import wandb_run
@@ -160,8 +159,8 @@ def run(cfg: DictConfig) -> dict:
     return report
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="thresholds")
-def main(cfg: DictConfig) -> None:
+def run_and_summarize(cfg: DictConfig) -> dict:
+    """Search, then print the thresholds and rates the team reads first."""
     report = run(cfg)
     print(
         f"lower {report['lower_rounded']:.{cfg.rounding.decimals}f} (exact {report['lower']:.6g}), "
@@ -169,7 +168,10 @@ def main(cfg: DictConfig) -> None:
         f"coverage {report['rounded']['coverage']:.4f} rounded / {report['coverage']:.4f} exact, "
         f"missed {report['rounded']['missed_rate']:.4f}, false alarm {report['rounded']['false_alarm_rate']:.4f}"
     )
+    return report
 
+
+main = entry_point("thresholds", run_and_summarize)
 
 if __name__ == "__main__":
     main()
