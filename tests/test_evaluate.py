@@ -27,11 +27,12 @@ QUICK_TRAINING = ("debug=limit", "trainer.max_epochs=1")
 HREF = re.compile(r'(?:href|src)="([^"#]+)"')
 
 
-def cli(root: Path, module: str, *overrides: str) -> subprocess.CompletedProcess:
-    """`python -m <module>` in a fresh process, W&B offline and kept inside root."""
+def cli(root: Path, module: str, *overrides: str, rooted: bool = True) -> subprocess.CompletedProcess:
+    """`python -m <module>` in a fresh process, W&B offline and kept inside root (`rooted`: its
+    paths too; the threshold search has none)."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     env.update({key: str(root / "wandb-home") for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")})
-    command = [sys.executable, "-m", module, f"paths.root_dir={root}", *overrides]
+    command = [sys.executable, "-m", module, *([f"paths.root_dir={root}"] if rooted else []), *overrides]
     result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -130,26 +131,37 @@ def test_wandb_offline_run_of_the_training_run_holds_the_evaluation(trained):
     assert list((media / "images" / "eval").glob("roc_pr_*.png"))
 
 
-def test_default_checkpoint_is_the_latest_runs_preferred_one(tmp_path):
+def test_default_checkpoint_is_the_latest_finished_runs_preferred_one(tmp_path, capsys):
     experiments = tmp_path / "experiments"
-    with pytest.raises(FileNotFoundError, match="no run with a checkpoint"):
+    with pytest.raises(FileNotFoundError, match="no finished run with a checkpoint"):
         find_checkpoint(experiments)
     for name, files in {
-        "001.d.a": ["best.ckpt", "last.ckpt"],
-        "002.d.b": ["last.ckpt"],
-        "003.d.c": [],
-        "notes": ["best.ckpt"],
+        "001.d.a": ["best.ckpt", "last.ckpt", "../run.json"],
+        "002.d.b": ["last.ckpt", "../run.json"],
+        "003.d.c": ["../run.json"],
+        "004.d.killed": ["best.ckpt", "last.ckpt"],  # killed after its first checkpoint: no record
+        "notes": ["best.ckpt", "../run.json"],
     }.items():
         (experiments / name / "checkpoints").mkdir(parents=True)
         for file in files:
             (experiments / name / "checkpoints" / file).touch()
     latest = find_checkpoint(experiments)
     assert latest.relative_to(tmp_path).as_posix() == "experiments/002.d.b/checkpoints/last.ckpt"
+    assert "skipping" in (out := capsys.readouterr().out) and "004.d.killed" in out and "run.json" in out
     chosen = resolve_checkpoint(None, str(experiments / "001.d.a"), str(experiments))
     assert chosen.name == "best.ckpt", "best is preferred over last"
-    (experiments / "004.d.sweep-x" / "0.alfa=1" / "checkpoints").mkdir(parents=True)
-    (experiments / "004.d.sweep-x" / "0.alfa=1" / "checkpoints" / "best.ckpt").touch()
-    assert find_checkpoint(experiments).parts[-4:-2] == ("004.d.sweep-x", "0.alfa=1"), "a sweep's newest job"
+    explicit = resolve_checkpoint(None, str(experiments / "004.d.killed"), str(experiments))
+    assert explicit.parts[-3] == "004.d.killed", "a run folder asked for by name is used, with a warning"
+    assert "did not finish" in capsys.readouterr().out
+    sweep = experiments / "005.d.sweep-x"
+    for job in ("0.alfa_1", "1.alfa_2"):
+        (sweep / job / "checkpoints").mkdir(parents=True)
+        (sweep / job / "checkpoints" / "best.ckpt").touch()
+    (sweep / "0.alfa_1" / "run.json").touch()
+    assert find_checkpoint(experiments).parts[-4:-2] == ("005.d.sweep-x", "0.alfa_1"), "a sweep's newest finished job"
+    assert "1.alfa_2" in capsys.readouterr().out
+    (sweep / "1.alfa_2" / "run.json").touch()
+    assert find_checkpoint(experiments).parts[-4:-2] == ("005.d.sweep-x", "1.alfa_2"), "a sweep's newest job"
     with pytest.raises(FileNotFoundError, match="nope.ckpt: no such file"):
         resolve_checkpoint(str(tmp_path / "nope.ckpt"), None, str(experiments))
     with pytest.raises(FileNotFoundError, match="run_dir=.*: no such run folder"):
@@ -237,3 +249,30 @@ def test_re_evaluation_keeps_dvcs_gitignore_and_refuses_foreign_files(trained, t
     with pytest.raises(ValueError, match="holds files that are not an evaluation's"):
         evaluate(cfg_for(root, f"run_dir={run}", f"out_dir={stray}", "logger.enabled=false"))
     assert (stray / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("logger", ["csv", "none"])
+def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger):
+    """Documented logger options other than W&B: evaluation and the threshold search still run
+    (and log to a W&B run of their own), and a killed run is not taken as the latest."""
+    write_pair_dataset(tmp_path, n_pairs=24, panel=32)
+    cli(tmp_path, "obstacles.train", "dataset.name=tiny", "model=field_cnn", "data.batch_size=4", f"logger={logger}",
+        *QUICK_TRAINING)
+    (run,) = (tmp_path / "experiments").glob("001.*")
+    assert not (run / "wandb").exists(), "training itself logged to no W&B run"
+    killed = tmp_path / "experiments" / run.name.replace("001.", "002.", 1)
+    shutil.copytree(run, killed)
+    (killed / "run.json").unlink()  # what a run killed after its first checkpoint leaves
+    args = [f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}"] if logger == "csv" else []
+    result = cli(tmp_path, "obstacles.evaluate", "eval.batch_size=4", "eval.progress=false", *args)
+    if not args:
+        assert f"skipping {killed}" in result.stdout
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert Path(metrics["checkpoint"]).parent.parent == run
+    assert not (killed / "eval").exists()
+    run_id = metrics["wandb_run_id"]
+    assert run_id and list((run / "wandb").glob(f"offline-run-*-{run_id}")), "evaluation made its own W&B run"
+    cli(tmp_path, "obstacles.thresholds", f"predictions={run / 'eval' / 'predictions.csv'}", rooted=False)
+    thresholds = json.loads((run / "eval" / "thresholds.json").read_text())
+    assert thresholds["wandb"]["run_id"] == run_id, "the threshold search joins the evaluation's run"
+    assert 0 <= thresholds["coverage"] <= 1

@@ -4,11 +4,22 @@ the given run id (e.g. the training run's) so a run's training, evaluation and t
 from __future__ import annotations
 
 import os
+import secrets
+import string
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from omegaconf import DictConfig
+
+RUN_ID_ALPHABET = string.ascii_lowercase + string.digits  # the characters W&B's own run ids use
+RUN_ID_LENGTH = 8
+
+
+def new_run_id() -> str:
+    """A fresh W&B run id, made here: wandb has no public generator (0.31 dropped wandb.util.generate_id),
+    and the id must be known before the run starts so metrics.json can name it."""
+    return "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(RUN_ID_LENGTH))
 
 
 @contextmanager

@@ -19,11 +19,10 @@ from omegaconf import DictConfig
 
 from obstacles.config import CONF_DIR
 from obstacles.training.checks import check_channels
-from obstacles.training.run_dir import forget_reserved_dirs, register_resolvers
-from obstacles.training.tracking import log_run_info, write_run_record
+from obstacles.training.run_dir import RUN_RECORD, forget_reserved_dirs, register_resolvers
+from obstacles.training.tracking import log_run_info, set_record_aside, write_run_record
 
 log = logging.getLogger(__name__)
-RUN_RECORD = "run.json"
 
 register_resolvers()
 
@@ -56,12 +55,17 @@ def train(cfg: DictConfig) -> float | None:
     loggers = instantiate_group(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     metric = cfg.get("optimized_metric")
+    record = Path(cfg.paths.output_dir) / RUN_RECORD
+    if trainer.is_global_zero:
+        set_record_aside(record)  # a resumed run is unfinished again until it writes a new one
     try:
         info = log_run_info(trainer.loggers, cfg, datamodule, model)
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         value = optimized_value(trainer, metric)
-        if trainer.is_global_zero:
-            write_run_record(Path(cfg.paths.output_dir) / RUN_RECORD, trainer, info, metric, value)
+        if trainer.interrupted:  # Lightning returns normally after Ctrl-C: no completion record
+            log.warning("training was interrupted: %s has checkpoints but no %s", cfg.paths.output_dir, RUN_RECORD)
+        elif trainer.is_global_zero:
+            write_run_record(record, trainer, info, metric, value)
     finally:
         if any(isinstance(logger, WandbLogger) for logger in loggers):
             import wandb

@@ -28,8 +28,8 @@ from obstacles.evaluation.report import (
 from obstacles.evaluation.runs import RunTarget, locate
 from obstacles.evaluation.scoring import pick_device, score_rows, split_rows
 from obstacles.io.outputs import atomic_dir
-from obstacles.io.provenance import git_state
-from obstacles.io.provenance import file_sha256
+from obstacles.io.provenance import file_sha256, git_state
+from obstacles.tracking import new_run_id
 
 # Outlive a re-evaluation: offline W&B runs (e.g. the threshold search's), and the .gitignore
 # DVC keeps beside the stage's cached outputs (it is committed, so a fresh clone has it).
@@ -80,8 +80,6 @@ def wandb_run_id(cfg: DictConfig, target: RunTarget) -> str | None:
     search attaches to whatever metrics.json names, even if this evaluation logs nothing)."""
     run_id = cfg.logger.run_id or target.wandb_run_id
     if run_id is None and cfg.logger.enabled:
-        from obstacles.evaluation.tracking import new_run_id
-
         run_id = new_run_id()
     return run_id
 

@@ -18,12 +18,6 @@ from obstacles.labels import CLASSES, OBSTACLE
 from obstacles.tracking import wandb_run
 
 
-def new_run_id() -> str:
-    import wandb
-
-    return wandb.util.generate_id()
-
-
 def confusion_chart(predictions: pd.DataFrame, threshold: float, title: str):
     """W&B's interactive confusion matrix (counts; the PNG shows the row-normalised one)."""
     import wandb

@@ -27,6 +27,9 @@ RUN_NUMBER = re.compile(r"^(\d{3,})\.")
 UNSAFE = re.compile(r"[^A-Za-z0-9_.+=,-]")
 LOCK_NAME = ".run_number.lock"
 CHECKPOINTS_DIR = "checkpoints"
+# The completion record: written last, only by a run whose training finished. A folder without it
+# is a run still going, interrupted or killed, and is never picked as "the latest run".
+RUN_RECORD = "run.json"
 CONFIG_DIR = ".hydra"
 JOB_NAME_MAX = 150  # characters of a sweep job's folder name before it is cut and hashed
 SIGNIFICANT = 4  # digits kept of swept float values in job folder names

@@ -12,7 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from obstacles.data import ObstacleDataModule
+from obstacles.io.outputs import write_text_atomic
 from obstacles.io.provenance import file_sha256
+
+PREVIOUS_RECORD_SUFFIX = ".previous"  # run.json of the training a resumed run continues
 
 def _outs(yaml_file: Path) -> list[tuple[Path, str]]:
     """(absolute path, md5) of every output a dvc.lock or .dvc file records."""
@@ -63,8 +66,16 @@ def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDat
     return info
 
 
+def set_record_aside(path: Path) -> None:
+    """Keep an earlier completion record as `run.json.previous`: while this training runs, the
+    folder must not look finished (tools pick the latest *finished* run)."""
+    if path.is_file():
+        path.replace(path.with_name(path.name + PREVIOUS_RECORD_SUFFIX))
+
+
 def write_run_record(path: str | Path, trainer: Trainer, info: dict, metric: str | None, value: float | None) -> None:
-    """`run.json`: what later tools (evaluation, threshold search) need to find and cite a run."""
+    """`run.json`, the completion record, written last and atomically: what later tools (evaluation,
+    threshold search) need to find and cite a run, and the sign that its training finished."""
     checkpoint = trainer.checkpoint_callback
     wandb = next((logger for logger in trainer.loggers if isinstance(logger, WandbLogger)), None)
     record = {
@@ -79,4 +90,4 @@ def write_run_record(path: str | Path, trainer: Trainer, info: dict, metric: str
         "wandb_run_id": wandb.version if wandb else None,
         "wandb_group": wandb.experiment.group if wandb else None,
     }
-    Path(path).write_text(json.dumps(record, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
