@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from obstacles.io.outputs import atomic_output
+from obstacles.io.predictions import read_predictions
 from obstacles.thresholds import coverage_sweep, find_thresholds, limit_grid
 
 LIMITS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0)
@@ -159,6 +161,8 @@ def test_lower_can_decide_nothing():
         ([0.1, 0.2, 0.3], ["obstacle"] * 3, "no no_obstacle images"),
         ([0.1, float("nan"), 0.3], [0, 1, 1], r"NaN/inf value\(s\); first at index 1"),
         ([0.1, 0.2], ["obstacle", "maybe"], "unknown label 'maybe'"),
+        ([0.1, 1.7, 0.3], [0, 1, 1], r"probabilities in \[0, 1\]: 1 outside, first at index 1 \(1.7\)"),
+        ([-0.2, 0.5], [0, 1], r"probabilities in \[0, 1\]: 1 outside, first at index 0"),
     ],
 )
 def test_bad_inputs_are_named(scores, labels, message):
@@ -303,6 +307,48 @@ def test_cli_names_a_missing_column(tmp_path):
     done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false")
     assert done.returncode != 0
     assert "missing column(s) ['score']" in done.stderr
+    assert not (tmp_path / "thresholds.json").exists()
+
+
+GOOD_ROWS = "eval/a.jpg,office,obstacle,0.9\neval/b.jpg,office,no_obstacle,0.1\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r":1: empty file; expected the header path,site,label,score"),
+        (b"path,site,label,score\n", r":2: no predictions below the header"),
+        (f"path,site,label,score\n{GOOD_ROWS}\n\neval/c.jpg,x,maybe,0.4\n".encode(), r":6: unknown label 'maybe'"),
+        (f"path,site,label,score\n{GOOD_ROWS}path,site,label,score\n{GOOD_ROWS}".encode(),
+         r":4: a second header line"),
+        (f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,high\n".encode(), r":4: score 'high' is not a number"),
+        (f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,1.7\n".encode(),
+         r":4: score 1.7 is not a probability in \[0, 1\]"),
+        (f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,nan\n".encode(), r":4: score nan is not a probability"),
+        (f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,\n".encode(), r":4: score '' is not a number"),
+        ("path,site,label,score\neval/caf\u00e9.jpg,x,obstacle,0.5\n".encode("cp1252"),
+         r":2: byte 0xe9 at column 9 is not UTF-8 text; save it as UTF-8"),
+        (b"path,site,score\neval/a.jpg,x,0.5\n", r":1: missing column\(s\) \['label'\]"),
+    ],
+    ids=["empty", "header-only", "unknown-label-after-blank-lines", "second-header", "not-a-number", "above-one",
+         "nan", "blank-score", "cp1252", "missing-column"],
+)
+def test_a_bad_predictions_file_is_named_with_its_line(tmp_path, content, message):
+    path = tmp_path / "predictions.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + message):
+        read_predictions(path)
+    assert path.read_bytes() == content, "the input is never modified"
+
+
+def test_cli_refuses_a_score_outside_zero_one_naming_file_and_row(tmp_path):
+    predictions = tmp_path / "predictions.csv"
+    table = write_predictions(predictions, n=20)
+    table.loc[7, "score"] = 1.7
+    table.to_csv(predictions, index=False)
+    done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false")
+    assert done.returncode != 0
+    assert f"{predictions}:9: score 1.7 is not a probability in [0, 1]" in done.stderr
     assert not (tmp_path / "thresholds.json").exists()
 
 

@@ -71,6 +71,12 @@ def validate_predictions(scores, labels, *, require_both_classes: bool = False) 
         raise ValueError(
             f"scores contain {bad.size} NaN/inf value(s); first at index {bad[0]} ({score_array[bad[0]]!r})"
         )
+    outside = np.flatnonzero((score_array < 0.0) | (score_array > 1.0))
+    if outside.size:
+        raise ValueError(
+            f"scores must be probabilities in [0, 1]: {outside.size} outside, first at index {outside[0]} "
+            f"({float(score_array[outside[0]])!r})"
+        )
     if require_both_classes:
         n_obstacle = int(is_obstacle.sum())
         for name, count in ((OBSTACLE, n_obstacle), (NO_OBSTACLE, is_obstacle.size - n_obstacle)):

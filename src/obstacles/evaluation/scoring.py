@@ -15,11 +15,10 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from obstacles.data.dataset import PairDataset, read_manifest
+from obstacles.io.predictions import PREDICTION_COLUMNS
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.metrics import validate_predictions
 from obstacles.models import ObstacleClassifier
-
-PREDICTION_COLUMNS = ("path", "site", "label", "score")
 
 
 def split_rows(manifest: Path, split: str) -> pd.DataFrame:

@@ -16,33 +16,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from obstacles.config import entry_point
 from obstacles.io.outputs import write_text_atomic
+from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
 from obstacles.tracking import wandb_run
 from obstacles.plots import risk_coverage_figure, save_figure
 from obstacles.thresholds.search import SortedPredictions, ThresholdResult, limit_grid, search
 from obstacles.thresholds.search import sweep as sweep_sorted
 
-PREDICTION_COLUMNS = ("path", "site", "label", "score")
 THRESHOLDS_FILE = "thresholds.json"
 SWEEP_FILE = "coverage_sweep.csv"
 PLOT_FILE = "risk_coverage.png"
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def load_predictions(path: str | Path) -> pd.DataFrame:
-    """The predictions CSV, or a ValueError naming the missing column(s)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"predictions file not found: {path}")
-    table = pd.read_csv(path, dtype={"path": str, "site": str, "label": str})
-    missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"{path} is missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)}, found {list(table.columns)}"
-        )
-    return table
 
 
 def _find_key(tree, key: str):
@@ -121,7 +107,7 @@ def run(cfg: DictConfig) -> dict:
     """Everything the CLI does, callable from tests and notebooks with a composed config."""
     predictions_path = Path(cfg.predictions)
     out_dir = Path(cfg.out_dir) if cfg.out_dir else predictions_path.parent
-    table = load_predictions(predictions_path)
+    table = read_predictions(predictions_path)
 
     data = SortedPredictions.build(table["score"].to_numpy(), table["label"].to_numpy())
     rounding = {"decimals": cfg.rounding.decimals, "epsilon": cfg.rounding.epsilon}
