@@ -5,7 +5,8 @@ import sys
 import pytest
 from obstacles import add_recording
 from obstacles.config import compose
-from tests.conftest import stem, tree_digest, triplet, write_frame
+from obstacles.stages import select, triage
+from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 SITE = "lab_202301_03"
 
@@ -87,3 +88,29 @@ def test_command_line_site_argument(monkeypatch, project, source):
     monkeypatch.setattr(sys, "argv", ["add_recording", f"source={source}", f"site={SITE}"])
     add_recording.main()
     assert seen["argv"][1:] == [f"source={source}", f"recording_id={SITE}"]
+
+
+def test_a_batch_with_broken_images_goes_through_triage_and_picks_with_no_hand_edit(project, source, rng):
+    """Zero-byte, truncated, non-image and wrong-width files get no label row (triage's own check),
+    so the documented workflow runs on: add_recording, then src and mask_train."""
+    good = triplet(rng, obstacle=True)
+    broken = {
+        stem(10): b"",  # zero bytes
+        stem(11): good[: len(good) // 2],  # truncated
+        stem(12): b"this is a text file, not a JPEG",
+        stem(13): triplet(rng, panels=2),  # two panels where three are configured
+    }
+    for name, data in broken.items():
+        write_frame(source, name, 0.9, data)
+    add_recording.run(cfg_for(project, source))
+    label_file = project / "labels" / f"{SITE}.csv"
+    labelled = {line.split(",")[0] for line in label_file.read_text().splitlines()[1:]}
+    assert labelled == {f"{stem(i)}.jpg" for i in range(4)}, "no row for a file triage rejects"
+    labels_before = label_file.read_bytes()
+    cfg = pipeline_cfg(project, SITE)
+    src = triage.run(cfg)
+    rejected = (src / "bad_inputs.csv").read_text()
+    assert all(f"{name}.jpg" in rejected for name in broken)
+    picks = select.run(cfg)
+    assert sorted(p.name for p in (picks / "obstacle").iterdir()) == [f"{stem(2)}.jpg"]
+    assert label_file.read_bytes() == labels_before, "the label file is never modified"

@@ -87,6 +87,38 @@ def test_label_file_errors_name_file_and_line(site, row, message):
     assert not (root / "datasets" / SITE / "mask_train").exists()
 
 
+def test_label_file_errors_give_the_files_own_line_numbers(site):
+    root, cfg, rows = site
+    label_file = root / "labels" / f"{SITE}.csv"
+    lines = ["image,label,opposite_label", ",".join(rows[0]), "", "", ",".join(rows[2]), f"{rows[3][0]},maybe,"]
+    label_file.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LabelFileError, match=f"{SITE}.csv:6: unknown label 'maybe'"):
+        select.run(cfg)
+    label_file.write_bytes(f"image,label,opposite_label\n{rows[0][0]},obstacle,\ncaf\u00e9.jpg,obstacle,\n".encode("cp1252"))
+    with pytest.raises(LabelFileError, match=f"{SITE}.csv:3: byte 0xe9 at column 4 is not UTF-8 text; save it as UTF-8"):
+        select.run(cfg)
+    label_file.write_text(f"image,label,opposite_label\n{rows[0][0]},obstacle\n")
+    with pytest.raises(LabelFileError, match=f"{SITE}.csv:2: expected 3 fields"):
+        select.run(cfg)
+
+
+def test_a_row_naming_an_image_triage_rejected_is_dropped_with_a_warning(site, rng, capsys):
+    root, cfg, rows = site
+    recording = root / "data" / "recordings" / SITE
+    broken = "1116_obstacles_classification_2022-09-07T23-00-00"
+    write_frame(recording, broken, 0.9, triplet(rng, obstacle=True)[:200])  # truncated
+    triage.run(cfg)
+    write_labels(root, [*rows, (f"{broken}.jpg", "obstacle", "")])
+    out = select.run(cfg)
+    err = capsys.readouterr().err
+    assert f"{SITE}.csv:{len(rows) + 2}: image '{broken}.jpg' was rejected by triage" in err
+    assert not (out / "obstacle" / f"{broken}.jpg").exists()
+    assert broken not in (out / "picks.csv").read_text()
+    write_labels(root, [*rows, ("never_recorded.jpg", "obstacle", "")])
+    with pytest.raises(LabelFileError, match=f":{len(rows) + 2}: image 'never_recorded.jpg' is not in"):
+        select.run(cfg)
+
+
 def test_label_file_header_and_rejected_image(site, rng):
     root, cfg, rows = site
     write_labels(root, rows[:2], header=("img", "label"))

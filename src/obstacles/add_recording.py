@@ -19,7 +19,7 @@ from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.sites import register_site, validate_site_id
 from obstacles.storage import DVC
-from obstacles.stages.select import LABEL_HEADER, SKIP
+from obstacles.stages.select import LABEL_HEADER, SKIP, prefill_label
 
 
 def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
@@ -44,19 +44,12 @@ def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
         raise ValueError(f"{source} holds paths that leave the recording: {escaped[:3]}")
 
 
-def prefill_labels(recording: Path, cutoffs: DictConfig, score_field: str) -> tuple[list[tuple], BadInputs]:
-    """Label rows from the deployed score: the reviewer starts from the model's opinion."""
+def prefill_labels(recording: Path, pipeline: DictConfig) -> tuple[list[tuple], BadInputs]:
+    """Label rows from the deployed score (the reviewer starts from the model's opinion), for the
+    frames triage will keep: a file it rejects gets no row, so `dvc repro` needs no hand edit."""
     bad = BadInputs("skip", root=recording)
-    rows = []
-    for frame in scan_recording(recording, score_field, bad):
-        if frame.score > cutoffs.obstacle_above:
-            label = OBSTACLE
-        elif frame.score <= cutoffs.no_obstacle_at_most:
-            label = NO_OBSTACLE
-        else:
-            label = SKIP
-        rows.append((frame.name, label, ""))
-    return rows, bad
+    frames = scan_recording(recording, pipeline.recording.score_field, int(pipeline.recording.panels), bad)
+    return [(frame.name, prefill_label(frame.score, pipeline.triage), "") for frame in frames], bad
 
 
 def run(cfg: DictConfig) -> Path:
@@ -71,15 +64,15 @@ def run(cfg: DictConfig) -> Path:
     pipeline = OmegaConf.load(Path(CONF_DIR) / "pipeline.yaml")
     with atomic_dir(recording) as staging:
         fetch(str(cfg.source), staging, cfg.s3.endpoint_url)
-    rows, bad = prefill_labels(recording, pipeline.triage, pipeline.recording.score_field)
+    rows, bad = prefill_labels(recording, pipeline)
     write_csv(labels, LABEL_HEADER, rows)
     register_site(root, site, cfg.pixel_threshold, note=cfg.note)
     counts = {label: sum(r[1] == label for r in rows) for label in (OBSTACLE, NO_OBSTACLE, SKIP)}
     print(f"[add_recording] {site}: {len(rows)} frames copied to {recording} "
           f"({counts[OBSTACLE]} obstacle, {counts[NO_OBSTACLE]} no_obstacle, {counts[SKIP]} skip pre-filled)")
     if bad.items:
-        print(f"[add_recording] {len(bad.items)} file(s) unusable, e.g. {bad.items[0][0]}: {bad.items[0][1]} "
-              "(the src stage reports them all)")
+        print(f"[add_recording] {len(bad.items)} file(s) triage will reject got no label row, e.g. "
+              f"{bad.items[0][0]}: {bad.items[0][1]} (the src stage lists them all in its bad_inputs.csv)")
     if cfg.dvc_add and (root / ".dvc").is_dir():
         subprocess.run([*DVC, "add", "data"], cwd=root, check=True)
     print(f"next: review {labels}, then `dvc repro` builds {site} and the merged dataset")

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from obstacles.io.bad_inputs import BadInputs
-from obstacles.io.images import IMAGE_SUFFIXES
+from obstacles.io.images import IMAGE_SUFFIXES, BadImage, validate_image
 
 IMAGES_DIR = "images"
 JSON_DIR = "json"
@@ -45,6 +45,32 @@ def read_score(path: str | Path, field: str) -> float:
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"score {value!r} is not a finite number in [0, 1]")
     return float(value)
+
+
+class BadFrame(ValueError):
+    """A recorded frame triage cannot use: `file` is the image or the JSON at fault."""
+
+    def __init__(self, file: str, reason: str):
+        super().__init__(reason)
+        self.file = file
+
+
+def check_frame(image: str, score_file: str, score_field: str, panels: int) -> float:
+    """The frame's deployed score once its JSON and its image's structure pass (what triage keeps).
+
+    One check for every place that decides which frames exist: the src stage, and
+    add_recording's label pre-fill, so no label row is written for an image triage will reject.
+    """
+    try:
+        score = read_score(score_file, score_field)
+    except ValueError as exc:
+        raise BadFrame(score_file, str(exc)) from None
+    try:
+        with open(image, "rb") as handle:
+            validate_image(handle.read(), panels)
+    except BadImage as exc:
+        raise BadFrame(image, str(exc)) from None
+    return score
 
 
 def pair_files(folder: Path, bad: BadInputs) -> list[tuple[str, str]]:
@@ -87,14 +113,14 @@ def _sorted_entries(folder: Path) -> list[os.DirEntry]:
         return sorted(entries, key=lambda entry: entry.name)
 
 
-def scan_recording(folder: Path, score_field: str, bad: BadInputs) -> list[Frame]:
-    """Frames with an image and a readable score, sorted by name; every mismatch goes to `bad`."""
+def scan_recording(folder: Path, score_field: str, panels: int, bad: BadInputs) -> list[Frame]:
+    """The frames triage keeps, sorted by name; every other file goes to `bad` with its reason."""
     frames = []
     for image, score_file in pair_files(folder, bad):
         try:
-            frames.append(Frame(os.path.basename(image), Path(image), read_score(score_file, score_field)))
-        except ValueError as exc:
-            bad.add(score_file, str(exc))
+            frames.append(Frame(os.path.basename(image), Path(image), check_frame(image, score_file, score_field, panels)))
+        except BadFrame as exc:
+            bad.add(exc.file, str(exc))
     return frames
 
 

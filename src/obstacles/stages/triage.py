@@ -10,10 +10,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from obstacles.config import entry_point
-from obstacles.io.images import BadImage, validate_image
 from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
 from obstacles.io.parallel import parallel_map
-from obstacles.io.recording import pair_files, read_score
+from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.io.recording import BadFrame, check_frame, pair_files
 from obstacles.stages.common import bad_inputs, site_dir, site_name
 
 INDEX_NAME = "index.csv"
@@ -25,13 +25,14 @@ class TriageClass:
     band_prefix: str  # e.g. obs
     low: float
     high: float
+    label: str  # the deployed model's opinion: obstacle, no_obstacle, or "" (not decided)
 
 
 def triage_classes(obstacle_above: float, no_obstacle_at_most: float) -> tuple[TriageClass, ...]:
     return (
-        TriageClass("classified_no_obstacle", "no_obs", 0.0, no_obstacle_at_most),
-        TriageClass("classified_not_decided", "not_decided", no_obstacle_at_most, obstacle_above),
-        TriageClass("classified_obstacle", "obs", obstacle_above, 1.0),
+        TriageClass("classified_no_obstacle", "no_obs", 0.0, no_obstacle_at_most, NO_OBSTACLE),
+        TriageClass("classified_not_decided", "not_decided", no_obstacle_at_most, obstacle_above, ""),
+        TriageClass("classified_obstacle", "obs", obstacle_above, 1.0, OBSTACLE),
     )
 
 
@@ -74,14 +75,9 @@ class Triage:
         """(score, place) of a good frame, linked into place (no byte written); else (bad file, why)."""
         image, score_file = files
         try:
-            score = read_score(score_file, self.score_field)
-        except ValueError as exc:
-            return score_file, str(exc)
-        try:
-            with open(image, "rb") as handle:
-                validate_image(handle.read(), self.panels)
-        except BadImage as exc:
-            return image, str(exc)
+            score = check_frame(image, score_file, self.score_field, self.panels)
+        except BadFrame as exc:
+            return exc.file, str(exc)
         place = self.place(score, os.path.basename(image))
         link_or_copy(image, os.path.join(self.out, place))
         return score, place
