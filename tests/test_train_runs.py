@@ -65,6 +65,47 @@ def test_bad_configs_fail_before_training(root, tmp_path, override, message):
     assert not (tmp_path / "out").exists()
 
 
+def refused_cli(root: Path, *overrides: str, multirun: bool = False) -> str:
+    """stderr of a `python -m obstacles.train` that must be refused (non-zero exit)."""
+    command = [sys.executable, "-m", "obstacles.train", *(["-m"] if multirun else []), f"paths.root_dir={root}"]
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    result = subprocess.run(command + list(overrides), cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0, result.stdout[-2000:]
+    return result.stderr
+
+
+@pytest.mark.parametrize("multirun", [False, True], ids=["run", "sweep"])
+def test_a_refused_config_gets_no_run_folder(tmp_path, multirun):
+    write_pair_dataset(tmp_path, n_pairs=8, panel=16)
+    sweep = ["weights.alfa=-2.0,-5.0"] if multirun else []
+    err = refused_cli(tmp_path, "dataset.name=tiny", "experiment=demo", "model.backbone=resnet_nope", *sweep,
+                      multirun=multirun)
+    assert "unknown backbone 'resnet_nope'" in err and "no run folder was made" in err
+    assert "Traceback" not in err
+    experiments = tmp_path / "experiments"
+    assert not experiments.exists() or not [p for p in experiments.iterdir() if p.name[:1].isdigit()]
+
+
+def test_run_folder_names_the_backbone_asked_for(tmp_path):
+    cfg = train_cfg(tmp_path, "experiment=demo", "model.backbone=resnet18", "model.in_chans=7")
+    assert cfg.run_info == "demo-resnet18"
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty"])
+def test_a_missing_or_empty_image_is_named_before_the_first_step(tmp_path, damage):
+    dataset = write_pair_dataset(tmp_path, n_pairs=16, panel=16)
+    manifest = pd.read_csv(dataset / "manifest.csv")
+    lost = manifest["path"].iloc[-1]
+    (dataset / lost).unlink() if damage == "missing" else (dataset / lost).write_bytes(b"")
+    cfg = train_cfg(tmp_path, "model=field_cnn", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
+                    output_dir=tmp_path / "out")
+    with pytest.raises(FileNotFoundError, match=rf"1 of 16 image file\(s\) .* first \['{lost} \({damage}\)'\]"):
+        train(cfg)
+    assert not (tmp_path / "out" / "checkpoints").exists()
+    err = refused_cli(tmp_path, "dataset.name=tiny", "model=field_cnn")
+    assert f"{lost} ({damage})" in err and "no run folder was made" in err
+
+
 def wandb_record(job: Path) -> bytes:
     """The offline W&B run's record file (protobuf records: keys and strings stay readable)."""
     (record,) = job.glob("wandb/offline-run-*/run-*.wandb")

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, get_worker_info
 
 from obstacles.data.augment import PairTransform
-from obstacles.data.dataset import PAIR_CHANNELS, PairDataset, read_manifest
+from obstacles.data.dataset import PAIR_CHANNELS, PairDataset, check_image_files, read_manifest, require_manifest
 from obstacles.training.sampler import DistributedWeightedSampler
 from obstacles.training.weighting import get_weighting_mode, plan_weights
 from obstacles.weights import compute_sample_weights
@@ -57,12 +57,7 @@ class ObstacleDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.dataset_dir = Path(dataset_dir)
-        self.manifest = Path(manifest)
-        if not self.manifest.is_file():
-            raise FileNotFoundError(
-                f"dataset {self.dataset_dir.name!r}: no manifest at {self.manifest} "
-                "(build it with `dvc repro`, fetch it with `dvc pull`, or set dataset.name)"
-            )
+        self.manifest = require_manifest(manifest, dataset_dir)
         get_weighting_mode(weighting)  # fail on an unknown mode before any data is read
         self.panels = panels
         self.with_diff_mask = with_diff_mask
@@ -92,6 +87,7 @@ class ObstacleDataModule(L.LightningDataModule):
         for split, rows in (("train", train_rows), ("eval", eval_rows)):
             if rows.empty:
                 raise ValueError(f"manifest {self.manifest} has no {split} rows")
+        check_image_files(self.dataset_dir, pd.concat([train_rows, eval_rows])["path"].tolist(), self.manifest)
         is_obstacle = train_rows["is_obstacle"].to_numpy()
         self.weights_table = compute_sample_weights(train_rows["diff_metric"], is_obstacle, **self.curve)
         curve_weights = self.weights_table["sample_weight"].to_numpy()

@@ -10,6 +10,7 @@ match) and start with batch norm, and the field's CNN was trained on [0, 1] inpu
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from obstacles.weights.curve import diff_mask
 MANIFEST_COLUMNS = ("path", "site", "split", "label", "sha256", "diff_metric", "pixel_threshold")
 SPLITS = ("train", "eval")
 PAIR_CHANNELS = 6  # reference RGB + current RGB
+SHOWN_MISSING = 5  # file names quoted when a manifest's images are missing
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
@@ -38,6 +40,34 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"manifest {path}: unknown split(s) {unknown}, expected {SPLITS}")
     frame["is_obstacle"] = to_is_obstacle(frame["label"])
     return frame
+
+
+def require_manifest(manifest: str | Path, dataset_dir: str | Path) -> Path:
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise FileNotFoundError(
+            f"dataset {Path(dataset_dir).name!r}: no manifest at {manifest} "
+            "(build it with `dvc repro`, fetch it with `dvc pull`, or set dataset.name)"
+        )
+    return manifest
+
+
+def check_image_files(dataset_dir: str | Path, paths, manifest: str | Path) -> None:
+    """Every image the rows name exists and is non-empty, checked before the first step: a run
+    must not train for minutes and die at batch 24 (or, with few batches, exit 0) on a lost file."""
+    root = os.fspath(dataset_dir)
+    bad = []
+    for path in paths:  # one stat per image: milliseconds for the field's 24,000
+        try:
+            if os.stat(os.path.join(root, path)).st_size == 0:
+                bad.append(f"{path} (empty)")
+        except OSError:
+            bad.append(f"{path} (missing)")
+    if bad:
+        raise FileNotFoundError(
+            f"manifest {manifest}: {len(bad)} of {len(paths)} image file(s) under {dataset_dir} are missing or "
+            f"empty, first {bad[:SHOWN_MISSING]}; restore them (`dvc pull`, or `dvc repro` to rebuild)"
+        )
 
 
 def to_tensor(reference: np.ndarray, current: np.ndarray, mask: np.ndarray | None) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from obstacles.data.dataset import PairDataset, read_manifest
+from obstacles.data.dataset import PairDataset, check_image_files, read_manifest
 from obstacles.io.predictions import PREDICTION_COLUMNS
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.metrics import validate_predictions
@@ -38,6 +38,7 @@ def split_rows(manifest: Path, split: str) -> pd.DataFrame:
         validate_predictions(np.zeros(len(rows)), rows["is_obstacle"].to_numpy(), require_both_classes=True)
     except ValueError as error:
         raise ValueError(f"cannot evaluate split {split!r} of {manifest}: {error}") from error
+    check_image_files(manifest.parent, rows["path"].tolist(), manifest)
     return rows
 
 

@@ -1,19 +1,52 @@
-"""Checks across objects, run before any training step (each object checks its own args)."""
+"""Checks run before any training step: `preflight` on the config alone, before the run folder is
+numbered (a refused run leaves no `experiments/NNN.*`), then `check_channels` across the built
+objects (each object also checks its own arguments)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from omegaconf import DictConfig
+
 from obstacles.data import ObstacleDataModule
+from obstacles.data.dataset import PAIR_CHANNELS, check_image_files, read_manifest, require_manifest
 from obstacles.models import ObstacleClassifier
+from obstacles.models.backbone import check_backbone_name
+from obstacles.training.weighting import get_weighting_mode
+
+
+def check_channel_count(in_chans: int, with_diff_mask: bool) -> None:
+    """The model's input channels must be what the data produces."""
+    channels = PAIR_CHANNELS + int(with_diff_mask)
+    if channels != in_chans:
+        raise ValueError(
+            f"model.in_chans={in_chans} but data.with_diff_mask={with_diff_mask} gives "
+            f"{channels} channels: set model.in_chans={channels} or flip data.with_diff_mask"
+        )
+
+
+def preflight(cfg: DictConfig) -> None:
+    """What the config alone can refuse, in about a second: an unknown backbone or weighting mode,
+    a channel mismatch, a missing weights file, manifest or image. Runs before Hydra numbers the
+    run folder; checks only the sections the config has (a sweep's root, a test's partial one)."""
+    model, data = cfg.get("model"), cfg.get("data")
+    if model is not None:
+        check_backbone_name(str(model.backbone))
+        if model.get("weights_path") and not Path(model.weights_path).is_file():
+            raise FileNotFoundError(f"model.weights_path: no file at {model.weights_path}")
+    if data is None:
+        return
+    get_weighting_mode(str(data.weighting))
+    if model is not None:
+        check_channel_count(int(model.in_chans), bool(data.with_diff_mask))
+    manifest = require_manifest(data.manifest, data.dataset_dir)
+    check_image_files(data.dataset_dir, read_manifest(manifest)["path"].tolist(), manifest)
 
 
 def check_channels(datamodule: ObstacleDataModule, model: ObstacleClassifier) -> None:
     """The model's input channels must match what the data produces (decodes one sample)."""
     expected = model.hparams.in_chans
-    if datamodule.channels != expected:
-        raise ValueError(
-            f"model.in_chans={expected} but data.with_diff_mask={datamodule.with_diff_mask} gives "
-            f"{datamodule.channels} channels: set model.in_chans={datamodule.channels} or flip data.with_diff_mask"
-        )
+    check_channel_count(expected, datamodule.with_diff_mask)
     datamodule.setup("fit")
     shape = tuple(datamodule.train_set[0]["image"].shape)
     if shape[0] != expected:

@@ -62,9 +62,16 @@ def checkpoint_run_dir(ckpt_path: str | Path | None) -> Path | None:
 
 
 def reserved_once(kind: str, root: DictConfig, info: str) -> str:
-    """The folder reserved for this command's run or sweep, reserving it on first use."""
+    """The folder reserved for this command's run or sweep, reserving it on first use, once the
+    config passed the checks that need no training (`obstacles.training.checks.preflight`)."""
     variable = RESERVED_ENV[kind]
     if variable not in os.environ:
+        from obstacles.training.checks import preflight  # model and data imports: only when reserving
+
+        try:  # a run the config already dooms gets no number and no folder
+            preflight(root)
+        except (ValueError, OSError) as exc:  # a plain exit: Hydra cannot format errors raised here
+            raise SystemExit(f"error: {exc}\n(refused before training: no run folder was made)") from exc
         os.environ[variable] = str(reserve_run_dir(root.paths.experiments_dir, root.dataset.name, info))
     return os.environ[variable]
 
