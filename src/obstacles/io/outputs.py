@@ -3,32 +3,228 @@
 from __future__ import annotations
 
 import csv
+import errno
+import logging
 import os
+import re
+import secrets
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, so nothing can be proven stale and nothing is removed
+    fcntl = None
+
+log = logging.getLogger(__name__)
+
+
+# Beside each final output `name`, only these hidden names belong to atomic_dir (the token is 8 of
+# tempfile's characters): `.name.<token>.partial` is a writer's folder under construction (held
+# with an flock by its live writer), `.name.<token>.partial-new` the same in the instant before it
+# is locked, `.name.<token>.partial-old` a replaced output on its way to deletion.
+_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_BUILDING, _STARTING, _ASIDE = ".partial", ".partial-new", ".partial-old"
+_STARTING_STALE_S = 3600.0  # a `.partial-new` this old lost its writer between mkdir and lock
+_SWAP_RETRIES = 1000
+_ASIDE_LOCK_WAIT_S = 5.0
+
+
+def _token() -> str:
+    return "".join(secrets.choice(_TOKEN_CHARS) for _ in range(8))
+
+
+def _own_names(name: str) -> re.Pattern:
+    kinds = "|".join(re.escape(k) for k in (_BUILDING, _STARTING, _ASIDE))
+    return re.compile(rf"\.{re.escape(name)}\.[{_TOKEN_CHARS}]{{8}}({kinds})")
+
+
+def _try_lock(path: Path, wait_s: float = 0.0) -> int | None:
+    """A descriptor of path holding an exclusive flock on it, or None: gone, or held (after wait_s)."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            if time.monotonic() < deadline:
+                time.sleep(0.01)
+                continue
+            os.close(fd)
+            return None
+        try:  # still the entry we opened (a writer may have renamed it into place meanwhile)
+            current = os.stat(path, follow_symlinks=False)
+        except OSError:
+            current = None
+        opened = os.fstat(fd)
+        if current is None or (current.st_dev, current.st_ino) != (opened.st_dev, opened.st_ino):
+            os.close(fd)
+            return None
+        return fd
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or folder tree; what vanishes meanwhile (another remover) is no error."""
+
+    def ignore_vanished(function, name, exc_info):
+        if not issubclass(exc_info[0], FileNotFoundError):
+            raise exc_info[1]
+
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, onerror=ignore_vanished)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _remove_locked(path: Path, wait_s: float = 0.0) -> bool:
+    """Remove path if we can hold its lock: nobody alive is using it. Best effort; True if removed."""
+    fd = _try_lock(path, wait_s)
+    if fd is None:
+        return False
+    try:
+        _remove(path)
+        return True
+    except OSError as error:
+        log.warning("could not remove %s: %s", path, error)
+        return False
+    finally:
+        os.close(fd)
+
+
+def remove_stale_partials(final: str | Path) -> list[Path]:
+    """Remove what dead writers of `final` left beside it; return what was removed.
+
+    A writer holds an exclusive flock on its `.partial` folder from creation until the folder is
+    renamed into place or deleted, and the kernel drops the lock when the writer dies, however it
+    dies (SIGKILL, OOM, power loss). So a `.partial` or `.partial-old` whose lock we can take has no
+    live owner and is removed; one whose lock is held belongs to a live writer and is kept. Unlike a
+    pid in the name there is no pid reuse, no pid-namespace or host to compare, and no clock (flock
+    also works on NFS, through the lock manager). Only names of `final`'s own writers are touched.
+    """
+    final = Path(final)
+    if fcntl is None:
+        return []
+    pattern = _own_names(final.name)
+    removed = []
+    try:
+        entries = list(os.scandir(final.parent))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if not match:
+            continue
+        path = final.parent / entry.name
+        if match.group(1) == _STARTING:
+            try:
+                if time.time() - entry.stat(follow_symlinks=False).st_mtime > _STARTING_STALE_S:
+                    os.rmdir(path)  # empty by construction: nothing is written before it is locked
+                    removed.append(path)
+            except OSError:
+                pass
+        elif _remove_locked(path):
+            removed.append(path)
+    return removed
+
+
+def _new_partial(final: Path) -> tuple[Path, int]:
+    """A fresh `.name.<token>.partial` folder beside final and the descriptor holding its lock."""
+    while True:
+        token = _token()
+        starting = final.parent / f".{final.name}.{token}{_STARTING}"
+        building = final.parent / f".{final.name}.{token}{_BUILDING}"
+        if os.path.lexists(building):
+            continue
+        try:
+            os.mkdir(starting, 0o700)
+        except FileExistsError:
+            continue
+        break
+    fd = None
+    try:
+        starting.chmod(0o755)
+        if fcntl is not None:  # locked before it carries the name a cleaner looks for
+            fd = os.open(starting, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(starting, building)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        shutil.rmtree(starting, ignore_errors=True)
+        raise
+    return building, fd
+
+
+def _swap_in(tmp: Path, final: Path) -> list[Path]:
+    """Rename tmp to final, moving whatever is at final aside first; return the asides.
+
+    Safe with other finishers of the same final at the same time: each move is one rename, a
+    finisher that loses a race (final appeared again, or vanished under its own move) tries again,
+    so final is always one writer's complete output (or, for an instant, absent), never a mix.
+    """
+    asides = []
+    for _ in range(_SWAP_RETRIES):
+        try:
+            os.rename(tmp, final)  # replaces nothing but an empty folder
+            return asides
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                raise
+        aside = final.parent / f".{final.name}.{_token()}{_ASIDE}"
+        try:
+            os.rename(final, aside)
+        except FileNotFoundError:  # another finisher moved it first
+            continue
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):  # the unlikely taken aside name
+                raise
+            continue
+        asides.append(aside)
+    raise RuntimeError(f"could not move {tmp} into place at {final}: {_SWAP_RETRIES} races lost")
 
 
 @contextmanager
 def atomic_dir(final: str | Path) -> Iterator[Path]:
     """Build a folder beside its final place; rename it into place only if the block succeeds.
 
-    An interrupted stage leaves a hidden `.name.*.partial` folder, never a complete-looking one.
+    The folder is a hidden `.<name>.<token>.partial` beside final; a failing block deletes it and an
+    interrupted stage leaves it, never a complete-looking final. On entry, what dead writers of
+    this same final left is removed (see `remove_stale_partials`: the live writer holds an flock on
+    its folder, so a concurrent writer's folder is never taken for stale). On success the folder
+    replaces final whole: the old output is renamed aside to a hidden `.<name>.<token>.partial-old`
+    and deleted after the new one is in place, and several writers finishing at once each succeed
+    (the last rename wins), with final always one complete output and nothing partial left.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
-    tmp.chmod(0o755)
+    remove_stale_partials(final)
+    tmp, fd = _new_partial(final)
     try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():  # this stage's own previous output
-        shutil.rmtree(final) if final.is_dir() else final.unlink()
-    os.replace(tmp, final)
+        try:
+            yield tmp
+            asides = _swap_in(tmp, final)
+        except BaseException:
+            if os.path.lexists(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    finally:
+        if fd is not None:
+            os.close(fd)  # in place, or deleted: the lock has done its job
+    for aside in asides:  # another finisher of the same output may still hold its lock, briefly
+        if not _remove_locked(aside, wait_s=_ASIDE_LOCK_WAIT_S) and os.path.lexists(aside):
+            log.warning("left %s for the next run to remove", aside)
 
 
 @contextmanager
