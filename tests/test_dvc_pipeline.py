@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from obstacles.sites import check_registry
-from obstacles.storage import LOCAL_CREDENTIALS, local_s3_server, use_local_remote
+from obstacles.storage import LOCAL_CREDENTIALS, local_remote, local_s3_server
 from tests.conftest import REPO, tree_digest
 
 SITES = ("plant_202209_01", "office_202210_02")
@@ -120,13 +120,16 @@ def test_same_inputs_give_byte_identical_outputs(project):
 def test_push_then_pull_restores_identical_datasets(project):
     root, _ = project
     digest = data_digest(root / "datasets")
-    with local_s3_server() as endpoint:
-        use_local_remote(root, endpoint)
-        assert "pushed" in run(root, "dvc", "push")
+    user_config = {name: (root / ".dvc" / name).read_bytes() if (root / ".dvc" / name).exists() else None
+                   for name in ("config", "config.local")}
+    with local_s3_server() as endpoint, local_remote(root, endpoint) as remote:
+        assert "pushed" in run(root, "dvc", "push", "-r", remote.name, env_extra=remote.env)
         shutil.rmtree(root / "datasets")
         shutil.rmtree(root / ".dvc" / "cache")
-        run(root, "dvc", "pull", "--with-deps", DATA_TARGET)
+        run(root, "dvc", "pull", "-r", remote.name, "--with-deps", DATA_TARGET, env_extra=remote.env)
     assert data_digest(root / "datasets") == digest
+    assert {name: (root / ".dvc" / name).read_bytes() if (root / ".dvc" / name).exists() else None
+            for name in user_config} == user_config, "the local server is a remote of its own"
     assert "config.local" in (root / ".dvc" / ".gitignore").read_text(), "endpoint and keys stay out of git"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +15,15 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from obstacles.config import CONF_DIR, PROJECT_ROOT
-from obstacles.storage import DVC, local_s3_server, use_local_remote
+from obstacles.storage import DVC, local_remote, local_s3_server
 
 ROOT = PROJECT_ROOT
 
 
-def sh(*command: str) -> None:
-    print(f"\n$ {' '.join(command)}", flush=True)
-    subprocess.run(command, cwd=ROOT, check=True)
+def sh(*command: str, env: dict[str, str] | None = None) -> None:
+    shown = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+    print(f"\n$ {shown + ' ' if shown else ''}{' '.join(command)}", flush=True)
+    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, **env} if env else None)
 
 
 def python_m(module: str, *overrides: str) -> None:
@@ -42,10 +44,11 @@ def ensure_recordings() -> None:
 def push_to_local_s3() -> None:
     log = ROOT / ".dvc" / "tmp" / "moto_server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with local_s3_server(log_path=log) as endpoint:
-        url = use_local_remote(ROOT, endpoint)
-        print(f"\nlocal S3 server {endpoint} stands in for {url}")
-        sh(*DVC, "push")
+    # a remote of its own (`-r local-s3`, defined outside the checkout): the default remote and
+    # .dvc/config.local, real credentials included, stay as they are
+    with local_s3_server(log_path=log) as endpoint, local_remote(ROOT, endpoint) as remote:
+        print(f"\nlocal S3 server {endpoint} stands in for {remote.url} as DVC remote {remote.name!r}")
+        sh(*DVC, "push", "-r", remote.name, env=remote.env)
 
 
 def _dataset_lines(dataset: Path) -> list[str]:
