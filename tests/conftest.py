@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from html_fixtures import browser  # noqa: F401  (headless Chromium, for the page tests of every module)
 from omegaconf import OmegaConf, open_dict
 
 from obstacles.config import CONF_DIR, compose

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from curation_fixtures import trained_run
+from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
+from training_fixtures import write_pair_dataset
 
 from obstacles.audit import bce_loss, run
 from obstacles.config import compose
@@ -84,3 +86,33 @@ def test_surprising_images_are_ranked_by_loss_and_reported(audited):
 def test_bce_loss_is_finite_for_extreme_logits():
     loss = bce_loss(np.array([1000.0, -1000.0, 0.0]), np.array([False, True, True]))
     np.testing.assert_allclose(loss, [1000.0, 1000.0, np.log(2.0)])
+
+
+def hostile_dataset(root, name: str):
+    """A dataset (folder name included) whose images carry the hostile names, plus a planted
+    train/eval duplicate and a relabeled copy, so all three sections show hostile paths."""
+    dataset = write_pair_dataset(root, name, n_pairs=len(HOSTILE_NAMES))
+    manifest = pd.read_csv(dataset / "manifest.csv")
+    paths = []
+    for path, stem in zip(manifest["path"], hostile_stems()):
+        renamed = f"{path.rsplit('/', 1)[0]}/{stem}.jpg"
+        (dataset / path).rename(dataset / renamed)
+        paths.append(renamed)
+    manifest.assign(path=paths).to_csv(dataset / "manifest.csv", index=False)
+    first = dataset / paths[0]
+    plant(dataset, f"eval/no_obstacle/{first.stem} again.jpg", first.read_bytes(), "eval", "no_obstacle")
+    plant(dataset, f"train/obstacle/{first.stem} relabeled.jpg", first.read_bytes(), "train", "obstacle")
+    return dataset, [*paths, f"eval/no_obstacle/{first.stem} again.jpg", f"train/obstacle/{first.stem} relabeled.jpg"]
+
+
+@pytest.mark.browser
+def test_hostile_image_and_dataset_names_neither_run_script_nor_break_the_page(audited, browser):
+    root, _ = audited
+    name = HOSTILE_NAMES[4]
+    _, paths = hostile_dataset(root, name)
+    overrides = ["dup_thresh=0.99999", "top_surprising=100", "wandb.enabled=false"]  # every image listed
+    cfg = compose("audit", [f"paths.root_dir={root}", *overrides])
+    cfg.dataset.name = name  # after composing: Hydra's override grammar has no room for these characters
+    out = run(cfg)
+    assert len(pd.read_csv(out / "leakage.csv")) and len(pd.read_csv(out / "label_conflicts.csv"))
+    assert_page_is_safe(browser, out / "index.html", [f"Audit of {name}", *paths])

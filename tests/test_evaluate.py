@@ -10,12 +10,16 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import pandas as pd
 import pytest
+from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from training_fixtures import write_pair_dataset
 
 from obstacles.config import compose
 from obstacles.evaluation import evaluate
+from obstacles.evaluation.gallery import write_gallery
+from obstacles.io.images import encode_jpeg
 from obstacles.checkpoints import find_checkpoint
 from obstacles.evaluation.runs import resolve_checkpoint
 from obstacles.io.provenance import file_sha256
@@ -276,3 +280,21 @@ def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger
     thresholds = json.loads((run / "eval" / "thresholds.json").read_text())
     assert thresholds["wandb"]["run_id"] == run_id, "the threshold search joins the evaluation's run"
     assert 0 <= thresholds["coverage"] <= 1
+
+
+@pytest.mark.browser
+def test_hostile_image_and_site_names_neither_run_script_nor_break_the_gallery(tmp_path, browser):
+    """Errors of both kinds whose file, folder, site and run title are hostile; no model needed."""
+    image = encode_jpeg(np.full((16, 32, 3), 128, np.uint8), quality=90)
+    rows = []
+    for k, (stem, site) in enumerate(zip(hostile_stems(), HOSTILE_NAMES)):
+        label, score = ("obstacle", 0.1) if k % 2 else ("no_obstacle", 0.9)  # all wrong at 0.5
+        path = f"eval/{label}/{HOSTILE_NAMES[3]}/{stem}.jpg"
+        (tmp_path / "data" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / path).write_bytes(image)
+        rows.append({"path": path, "site": site, "label": label, "score": score})
+    title = HOSTILE_NAMES[2]
+    write_gallery(tmp_path / "out", tmp_path / "data", pd.DataFrame(rows), 0.5, title=title, decimals=SCORE_DECIMALS,
+                  thumb_width=64)
+    page = tmp_path / "out" / "galleries" / "t0.50" / "index.html"
+    assert_page_is_safe(browser, page, [title, *HOSTILE_NAMES, *(row["path"] for row in rows)])

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from curation_fixtures import SITE, simulated_recording
+from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from obstacles.config import compose
-from obstacles.review import run, score_label
+from obstacles.review import run
 from obstacles.stages import select, triage
-from obstacles.stages.select import read_label_file
+from obstacles.stages.select import prefill_label, read_label_file
 
 DOWNLOAD_WAIT_S = 10.0
 RELOAD_TRIES = 5
@@ -54,7 +55,7 @@ def test_labels_start_from_the_deployed_score_with_the_triage_cutoffs(triaged):
     items = page_data(page)["items"]
     assert [i["image"] for i in items] == [r["image"] for r in index_rows(triaged)]
     for item in items:
-        assert item["label"] == score_label(item["score"], cfg.triage) and item["opposite"] == ""
+        assert item["label"] == prefill_label(item["score"], cfg.triage) and item["opposite"] == ""
         assert (page.parent / item["src"]).resolve().is_file()  # relative links work from disk
     assert {i["label"] for i in items} == {"obstacle", "no_obstacle", "skip"}
 
@@ -78,35 +79,6 @@ def test_site_must_be_given_and_registered(tmp_path):
 
 
 # ---------------------------------------------------------------- the page in a real browser
-
-CHROME_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-)
-
-
-@pytest.fixture
-def browser(tmp_path):
-    """Headless Chromium via chromedriver, downloads into tmp_path/downloads; skipped without them."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not binary or not driver_path:
-        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.downloads = downloads
-    yield driver
-    driver.quit()
-
 
 def press(driver, *keys: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
@@ -167,3 +139,24 @@ def test_keys_and_export_round_trip_through_the_select_stage(triaged, browser, t
     assert browser.execute_script("return window.reviewCsv()") == exported.read_text()
     browser.find_element(By.ID, "reset").click()
     assert browser.execute_script("return window.reviewCsv()") != exported.read_text()
+
+
+@pytest.fixture
+def hostile_triage(tmp_path):
+    """A triaged recording whose every image (and JSON) carries one of the hostile names."""
+    recording = simulated_recording(tmp_path, n_frames=len(HOSTILE_NAMES), panel=48)
+    (tmp_path / "labels" / f"{SITE}.csv").unlink()  # it names the simulator's stems
+    for folder in ("images", "json"):
+        rename_to_hostile(sorted((recording / folder).iterdir()))
+    triage.run(review_cfg(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.browser
+def test_hostile_image_names_neither_run_script_nor_break_the_page(hostile_triage, browser):
+    page = run(review_cfg(hostile_triage))
+    images = sorted(r["image"] for r in index_rows(hostile_triage))
+    assert len(images) == len(HOSTILE_NAMES)
+    assert_page_is_safe(browser, page, [file_safe(name) for name in HOSTILE_NAMES], scripts=2)
+    exported = list(csv.DictReader(browser.execute_script("return window.reviewCsv()").splitlines()))
+    assert [row["image"] for row in exported] == images  # the names survive data -> page -> export

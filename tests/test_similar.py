@@ -13,21 +13,28 @@ import cv2
 import numpy as np
 import pytest
 from curation_fixtures import simulated_recording, trained_run
+from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 
 from obstacles.config import compose
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
 from obstacles.similar import run
 
 QUERIES = (0, 7, 13, 20)  # frames of the recording whose altered copies are the queries
+SPREAD_FRAMES = 61  # the field's complaint: 60 unrelated training images and the original, all returned
+SPREAD_QUERIES = (0, 30, 60)
+FIELD_THRESHOLD = 0.9
+MOST_UNRELATED_ABOVE = 0.1  # the target: at most 10% of unrelated images at or above the field's threshold
+TOUCHED_UP = {"crop": 0, "brightness": 5, "quality": 90}  # brighter and re-encoded, nothing moved
 
 
 def altered_copy(data: bytes, panels: int = 3, crop: int = 3, brightness: int = 25, quality: int = 80) -> bytes:
     """The same image a little brighter, each panel cropped at the border and resized back, re-encoded."""
     out = []
     for panel in split_panels(decode_image(data), panels):
-        size = panel.shape[:2][::-1]
-        cropped = panel[crop:-crop, crop:-crop].astype(np.int16) + brightness
-        out.append(cv2.resize(np.clip(cropped, 0, 255).astype(np.uint8), size, interpolation=cv2.INTER_LINEAR))
+        height, width = panel.shape[:2]
+        cropped = panel[crop : height - crop, crop : width - crop].astype(np.int16) + brightness
+        brighter = np.clip(cropped, 0, 255).astype(np.uint8)
+        out.append(cv2.resize(brighter, (width, height), interpolation=cv2.INTER_LINEAR))
     return encode_jpeg(np.hstack(out), quality)
 
 
@@ -132,7 +139,7 @@ def test_bad_input_errors_name_the_path(project, tmp_path):
         run(similar_cfg(project, f"image={empty}"))
     with pytest.raises(FileNotFoundError, match=f"checkpoint {tmp_path / 'missing.ckpt'}: no such file"):
         run(similar_cfg(project, f"ckpt_path={tmp_path / 'missing.ckpt'}"))
-    with pytest.raises(FileNotFoundError, match=f"no run with a checkpoint under {tmp_path}"):
+    with pytest.raises(FileNotFoundError, match=f"no finished run with a checkpoint under {tmp_path}"):
         run(similar_cfg(project, f"paths.experiments_dir={tmp_path}"))
     search = search_dir(project)
     with pytest.raises(ValueError, match=f"out_dir {search / 'found'} is inside search_dir {search}"):
@@ -150,6 +157,70 @@ def test_command_line(project):
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"[similar] {len(QUERIES)} query image(s) against 16 images" in result.stdout  # pairs, not triplets
     assert (project / "cli" / "tiny" / "0.9" / "index.html").is_file()
+
+
+@pytest.fixture(scope="module")
+def spread_search(project):
+    """The tiny run's model, 61 simulated frames of one fixed camera, touched-up copies of three."""
+    images = simulated_recording(project / "spread", n_frames=SPREAD_FRAMES) / "images"
+    queries = project / "spread_queries"
+    queries.mkdir()
+    for index in SPREAD_QUERIES:
+        original = sorted(images.glob("*.jpg"))[index]
+        (queries / f"touched_{original.name}").write_bytes(altered_copy(original.read_bytes(), **TOUCHED_UP))
+    return images, queries
+
+
+def spread_run(project, images: Path, queries: Path, *overrides: str) -> dict[str, list[dict[str, str]]]:
+    """scores.csv of a search at the field's threshold, per query, best first."""
+    cfg = similar_cfg(project, f"image={queries}", f"search_dir={images}", f"sim_thresh={FIELD_THRESHOLD}",
+                      f"out_dir={project / 'spread_out'}", *overrides)
+    rows = read_rows(run(cfg) / "scores.csv")
+    return {query.name: [r for r in rows if Path(r["query"]) == query] for query in sorted(queries.iterdir())}
+
+
+def test_centred_similarity_finds_the_touched_up_copy_and_few_unrelated_frames(project, spread_search):
+    """The field's case: with the default center=search_set the original of a brighter, re-encoded
+    copy ranks first at or above 0.9, and at most 10% of the other 60 frames reach 0.9."""
+    images, queries = spread_search
+    for query, ranked in spread_run(project, images, queries).items():
+        best, others = ranked[0], [float(r["similarity"]) for r in ranked[1:]]
+        assert Path(best["candidate"]).name == query.removeprefix("touched_"), query
+        assert float(best["similarity"]) >= FIELD_THRESHOLD and best["copy"], query
+        assert len(others) == SPREAD_FRAMES - 1
+        assert np.mean(np.array(others) >= FIELD_THRESHOLD) <= MOST_UNRELATED_ABOVE, (query, max(others))
+
+
+def test_uncentred_similarity_finds_every_frame_of_one_camera(project, spread_search):
+    """Why centring is the default: on the raw features the whole search set is above 0.9."""
+    images, queries = spread_search
+    for ranked in spread_run(project, images, queries, "center=none").values():
+        assert all(float(r["similarity"]) >= FIELD_THRESHOLD for r in ranked)
+
+
+def test_a_small_search_set_is_not_centred(project, capsys):
+    """Fewer images than center_min_images: their mean would mostly be themselves."""
+    run(similar_cfg(project, "center_min_images=100", f"out_dir={project / 'small'}"))
+    assert "center=none" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="center='median': use one of none, search_set"):
+        run(similar_cfg(project, "center=median"))
+
+
+@pytest.mark.browser
+def test_hostile_file_names_neither_run_script_nor_break_the_contact_sheet(project, browser):
+    """Every match, its class-like subfolder and the query carry hostile names; all are copied."""
+    search = project / "hostile_search" / file_safe(HOSTILE_NAMES[3])
+    search.mkdir(parents=True)
+    originals = sorted(search_dir(project).glob("*.jpg"))[: len(HOSTILE_NAMES)]
+    rename_to_hostile([Path(shutil.copy(original, search)) for original in originals])
+    query = project / "hostile_query" / f"{file_safe(HOSTILE_NAMES[2])}_query.jpg"
+    query.parent.mkdir()
+    query.write_bytes(altered_copy(originals[0].read_bytes()))
+    cfg = similar_cfg(project, f"out_dir={project / 'hostile_out'}", "sim_thresh=-1")
+    cfg.image, cfg.search_dir = str(query), str(search.parent)
+    out = run(cfg)
+    assert len(list(out.rglob("*.jpg"))) == len(HOSTILE_NAMES)
+    assert_page_is_safe(browser, out / "index.html", [query.name, *(file_safe(n) for n in HOSTILE_NAMES)])
 
 
 def test_timm_embedder_loads_a_local_weights_file_with_other_input_channels(tmp_path):

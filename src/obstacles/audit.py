@@ -26,9 +26,9 @@ from omegaconf import DictConfig
 from obstacles.checkpoints import find_checkpoint, load_classifier
 from obstacles.config import entry_point
 from obstacles.curation.embedding import ClassifierEmbedder, Embedded, InputSpec, embed_files
-from obstacles.curation.html import figure, relative_url, section, write_page
 from obstacles.curation.similarity import near_duplicate_pairs, normalize
 from obstacles.data.dataset import PAIR_CHANNELS, read_manifest
+from obstacles.io.html import figure, section, write_page
 from obstacles.io.outputs import atomic_dir, write_csv, write_text_atomic
 from obstacles.io.provenance import file_sha256
 
@@ -122,7 +122,7 @@ def html_sections(cfg: DictConfig, tables: dict[str, pd.DataFrame], dataset_dir:
     """Side-by-side pairs for the pair tables, single images with score and loss for the rest."""
 
     def card(path: str, *lines: str) -> str:
-        return figure(relative_url(dataset_dir / path, page_dir), [path, *lines])
+        return figure(dataset_dir / path, page_dir, [path, *lines])
 
     notes = {
         "leakage": "near-duplicates on both sides of the split (left: train)",
@@ -179,7 +179,8 @@ def write_report(
         write_csv(out / "skipped.csv", ("file", "reason"), sorted((str(p), r) for p, r in skipped))
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
         title = f"Audit of {cfg.dataset.name} (near-duplicate: similarity >= {cfg.dup_thresh})"
-        write_page(out / "index.html", title, html_sections(cfg, tables, dataset_dir, final), cfg.sheet.thumb_height)
+        write_page(out / "index.html", title, html_sections(cfg, tables, dataset_dir, final),
+                   thumb_height=cfg.sheet.thumb_height)
     return final
 
 

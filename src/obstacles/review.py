@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import html
 import json
 import os
 from importlib import resources
@@ -22,11 +21,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.config import entry_point
-from obstacles.curation.html import relative_url
+from obstacles.io.html import escape, relative_url, script_json
 from obstacles.io.outputs import write_text_atomic
-from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.stages.common import site_dir, site_name
-from obstacles.stages.select import SKIP, Pick, read_label_file
+from obstacles.stages.select import Pick, prefill_label, read_label_file
 from obstacles.stages.triage import INDEX_NAME
 
 PAGE_NAME = "index.html"
@@ -40,13 +38,6 @@ def read_index(src: Path) -> list[dict[str, str]]:
         raise FileNotFoundError(f"{index}: no triage for this site yet (dvc repro src@{src.parent.name})")
     with index.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-
-
-def score_label(score: float, triage: DictConfig) -> str:
-    """The pre-fill rule of add_recording: the deployed model's opinion, skip when undecided."""
-    if score > triage.obstacle_above:
-        return OBSTACLE
-    return NO_OBSTACLE if score <= triage.no_obstacle_at_most else SKIP
 
 
 def existing_labels(cfg: DictConfig, site: str) -> dict[str, Pick]:
@@ -69,7 +60,7 @@ def review_items(cfg: DictConfig, src: Path, page_dir: Path, labels: dict[str, P
             "cls": row["class"],
             "band": row["band"],
             "src": relative_url(src / row["path"], page_dir),
-            "label": pick.label if pick else score_label(score, cfg.triage),
+            "label": pick.label if pick else prefill_label(score, cfg.triage),
             "opposite": pick.opposite_label if pick else "",
             "source": "labels file" if pick else "deployed score",
         })
@@ -77,15 +68,14 @@ def review_items(cfg: DictConfig, src: Path, page_dir: Path, labels: dict[str, P
 
 
 def render_page(title: str, data: dict) -> str:
-    """The template with style, script and data inlined; `</` escaped so data cannot end the script."""
+    """The template with style, script and data inlined (`script_json`: no value can end the script)."""
     files = resources.files(TEMPLATES[0]) / TEMPLATES[1]
     page = (files / "review.html").read_text(encoding="utf-8")
-    payload = json.dumps(data, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
     for key, value in (
         ("{{STYLE}}", (files / "review.css").read_text(encoding="utf-8")),
         ("{{SCRIPT}}", (files / "review.js").read_text(encoding="utf-8")),
-        ("{{TITLE}}", html.escape(title)),
-        ("{{DATA}}", payload),
+        ("{{TITLE}}", escape(title)),
+        ("{{DATA}}", script_json(data)),
     ):
         page = page.replace(key, value)
     return page

@@ -3,7 +3,10 @@
     python -m obstacles.similar image=<file or folder> search_dir=<folder> out_dir=<folder> sim_thresh=0.9
 
 Typical use: a false prediction is suspected to come from a similar image in the wrong class
-folder. Output, in `<out_dir>/<search_dir name>/<sim_thresh>/`:
+folder. Similarity is 1 - cosine distance of the embeddings after `center` (conf/similar.yaml):
+`search_set` (default) subtracts the searched images' mean unit embedding first, so the scene
+every frame of a fixed camera shares does not make everything similar; `none` compares the raw
+features (`obstacles.curation.similarity`). Output, in `<out_dir>/<search_dir name>/<sim_thresh>/`:
 
 - one query file: the matches themselves, `<stem>_<similarity>.<ext>`, in the subfolders
   they have in search_dir (so the class folder of each match stays visible);
@@ -24,9 +27,9 @@ from omegaconf import DictConfig
 
 from obstacles.config import entry_point
 from obstacles.curation.embedding import Embedded, embed_files, input_spec, make_embedder
-from obstacles.curation.html import figure, relative_url, section, write_page
 from obstacles.curation.images import image_files, list_images
-from obstacles.curation.similarity import cosine_similarity, normalize
+from obstacles.curation.similarity import CENTERS, centered_similarity
+from obstacles.io.html import figure, section, write_page
 from obstacles.io.outputs import atomic_dir, inside, write_csv
 
 SCORES_NAME = "scores.csv"
@@ -62,6 +65,14 @@ def check_folders(cfg: DictConfig) -> None:
             raise ValueError(f"{role} {folder} is inside the output folder {out}, which is replaced on every run")
     if not -1.0 <= float(cfg.sim_thresh) <= 1.0:
         raise ValueError(f"sim_thresh={cfg.sim_thresh}: a similarity (1 - cosine distance) is in [-1, 1]")
+    if cfg.center not in CENTERS:
+        raise ValueError(f"center={cfg.center!r}: use one of {', '.join(CENTERS)}")
+
+
+def centering(cfg: DictConfig, candidates: int) -> str:
+    """The configured `center`, except for a search set too small for its mean to stand for the
+    scene (it would mostly be the images themselves): then none."""
+    return cfg.center if candidates >= cfg.center_min_images else "none"
 
 
 def query_subfolder(query: Path, query_root: Path) -> Path:
@@ -77,9 +88,9 @@ def copy_name(candidate: Path, search_dir: Path, similarity: float, decimals: in
     return relative.with_name(f"{relative.stem}_{similarity:.{decimals}f}{relative.suffix}")
 
 
-def rank_matches(cfg: DictConfig, queries: Embedded, candidates: Embedded) -> dict[Path, list[Match]]:
+def rank_matches(cfg: DictConfig, queries: Embedded, candidates: Embedded, center: str) -> dict[Path, list[Match]]:
     """Every candidate per query, best first; copies named for those at or above sim_thresh."""
-    sims = cosine_similarity(normalize(queries.vectors), normalize(candidates.vectors))
+    sims = centered_similarity(queries.vectors, candidates.vectors, center)
     search_dir, query_root = Path(cfg.search_dir), Path(cfg.image)
     resolved = [p.resolve() for p in candidates.paths]
     ranked = {}
@@ -104,10 +115,10 @@ def contact_sheet(cfg: DictConfig, ranked: dict[Path, list[Match]], page_dir: Pa
     parts = []
     for query, matches in ranked.items():
         shown = [m for m in matches if m.copy][: cfg.sheet.max_per_query]
-        cards = [figure(relative_url(query, page_dir), ["query", query.name], "query")]
+        cards = [figure(query, page_dir, ["query", query.name], "query")]
         for match in shown:
             place = match.candidate.relative_to(search_dir).as_posix()
-            cards.append(figure(Path(match.copy).as_posix(), [f"{match.similarity:.4f}", place]))
+            cards.append(figure(page_dir / match.copy, page_dir, [f"{match.similarity:.4f}", place]))
         above = sum(bool(m.copy) for m in matches)
         note = f"{above} of {len(matches)} images at or above {cfg.sim_thresh}" + (
             f" (first {len(shown)} shown)" if len(shown) < above else ""
@@ -127,7 +138,7 @@ def write_results(cfg: DictConfig, ranked: dict[Path, list[Match]], skipped: lis
         write_csv(out / SCORES_NAME, ("query", "candidate", "similarity", "copy"), rows)
         write_csv(out / SKIPPED_NAME, ("file", "reason"), sorted((str(p), r) for p, r in skipped))
         title = f"Images like {Path(cfg.image).name} in {cfg.search_dir} (similarity >= {cfg.sim_thresh})"
-        write_page(out / SHEET_NAME, title, contact_sheet(cfg, ranked, final), cfg.sheet.thumb_height)
+        write_page(out / SHEET_NAME, title, contact_sheet(cfg, ranked, final), thumb_height=cfg.sheet.thumb_height)
     return final
 
 
@@ -146,15 +157,20 @@ def run(cfg: DictConfig) -> Path:
     candidates = embed_files(search_files, embedder, spec, desc=f"embed {cfg.search_dir}", **common)
     if not candidates.paths:
         raise ValueError(f"search_dir {cfg.search_dir}: none of {len(search_files)} images is readable")
-    ranked = rank_matches(cfg, queries, candidates)
+    center = centering(cfg, len(candidates.paths))
+    ranked = rank_matches(cfg, queries, candidates, center)
     skipped = queries.skipped + candidates.skipped
     out = write_results(cfg, ranked, skipped)
     copies = sum(bool(m.copy) for ms in ranked.values() for m in ms)
     print(
         f"[similar] {len(queries.paths)} query image(s) against {len(candidates.paths)} images ({what}; "
         f"{queries.computed + candidates.computed} embedded, the rest cached): {copies} at or above "
-        f"{cfg.sim_thresh} copied to {out}" + (f"; {len(skipped)} unreadable, see {SKIPPED_NAME}" if skipped else "")
+        f"{cfg.sim_thresh} (center={center}) copied to {out}"
+        + (f"; {len(skipped)} unreadable, see {SKIPPED_NAME}" if skipped else "")
     )
+    if center != cfg.center:
+        print(f"[similar] center={cfg.center} needs center_min_images={cfg.center_min_images} searched images, "
+              f"{len(candidates.paths)} found: similarities are not centred")
     return out
 
 

@@ -1,2 +1,2 @@
 """Shared pieces of the curation tools (similar, audit, review, export): image loading,
-embeddings with a content-hash cache, similarity maths and static HTML pages."""
+embeddings with a content-hash cache and similarity maths (their pages: `obstacles.io.html`)."""

@@ -1,10 +1,20 @@
-"""Cosine similarity (1 - cosine distance) over embeddings: full score tables, top-k, near-duplicates."""
+"""Cosine similarity (1 - cosine distance) over embeddings: full score tables, top-k, near-duplicates.
+
+Raw penultimate features of one fixed camera all point the same way (they are non-negative and
+dominated by the scene every frame shares), so every pair of frames scores above 0.99 and a
+threshold selects everything. Centring fixes that: `centered_similarity(..., "search_set")` takes
+each embedding at unit length minus the searched set's mean unit embedding, so what all searched
+images share no longer counts and unrelated frames spread around 0, while a re-encoded or
+slightly brighter copy of an image stays close to it. Working on unit vectors first keeps a
+feature-wide gain (a brighter copy) from moving an image away from itself.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 TINY = 1e-12  # norms below this are all-zero feature vectors: similarity 0 to everything
+CENTERS = ("none", "search_set")  # what is subtracted before the cosine: nothing, or the searched set's mean
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -17,6 +27,19 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 def cosine_similarity(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """(Q, N) similarities in [-1, 1] between already-normalised rows."""
     return np.clip(queries @ candidates.T, -1.0, 1.0)
+
+
+def centered_similarity(queries: np.ndarray, candidates: np.ndarray, center: str) -> np.ndarray:
+    """(Q, N) similarities, 1 - cosine distance of the embeddings after the `center` transform
+    (module docstring): `none` compares them as they are, `search_set` after subtracting the
+    candidates' mean unit embedding."""
+    if center not in CENTERS:
+        raise ValueError(f"center={center!r}: use one of {', '.join(CENTERS)}")
+    queries, candidates = normalize(queries), normalize(candidates)
+    if center == "search_set":
+        mean = candidates.mean(axis=0)
+        queries, candidates = normalize(queries - mean), normalize(candidates - mean)
+    return cosine_similarity(queries, candidates)
 
 
 def top_k(similarities: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """The field's error galleries: FN and FP images per threshold, copied with their score, and one
-self-contained HTML contact sheet per threshold (relative links only, so the folder can be
-zipped, synced or opened from a DVC cache checkout anywhere).
+self-contained HTML contact sheet per threshold (`obstacles.io.html`, the pages' one builder:
+relative links only, so the folder can be zipped, synced or opened from a DVC cache checkout
+anywhere).
 
 Layout: `galleries/t0.50/{false_negative,false_positive}/0.912__<name>.jpg` and
 `galleries/t0.50/index.html`; the most wrongly scored images come first.
@@ -8,17 +9,15 @@ Layout: `galleries/t0.50/{false_negative,false_positive}/0.912__<name>.jpg` and
 
 from __future__ import annotations
 
-import html
 import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote
 
 import pandas as pd
 
 from obstacles.evaluation.report import threshold_tag
-from obstacles.io.outputs import write_text_atomic
+from obstacles.io.html import escape, figure, fragment_link, section, write_page
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 
 GALLERIES_DIR = "galleries"
@@ -73,40 +72,22 @@ def copy_errors(dataset_dir: Path, folder: Path, rows: pd.DataFrame, kind: str, 
     return rows.assign(file=files)
 
 
-def figure_html(row, decimals: int) -> str:
-    link = html.escape(quote(row.file))
-    caption = (
-        f"<b>{row.score:.{decimals}f}</b> {html.escape(row.label)} &middot; {html.escape(str(row.site))}"
-        f"<br><code>{html.escape(row.path)}</code>"
-    )
-    image = f'<img src="{link}" loading="lazy" alt="{html.escape(row.path)}">'
-    return f'<figure><a href="{link}">{image}</a><figcaption>{caption}</figcaption></figure>'
+def figure_html(row, folder: Path, decimals: int) -> str:
+    caption = [f"{row.score:.{decimals}f} {row.label} \u00b7 {row.site}", row.path]
+    return figure(folder / row.file, folder, caption)
 
 
-def sheet_html(gallery: Gallery, title: str, decimals: int, thumb_width: int) -> str:
-    """One page: both kinds, each sorted by how wrong the score is, with label, score, site, path."""
+def sheet_html(gallery: Gallery, folder: Path, decimals: int) -> str:
+    """The page body: both kinds, each sorted by how wrong the score is, with label, score, site, path."""
     t = f"{gallery.threshold:g}"
-    style = (
-        "body{font-family:sans-serif;margin:1em}"
-        f"div.grid{{display:grid;grid-template-columns:repeat(auto-fill,{thumb_width}px);gap:10px}}"
-        "figure{margin:0;background:#f4f4f4;padding:4px}img{width:100%;display:block}"
-        "figcaption{font-size:12px;word-break:break-all}"
-    )
     counts = ", ".join(
-        f'<a href="#{kind}">{len(rows)} {kind.replace("_", " ")}</a>' for kind, rows in gallery.errors.items()
+        fragment_link(kind, f"{len(rows)} {kind.replace('_', ' ')}") for kind, rows in gallery.errors.items()
     )
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}: errors at {t}</title>",
-        f"<style>{style}</style></head><body>",
-        f"<h1>{html.escape(title)}: errors at threshold {t}</h1>",
-        f"<p>Predicted obstacle iff score &gt; {t}. {counts}. Most wrongly scored first.</p>",
-    ]
+    parts = [f"<p>Predicted obstacle iff score &gt; {escape(t)}. {counts}. Most wrongly scored first.</p>"]
     for kind, rows in gallery.errors.items():
-        heading = html.escape(KIND_TITLES[kind].format(t=t))
-        parts.append(f'<h2 id="{kind}">{heading} ({len(rows)})</h2><div class="grid">')
-        parts.extend(figure_html(row, decimals) for row in rows.itertuples(index=False))
-        parts.append("</div>")
-    parts.append("</body></html>\n")
+        cards = "".join(figure_html(row, folder, decimals) for row in rows.itertuples(index=False))
+        heading = f"{KIND_TITLES[kind].format(t=t)} ({len(rows)})"
+        parts.append(section(heading, f'<div class="sheet">{cards}</div>', anchor=kind))
     return "\n".join(parts)
 
 
@@ -127,5 +108,6 @@ def write_gallery(
         for kind, rows in errors_at(predictions, threshold).items()
     }
     gallery = Gallery(threshold, errors)
-    write_text_atomic(folder / INDEX_FILE, sheet_html(gallery, title, decimals, thumb_width))
+    page_title = f"{title}: errors at threshold {threshold:g}"
+    write_page(folder / INDEX_FILE, page_title, sheet_html(gallery, folder, decimals), thumb_width=thumb_width)
     return gallery

@@ -76,7 +76,7 @@
   }
 
   function badge(value) {
-    return value ? `<span class="badge ${value}">${value}</span>` : "none";
+    return value ? `<span class="badge ${esc(value)}">${esc(value)}</span>` : "none";
   }
 
   function renderViewer() {
