@@ -25,7 +25,7 @@ from tests.conftest import REPO, tree_digest
 
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
-PROJECT_FILES = ("conf", "src", "dvc.yaml", ".dvcignore")
+PROJECT_FILES = ("conf", "src", "dvc.yaml", "pipelines", ".dvcignore")
 DATA_TARGET = "weights"  # the last data stage
 
 
@@ -178,3 +178,15 @@ def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
     assert thresholds["lower"] <= thresholds["upper"] and thresholds["provenance"]["manifest_sha256"]
     assert "metrics.json" in run(root, "dvc", "metrics", "show")
     assert ran_stages(run(root, "dvc", "repro")) == set(), "the whole pipeline is up to date"
+
+
+def test_the_demos_pipelines_leave_dvc_status_clean(project):
+    """`make demo` reproduces every pipeline `dvc status` looks at, the optional audit included."""
+    root, _ = project
+    from obstacles import demo
+
+    pipelines = {p.relative_to(root).as_posix() for p in root.rglob("dvc.yaml") if ".dvc" not in p.parts}
+    assert pipelines == set(demo.PIPELINES)
+    run(root, sys.executable, "-c", "from obstacles import demo; demo.reproduce()", env_extra={"WANDB_MODE": "offline"})
+    assert "up to date" in run(root, "dvc", "status")
+    assert (root / "reports" / "audit" / "demo_balanced" / "index.html").is_file()
