@@ -14,6 +14,7 @@ from torch import nn
 from obstacles.data import ObstacleDataModule
 from obstacles.io.outputs import write_text_atomic
 from obstacles.io.provenance import file_sha256
+from obstacles.training.run_key import running_config_key
 
 PREVIOUS_RECORD_SUFFIX = ".previous"  # run.json of the training a resumed run continues
 
@@ -43,7 +44,8 @@ def dataset_identity(datamodule: ObstacleDataModule, root_dir: str | Path) -> di
         "manifest_sha256": file_sha256(datamodule.manifest),
         "dvc_md5": dvc_md5(root_dir, datamodule.dataset_dir),
         "n_train": len(datamodule.train_set),
-        "n_eval": len(datamodule.eval_set),
+        "n_val": len(datamodule.val_set),
+        "validation_split": datamodule.validation_split,
     }
 
 
@@ -55,9 +57,13 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
 
 
 def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDataModule, model: nn.Module) -> dict:
-    """Send the resolved config, dataset identity and parameter counts to every logger."""
+    """Send the resolved config, dataset identity and parameter counts to every logger, and the
+    run's configuration key and seed (`obstacles.training.run_key`), so grouping W&B runs by
+    `config_key` gives `python -m obstacles.compare`'s configurations."""
     info = {
         "cfg": OmegaConf.to_container(cfg, resolve=True),
+        "config_key": running_config_key(),  # None outside Hydra's runtime (a composed config)
+        "seed": cfg.get("seed"),
         "dataset": dataset_identity(datamodule, cfg.paths.root_dir),
         "model/params": parameter_counts(model),
     }
@@ -82,6 +88,7 @@ def write_run_record(path: str | Path, trainer: Trainer, info: dict, metric: str
         "dataset": info["dataset"]["name"],
         "manifest_sha256": info["dataset"]["manifest_sha256"],
         "dvc_md5": info["dataset"]["dvc_md5"],
+        "validation_split": info["dataset"]["validation_split"],  # the split best.ckpt was picked on
         "best_checkpoint": checkpoint.best_model_path if checkpoint else None,
         "last_checkpoint": checkpoint.last_model_path if checkpoint else None,
         "optimized_metric": metric,
