@@ -98,3 +98,106 @@ def test_stored_histogram_gives_diff_metric_at_any_threshold(threshold):
     direct = [diff_mask(r, c, threshold).mean() for r, c in zip(reference, current)]
     np.testing.assert_allclose(changed_fraction(histograms, threshold), direct, rtol=0, atol=1e-12)
     assert changed_fraction(histograms[0], threshold) == pytest.approx(direct[0], abs=1e-12)
+
+
+# --------------------------------------------------------------------------- defaults and spread
+
+
+def realistic_spread(n=300, seed=11):
+    """diff_metrics shaped like the demo's training split: most no_obstacle frames unchanged with a
+    tail of lighting changes and shadows; obstacles of every size, mean about 0.09."""
+    rng = np.random.default_rng(seed)
+    no_obstacle = np.where(rng.random(n) < 0.55, 0.0, rng.beta(0.6, 4.0, n))
+    obstacle = rng.gamma(0.7, 0.13, n).clip(max=0.95)
+    labels = np.r_[np.full(n, "obstacle"), np.full(n, "no_obstacle")]
+    return np.r_[obstacle, no_obstacle], labels
+
+
+def test_default_curve_is_the_fields_production_value():
+    from obstacles.config import compose
+
+    for config in ("pipeline", "train"):
+        weights = compose(config).weights
+        assert {k: weights[k] for k in CURVE} == {**CURVE, "std_threshold_dist": 0.5}, config
+
+
+def test_weight_spread_finds_the_peak_and_the_shares_at_both_ends():
+    from obstacles.weights.spread import class_spreads, concentrated_classes, curve_bounds, weight_spread
+
+    weights = np.array([1.0, 1.004, 1.5, 2.0, 2.98, 2.99, 3.0, 3.0, 3.0, 3.0])
+    spread = weight_spread(weights, swc=2.0, tolerance=0.01)
+    assert spread.images == 10 and spread.peak_share == pytest.approx(0.6) and spread.peak_weight == 3.0
+    assert spread.share_at_min_weight == pytest.approx(0.2) and spread.share_at_max_weight == pytest.approx(0.6)
+    assert not spread.concentrated(0.9) and spread.concentrated(0.5)
+    assert weight_spread(weights, swc=2.0, tolerance=0.0).peak_share == pytest.approx(0.4), "exactly equal only"
+    assert curve_bounds(2.0) == (1.0, 3.0) and curve_bounds(-0.5) == (0.5, 1.0)
+    assert not weight_spread([1.0], swc=2.0, tolerance=0.01).concentrated(0.9), "one image says nothing"
+    spreads = class_spreads([3.0, 2.995, 3.0, 1.0, 1.5, 2.5], [0, 0, 0, 1, 1, 1], swc=2.0, tolerance=0.01)
+    assert set(concentrated_classes(spreads, 0.9)) == {"no_obstacle"}
+    with pytest.raises(ValueError, match="tolerance"):
+        weight_spread(weights, swc=2.0, tolerance=-0.1)
+
+
+@pytest.mark.parametrize("k, expected", [(1.5, 1.0), (0.5, 0.743)])
+def test_realistic_spread_concentrates_no_obstacle_weights_only_with_the_readme_example(k, expected):
+    """With k = 1.5 every no_obstacle image gets the maximum weight; the production 0.5 keeps a spread."""
+    from obstacles.weights.spread import class_spreads, concentrated_classes
+
+    metric, labels = realistic_spread()
+    table = compute_sample_weights(metric, labels, **{**CURVE, "std_threshold_dist": k})
+    spreads = class_spreads(table["sample_weight"], labels == "obstacle", swc=CURVE["swc"], tolerance=0.01)
+    assert spreads["no_obstacle"].peak_share == pytest.approx(expected, abs=0.01)
+    assert set(concentrated_classes(spreads, 0.9)) == ({"no_obstacle"} if k == 1.5 else set())
+
+
+def write_training_manifest(root, metric, labels):
+    import pandas as pd
+
+    dataset = root / "datasets" / "demo_balanced"
+    dataset.mkdir(parents=True)
+    pd.DataFrame({
+        "path": [f"train/{label}/img_{i}.jpg" for i, label in enumerate(labels)],
+        "site": "plant_202209_01",
+        "split": "train",
+        "label": labels,
+        "diff_metric": metric,
+    }).to_csv(dataset / "manifest.csv", index=False)
+
+
+@pytest.mark.parametrize(
+    "overrides, warned",
+    [
+        (["weights.std_threshold_dist=1.5"], {"no_obstacle"}),
+        (["weights.std_threshold_dist=1.5", "weights_report.max_share=1.0"], set()),  # the limit is config
+        ([], set()),  # the default curve on a realistic spread
+    ],
+    ids=["readme-example", "max-share-1", "default"],
+)
+def test_weights_stage_warns_naming_a_class_whose_weights_sit_at_one_value(tmp_path, capsys, overrides, warned):
+    import json
+
+    from obstacles.stages import weights as weights_stage
+    from tests.conftest import pipeline_cfg
+
+    metric, labels = realistic_spread()
+    write_training_manifest(tmp_path, metric, labels)
+    out = weights_stage.run(pipeline_cfg(tmp_path, overrides=overrides))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: class")]
+    assert {line.split()[2].rstrip(":") for line in lines} == warned
+    if warned:
+        assert lines == [("warning: class no_obstacle: 100.0% of its 300 training images have weight 3.000 "
+                          "(within 1%; warned above 90%): the weighting does not single out its hard cases; "
+                          "see weight_distribution.png, or lower weights.std_threshold_dist")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["weights_report"] == {"max_share": 1.0 if "weights_report.max_share=1.0" in overrides else 0.9,
+                                         "tolerance": 0.01, "min_weight": 1.0, "max_weight": 3.0}
+    no_obstacle, obstacle = summary["classes"]["no_obstacle"], summary["classes"]["obstacle"]
+    if "weights.std_threshold_dist=1.5" in overrides:
+        assert no_obstacle["share_at_max_weight"] == 1.0 and no_obstacle["share_at_min_weight"] == 0.0
+        assert obstacle["share_at_max_weight"] == pytest.approx(0.87, abs=0.01)
+    else:
+        assert no_obstacle["share_at_min_weight"] == pytest.approx(0.74, abs=0.01)
+        assert no_obstacle["share_at_max_weight"] == pytest.approx(0.21, abs=0.01)
+        assert obstacle["share_at_max_weight"] == pytest.approx(0.567, abs=0.01)
+    for stats in (no_obstacle, obstacle):
+        assert 0 <= stats["share_at_min_weight"] + stats["share_at_max_weight"] <= 1
