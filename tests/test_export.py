@@ -30,6 +30,7 @@ def exported(request, tmp_path_factory):
     run_dir = trained_run(root, *overrides, panel=PANEL)
     (run_dir / "eval").mkdir()
     (run_dir / "eval" / "thresholds.json").write_text(json.dumps({"lower": 0.2, "upper": 0.8}))
+    (run_dir / "eval" / "thresholds.provenance.json").write_text(json.dumps({"checkpoint": "checkpoints/best.ckpt"}))
     out = run(compose("export", [f"paths.root_dir={root}", f"panel_size={PANEL}"]))
     return root, run_dir, out
 
@@ -74,6 +75,7 @@ def test_bundle_describes_the_input_and_carries_the_thresholds(exported):
     if in_chans == 7:
         assert spec["diff_mask"]["pixel_threshold_per_site"] == {"site_a": 50.0, "site_b": 50.0}
     assert json.loads((out / "thresholds.json").read_text()) == {"lower": 0.2, "upper": 0.8}
+    assert json.loads((out / "thresholds.provenance.json").read_text()) == {"checkpoint": "checkpoints/best.ckpt"}
     assert "with_diff_mask" in (out / "run_config.yaml").read_text()
 
 

@@ -265,11 +265,12 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
     run_dir = tmp_path / "experiments" / "001.demo.test"
     predictions = run_dir / "predictions.csv"
     table = write_predictions(predictions)
-    (run_dir / "metrics.json").write_text(
+    (run_dir / "metrics.provenance.json").write_text(  # what the evaluation writes beside its metrics.json
         json.dumps(
             {"checkpoint": "checkpoints/best.ckpt", "dataset": {"manifest_sha256": "ab12"}, "wandb_run_id": "trainrun1"}
         )
     )
+    (run_dir / "metrics.json").write_text(json.dumps({"auroc": 0.9, "n": 400}))
     done = run_cli(tmp_path, f"predictions={predictions}", "limits.max_false_alarm=0.1", "sweep.max_missed=[0.01,0.05]")
     assert done.returncode == 0, done.stderr
 
@@ -280,11 +281,16 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
         assert report[key] == getattr(expected, key), key
     assert report["rounded"]["coverage"] == expected.rounded.coverage
     assert report["limits"] == {"max_missed": 0.01, "max_false_alarm": 0.1}
-    provenance = report["provenance"]
+    # thresholds.json is the DVC metric runs are compared by: numbers only, what produced it beside it
+    assert not {"provenance", "wandb", "outputs", "predictions", "checkpoint", "git_commit"} & set(report)
+    assert all(isinstance(v, (int, float)) for v in [*report.values(), *report["rounded"].values(),
+                                                       *report["limits"].values()] if not isinstance(v, dict))
+    provenance = json.loads((run_dir / "thresholds.provenance.json").read_text())
+    assert provenance["predictions"] == str(predictions)
     assert provenance["predictions_sha256"] == hashlib.sha256(predictions.read_bytes()).hexdigest()
     assert provenance["checkpoint"] == "checkpoints/best.ckpt" and provenance["manifest_sha256"] == "ab12"
-    assert "git_commit" in provenance
-    assert report["wandb"]["run_id"] == "trainrun1"
+    assert "git_commit" in provenance and provenance["outputs"]["coverage_sweep"] == "coverage_sweep.csv"
+    assert provenance["wandb"]["run_id"] == "trainrun1"
 
     sweep = pd.read_csv(run_dir / "coverage_sweep.csv")
     assert len(sweep) == 2 * 6 and sweep["coverage"].between(0, 1).all()
@@ -358,5 +364,17 @@ def test_cli_attaches_to_the_wandb_run_already_in_the_run_folder(tmp_path):
     (run_dir / "wandb" / "offline-run-20260101_000000-train42").mkdir(parents=True)  # the training run's
     done = run_cli(tmp_path, f"predictions={run_dir / 'predictions.csv'}", "sweep.max_missed=[0.05]")
     assert done.returncode == 0, done.stderr
-    assert json.loads((run_dir / "thresholds.json").read_text())["wandb"]["run_id"] == "train42"
+    assert json.loads((run_dir / "thresholds.provenance.json").read_text())["wandb"]["run_id"] == "train42"
     assert len(list((run_dir / "wandb").glob("offline-run-*-train42"))) == 2
+
+
+def test_cli_reads_provenance_from_an_evaluation_written_before_metrics_json_held_numbers_only(tmp_path):
+    run_dir = tmp_path / "eval"
+    predictions = run_dir / "predictions.csv"
+    write_predictions(predictions, n=60)
+    (run_dir / "metrics.json").write_text(json.dumps({"checkpoint": "old.ckpt", "manifest_sha256": "cd34", "auroc": 0.8}))
+    done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false", "sweep.max_missed=[0.05]")
+    assert done.returncode == 0, done.stderr
+    provenance = json.loads((run_dir / "thresholds.provenance.json").read_text())
+    assert provenance["checkpoint"] == "old.ckpt" and provenance["manifest_sha256"] == "cd34"
+    assert "wandb" not in provenance, "nothing logged"

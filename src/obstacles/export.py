@@ -7,7 +7,8 @@ runtimes' formats, both returning the obstacle score (sigmoid of the logit), not
 - model.ts: TorchScript (torch.jit.load), model.onnx: ONNX (onnxruntime and others);
 - preprocessing.json: panel size and order, channel order, scaling, input shape, in_chans, the
   diff-mask channel and its pixel threshold;
-- thresholds.json: the run's deployment thresholds (from evaluation), when present;
+- thresholds.json: the run's deployment thresholds (from evaluation), when present, and what
+  produced them (thresholds.provenance.json, the search's sibling file), when that is present;
 - run_config.yaml: the training run's config, when present.
 """
 
@@ -33,6 +34,7 @@ TORCHSCRIPT_NAME = "model.ts"
 ONNX_NAME = "model.onnx"
 INPUT_NAME, OUTPUT_NAME = "image", "score"
 RUN_THRESHOLDS = Path("eval") / "thresholds.json"
+THRESHOLDS_PROVENANCE = "thresholds.provenance.json"  # beside thresholds.json (obstacles.thresholds writes both)
 UINT8_MAX = 255.0
 PANEL_ORDER = ("reference", "current")
 RGB = ("R", "G", "B")
@@ -157,6 +159,8 @@ def run(cfg: DictConfig) -> Path:
         write_text_atomic(out / "preprocessing.json", json.dumps(spec, indent=2) + "\n")
         if thresholds is not None:
             shutil.copyfile(thresholds, out / "thresholds.json")
+            if (thresholds.parent / THRESHOLDS_PROVENANCE).is_file():
+                shutil.copyfile(thresholds.parent / THRESHOLDS_PROVENANCE, out / THRESHOLDS_PROVENANCE)
         if run_config is not None:
             write_text_atomic(out / "run_config.yaml", OmegaConf.to_yaml(run_config))
     carried = f"thresholds.json from {thresholds}" if thresholds else "no thresholds.json (evaluate the run first)"

@@ -18,7 +18,7 @@ RUN_ID_LENGTH = 8
 
 def new_run_id() -> str:
     """A fresh W&B run id, made here: wandb has no public generator (0.31 dropped wandb.util.generate_id),
-    and the id must be known before the run starts so metrics.json can name it."""
+    and the id must be known before the run starts so metrics.provenance.json can name it."""
     return "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(RUN_ID_LENGTH))
 
 

@@ -25,7 +25,7 @@ from obstacles.evaluation.report import (
     metrics_payload,
     write_report,
 )
-from obstacles.evaluation.runs import RunTarget, locate
+from obstacles.evaluation.runs import RunTarget, locate, split_caveat
 from obstacles.evaluation.scoring import pick_device, score_rows, split_rows
 from obstacles.io.outputs import atomic_dir
 from obstacles.io.provenance import file_sha256, git_state
@@ -50,7 +50,8 @@ def output_dir(cfg: DictConfig, target: RunTarget, protected: list[Path]) -> Pat
 
 
 def provenance(cfg: DictConfig, target: RunTarget, dataset: str, manifest: Path, run_id: str | None) -> dict:
-    """What was evaluated on what: the keys `obstacles.thresholds` reads, and more."""
+    """What was evaluated on what (PROVENANCE_FILE, beside metrics.json): the keys `obstacles.thresholds`
+    reads (checkpoint, manifest_sha256, wandb_run_id), and more."""
     manifest_sha = file_sha256(manifest)
     trained_on = target.record.get("manifest_sha256")
     if trained_on and trained_on != manifest_sha:
@@ -77,7 +78,7 @@ def keep_entries(old: Path, new: Path) -> None:
 
 def wandb_run_id(cfg: DictConfig, target: RunTarget) -> str | None:
     """The configured id, else the training run's, else a new one when logging (the threshold
-    search attaches to whatever metrics.json names, even if this evaluation logs nothing)."""
+    search attaches to whatever metrics.provenance.json names, even if this evaluation logs nothing)."""
     run_id = cfg.logger.run_id or target.wandb_run_id
     if run_id is None and cfg.logger.enabled:
         run_id = new_run_id()
@@ -119,6 +120,9 @@ def plan(cfg: DictConfig) -> Plan:
 
 def score(cfg: DictConfig, job: Plan) -> pd.DataFrame:
     print(f"evaluating {job.target.checkpoint} on {len(job.rows)} {cfg.eval.split} pairs of {job.settings.dataset}")
+    caveat = split_caveat(job.target, cfg.eval.split)
+    if caveat:
+        print(caveat)
     return score_rows(
         build_model(job.checkpoint),
         job.dataset_dir,
@@ -134,11 +138,11 @@ def score(cfg: DictConfig, job: Plan) -> pd.DataFrame:
 
 
 def write_outputs(
-    cfg: DictConfig, job: Plan, predictions: pd.DataFrame, tables: Tables, payload: dict
+    cfg: DictConfig, job: Plan, predictions: pd.DataFrame, tables: Tables, payload: dict, origin: dict
 ) -> list[Gallery]:
     """The whole evaluation folder, renamed into place only once complete."""
     with atomic_dir(job.out_dir) as folder:
-        write_report(folder, predictions, tables, payload, job.title)
+        write_report(folder, predictions, tables, payload, origin, job.title)
         galleries = [
             write_gallery(
                 folder,
@@ -156,12 +160,14 @@ def write_outputs(
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Everything `python -m obstacles.evaluate` does; returns metrics.json's content (+ `out_dir`)."""
+    """Everything `python -m obstacles.evaluate` does; returns metrics.json's and PROVENANCE_FILE's
+    content in one dict (+ `out_dir`)."""
     job = plan(cfg)
     predictions = score(cfg, job)
     tables = compute_tables(predictions, job.thresholds, cfg.eval.sensitivity)
-    payload = metrics_payload(tables, provenance(cfg, job.target, job.settings.dataset, job.manifest, job.run_id))
-    galleries = write_outputs(cfg, job, predictions, tables, payload)
+    payload = metrics_payload(tables)
+    origin = provenance(cfg, job.target, job.settings.dataset, job.manifest, job.run_id)
+    galleries = write_outputs(cfg, job, predictions, tables, payload, origin)
     if cfg.logger.enabled:
         from obstacles.evaluation.tracking import log_evaluation
 
@@ -177,4 +183,4 @@ def evaluate(cfg: DictConfig) -> dict:
             galleries=galleries,
             name=job.target.run_dir.name,
         )
-    return {**payload, "out_dir": str(job.out_dir)}
+    return {**origin, **payload, "out_dir": str(job.out_dir)}

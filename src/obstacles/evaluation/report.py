@@ -20,7 +20,8 @@ from obstacles.metrics import confusion_matrix, summary_metrics, threshold_metri
 from obstacles.plots import confusion_matrix_figure, roc_pr_figure, save_figure
 
 PREDICTIONS_FILE = "predictions.csv"
-METRICS_FILE = "metrics.json"
+METRICS_FILE = "metrics.json"  # numbers only: what `dvc metrics show/diff` and `dvc exp show` compare
+PROVENANCE_FILE = "metrics.provenance.json"  # what was evaluated on what (not a DVC metric)
 THRESHOLD_FILE = "threshold_metrics.csv"
 PER_SITE_FILE = "per_site.csv"
 ROC_FILE = "roc.csv"
@@ -107,13 +108,14 @@ def json_number(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def metrics_payload(tables: Tables, provenance: dict) -> dict:
-    """metrics.json: provenance (the keys `obstacles.thresholds` reads), summary, one entry per threshold."""
+def metrics_payload(tables: Tables) -> dict:
+    """metrics.json: the summary, then one entry per threshold; numbers only (provenance, the
+    strings, goes to PROVENANCE_FILE), so DVC's tables show what runs are compared by."""
     at_threshold = {
         threshold_tag(row["threshold"]): {k: json_number(v) for k, v in row.items()}
         for row in tables.per_threshold.to_dict("records")
     }
-    return {**provenance, **tables.summary, "thresholds": at_threshold}
+    return {**tables.summary, "thresholds": at_threshold}
 
 
 def write_csv_table(path: Path, table: pd.DataFrame) -> Path:
@@ -133,12 +135,15 @@ def write_figures(folder: Path, predictions: pd.DataFrame, thresholds: list[floa
     save_figure(roc_pr_figure(scores, labels, title=title), folder / FIGURES_DIR / ROC_PR_FIGURE)
 
 
-def write_report(folder: Path, predictions: pd.DataFrame, tables: Tables, payload: dict, title: str) -> None:
-    """Every table and figure of the evaluation into `folder`; metrics.json last."""
+def write_report(
+    folder: Path, predictions: pd.DataFrame, tables: Tables, payload: dict, provenance: dict, title: str
+) -> None:
+    """Every table and figure of the evaluation into `folder`; its provenance, then metrics.json last."""
     write_csv_table(folder / PREDICTIONS_FILE, predictions)
     write_csv_table(folder / THRESHOLD_FILE, tables.per_threshold)
     write_csv_table(folder / PER_SITE_FILE, tables.per_site)
     write_csv_table(folder / ROC_FILE, tables.roc)
     write_csv_table(folder / PR_FILE, tables.pr)
     write_figures(folder, predictions, list(tables.per_threshold["threshold"]), title)
+    write_json(folder / PROVENANCE_FILE, provenance)
     write_json(folder / METRICS_FILE, payload)

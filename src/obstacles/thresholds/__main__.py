@@ -1,9 +1,11 @@
 """`python -m obstacles.thresholds predictions=<predictions.csv>`: search, sweep, plot, log.
 
 Writes into ``out_dir`` (default: the predictions file's folder) ``coverage_sweep.csv``,
-``risk_coverage.png`` and, last, ``thresholds.json``; every file goes through a temp file and
-``os.replace`` so an interrupted run never leaves one that looks complete. Then logs the same to
-W&B (offline unless WANDB_MODE says otherwise), optionally into an existing run.
+``risk_coverage.png``, ``thresholds.provenance.json`` (what produced them: predictions, checkpoint,
+hashes, commit, W&B run) and, last, ``thresholds.json`` (numbers only: the DVC metric runs are
+compared by); every file goes through a temp file and ``os.replace`` so an interrupted run never
+leaves one that looks complete. Then logs the same to W&B (offline unless WANDB_MODE says
+otherwise), optionally into an existing run, and records that run in the provenance file.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from obstacles.plots import risk_coverage_figure, save_figure
 from obstacles.thresholds.search import SortedPredictions, ThresholdResult, limit_grid, search
 from obstacles.thresholds.search import sweep as sweep_sorted
 
-THRESHOLDS_FILE = "thresholds.json"
+THRESHOLDS_FILE = "thresholds.json"  # numbers only: what `dvc metrics show/diff` and `dvc exp show` compare
+PROVENANCE_FILE = "thresholds.provenance.json"  # what produced them (not a DVC metric)
 SWEEP_FILE = "coverage_sweep.csv"
 PLOT_FILE = "risk_coverage.png"
 
@@ -49,7 +52,7 @@ def _find_key(tree, key: str):
 
 
 def sibling_records(folder: Path, names) -> list:
-    """Parsed JSON/YAML files next to the predictions (the run's metrics and resolved config)."""
+    """Parsed JSON/YAML files next to the predictions (the evaluation's provenance, the run's config)."""
     records = []
     for name in names:
         path = folder / name
@@ -121,12 +124,11 @@ def run(cfg: DictConfig) -> dict:
         "checkpoint": lookup(cfg.provenance.checkpoint, records, "checkpoint"),
         "manifest_sha256": lookup(cfg.provenance.manifest_sha256, records, "manifest_sha256"),
         **git_state(),
+        "outputs": {"thresholds": THRESHOLDS_FILE, "coverage_sweep": SWEEP_FILE, "risk_coverage": PLOT_FILE},
     }
     report = {
         **result.to_dict(),
         "limits": {"max_missed": result.max_missed, "max_false_alarm": result.max_false_alarm},
-        "provenance": provenance,
-        "outputs": {"coverage_sweep": SWEEP_FILE, "risk_coverage": PLOT_FILE},
     }
 
     write_text_atomic(out_dir / SWEEP_FILE, sweep.to_csv(index=False))
@@ -134,15 +136,16 @@ def run(cfg: DictConfig) -> dict:
         sweep, highlight=(result.max_missed, result.max_false_alarm), title=f"coverage by limits: {predictions_path}"
     )
     save_figure(figure, out_dir / PLOT_FILE)
+    write_json(out_dir / PROVENANCE_FILE, provenance)
     write_json(out_dir / THRESHOLDS_FILE, report)  # complete even if W&B fails below
 
     if cfg.logger.enabled:
         run_id = lookup(cfg.logger.run_id, records, cfg.logger.run_id_key)
         if run_id is None and cfg.logger.attach_to_folder_run:
             run_id = folder_wandb_run_id(predictions_path.parent)
-        report["wandb"] = log_to_wandb(cfg, out_dir, result, sweep, out_dir / PLOT_FILE, run_id)
-        write_json(out_dir / THRESHOLDS_FILE, report)
-    return report
+        provenance["wandb"] = log_to_wandb(cfg, out_dir, result, sweep, out_dir / PLOT_FILE, run_id)
+        write_json(out_dir / PROVENANCE_FILE, provenance)
+    return {**report, "provenance": provenance}
 
 
 def run_and_summarize(cfg: DictConfig) -> dict:
