@@ -27,11 +27,12 @@ from omegaconf import open_dict
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from obstacles.io.parallel import parallel_map, resolve_workers  # noqa: E402
 from obstacles.simulate import simulate  # noqa: E402
+from obstacles.splits import SPLITS  # noqa: E402
 from obstacles.stages import diff, merge, select, split, triage, unmask, weights  # noqa: E402
 from obstacles.config import compose  # noqa: E402
 
 SITE = "bench_202401_01"
-STAGES = (("src", triage), ("mask_train", select), ("no_mask_train", unmask), ("eval", split),
+STAGES = (("src", triage), ("mask_train", select), ("no_mask_train", unmask), ("split", split),
           ("diff_metrics", diff))
 
 
@@ -76,8 +77,7 @@ def run_pipeline(root: Path, datasets: Path) -> tuple[dict[str, float], int]:
         stage.run(cfg)
         seconds[name] = time.perf_counter() - started
         cpu[name] = tuple(after - first for after, first in zip(cpu_seconds(), before))
-    n_pairs = sum(1 for _ in (datasets / "demo_balanced" / "train").rglob("*.jpg")) + \
-        sum(1 for _ in (datasets / "demo_balanced" / "eval").rglob("*.jpg"))
+    n_pairs = sum(1 for split in SPLITS for _ in (datasets / "demo_balanced" / split).rglob("*.jpg"))
     return seconds, cpu, n_pairs
 
 

@@ -19,7 +19,7 @@ def project(tmp_path):
     (tmp_path / "dvc.yaml").write_text(
         "stages:\n  balanced:\n    cmd: python -m obstacles.stages.merge\n    deps:\n"
         "      - src/obstacles/stages/merge.py\n      - datasets/plant_202209_01/train\n"
-        "      - datasets/plant_202209_01/eval\n      - datasets/plant_202209_01/split.csv\n"
+        "      - datasets/plant_202209_01/val\n      - datasets/plant_202209_01/eval\n      - datasets/plant_202209_01/split.csv\n"
         "      - datasets/plant_202209_01/diff_metrics.csv\n"
     )
     (tmp_path / "conf" / "site" / "plant_202209_01.yaml").write_text("name: plant_202209_01\npixel_threshold: 50\n")

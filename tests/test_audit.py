@@ -17,7 +17,7 @@ from obstacles.io.images import decode_image, encode_jpeg
 
 TRAIN_IMAGE = "train/obstacle/site_a__pair_0001.jpg"  # copied into eval: leakage
 RELABELED = "train/no_obstacle/site_b__pair_0010.jpg"  # re-encoded, filed as obstacle: conflict
-REVERSED_OF = "train/obstacle/site_b__pair_0013.jpg"  # its "_reversed" twin, labelled no_obstacle
+REVERSED_OF = "train/obstacle/site_b__pair_0009.jpg"  # its "_reversed" twin, labelled no_obstacle
 
 
 def plant(dataset, relative: str, data: bytes, split: str, label: str) -> None:
@@ -39,7 +39,7 @@ def audited(tmp_path_factory):
     reencoded = encode_jpeg(decode_image(dataset / RELABELED), 95)
     plant(dataset, "train/obstacle/site_b__pair_0010_relabeled.jpg", reencoded, "train", "obstacle")
     # the same bytes as its original, so the pair is surely a near-duplicate: only the name excuses it
-    plant(dataset, "train/no_obstacle/site_b__pair_0013_reversed.jpg", (dataset / REVERSED_OF).read_bytes(),
+    plant(dataset, "train/no_obstacle/site_b__pair_0009_reversed.jpg", (dataset / REVERSED_OF).read_bytes(),
           "train", "no_obstacle")
     cfg = compose("audit", [f"paths.root_dir={root}", "dataset.name=tiny", "dup_thresh=0.99999", "top_surprising=5"])
     with pytest.MonkeyPatch.context() as env:  # W&B offline, its files inside root
@@ -56,7 +56,8 @@ def test_planted_train_eval_duplicate_is_leakage(audited):
     leakage = pd.read_csv(out / "leakage.csv")
     planted = leakage[leakage["path_b"] == "eval/obstacle/site_a__pair_0001_again.jpg"]
     assert planted["path_a"].tolist() == [TRAIN_IMAGE] and planted["similarity"].tolist() == [1.0]
-    assert set(leakage["split_a"]) == {"train"} and set(leakage["split_b"]) == {"eval"}
+    order = {"train": 0, "val": 1, "eval": 2}
+    assert (leakage["split_a"].map(order) < leakage["split_b"].map(order)).all(), "side a is the earlier split"
 
 
 def test_planted_label_conflict_is_found_and_reversal_pairs_are_not(audited):

@@ -29,13 +29,13 @@ PROJECT_FILES = ("conf", "src", "dvc.yaml", "pipelines", ".dvcignore")
 DATA_TARGET = "weights"  # the last data stage
 
 
-def run(project: Path, *command: str, env_extra: dict | None = None) -> str:
+def run(project: Path, *command: str, env_extra: dict | None = None, stdout_only: bool = False) -> str:
     env = {**os.environ, "OBSTACLES_ROOT": str(project), "PYTHONDONTWRITEBYTECODE": "1",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(env_extra or {})}
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     if result.returncode:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result.stdout + result.stderr
+    return result.stdout if stdout_only else result.stdout + result.stderr
 
 
 def data_digest(folder: Path) -> dict[str, str]:
@@ -74,7 +74,7 @@ def project(tmp_path_factory):
 
 def test_first_repro_builds_every_stage(project):
     root, output = project
-    per_site = {"src", "mask_train", "no_mask_train", "eval", "diff_metrics"}
+    per_site = {"src", "mask_train", "no_mask_train", "split", "diff_metrics"}
     expected = {f"{stage}@{site}" for stage in per_site for site in SITES} | {"balanced", "weights"}
     assert ran_stages(output) == expected
     manifest = (root / "datasets" / "demo_balanced" / "manifest.csv").read_text().splitlines()
@@ -139,7 +139,7 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
     staging = tmp_path / "incoming"
     # a recording made elsewhere, uploaded the way a site recorder does
     run(root, sys.executable, "-m", "obstacles.simulate", f"paths.root_dir={staging}", f"~sites.{SITES[0]}",
-        f"~sites.{SITES[1]}", f"+sites.{site}={{n_frames: 30, camera_id: 3001, start: '2023-01-10T08:00:00', "
+        f"~sites.{SITES[1]}", f"+sites.{site}={{n_frames: 120, camera_id: 3001, start: '2023-01-10T08:00:00', "
         "style: office, obstacle_fraction: 0.5, mask_threshold: 45}")
     recording = staging / "data" / "recordings" / site
     with local_s3_server() as endpoint:
@@ -158,9 +158,9 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
     assert check_registry(root) == []
     assert "pixel_threshold: 45" in (root / "conf" / "site" / f"{site}.yaml").read_text()
     header, *rows = (root / "labels" / f"{site}.csv").read_text().splitlines()
-    assert header == "image,label,opposite_label" and len(rows) == 30
+    assert header == "image,label,opposite_label" and len(rows) == 120
     ran = ran_stages(run(root, "dvc", "repro", DATA_TARGET))
-    assert {f"src@{site}", f"eval@{site}", "balanced", "weights"} <= ran
+    assert {f"src@{site}", f"split@{site}", "balanced", "weights"} <= ran
     assert not any(stage.endswith(SITES[0]) or stage.endswith(SITES[1]) for stage in ran)
 
 
@@ -172,12 +172,84 @@ def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
     root, _ = project
     output = run(root, "dvc", "repro", env_extra={"WANDB_MODE": "offline"})
     assert {"train", "evaluate", "thresholds"} <= ran_stages(output)
-    metrics = json.loads((root / "reports" / "demo_balanced" / "eval" / "metrics.json").read_text())
-    thresholds = json.loads((root / "reports" / "demo_balanced" / "thresholds" / "thresholds.json").read_text())
+    reports = root / "reports" / "demo_balanced"
+    metrics = json.loads((reports / "eval" / "metrics.json").read_text())
+    thresholds = json.loads((reports / "thresholds" / "thresholds.json").read_text())
     assert 0.0 <= metrics["auroc"] <= 1.0 and metrics["n"] > 0
-    assert thresholds["lower"] <= thresholds["upper"] and thresholds["provenance"]["manifest_sha256"]
+    assert thresholds["lower"] <= thresholds["upper"]
+    # what produced them sits beside them; the threshold search takes the evaluation's
+    evaluated = json.loads((reports / "eval" / "metrics.provenance.json").read_text())
+    searched = json.loads((reports / "thresholds" / "thresholds.provenance.json").read_text())
+    assert evaluated["checkpoint"] == "experiments/000.demo_balanced.demo/checkpoints/best.ckpt"
+    assert searched["checkpoint"] == evaluated["checkpoint"] and searched["manifest_sha256"] == evaluated["manifest_sha256"]
+    assert searched["wandb"]["run_id"] == evaluated["wandb_run_id"], "the search joins the evaluation's W&B run"
     assert "metrics.json" in run(root, "dvc", "metrics", "show")
     assert ran_stages(run(root, "dvc", "repro")) == set(), "the whole pipeline is up to date"
+    summary = run(root, sys.executable, "-c", "from obstacles import demo; print(demo.summary())", stdout_only=True)
+    assert f"evaluation of {evaluated['checkpoint']} on {metrics['n']} eval pairs" in summary
+    assert "at the maximum" in summary, "the weights lines say where the weights sit"
+
+
+# The README's view for comparing experiments: every metric, parameter and dependency is a column
+# of `dvc exp show` (over 180 here), more than any terminal shows, so it names the columns to keep.
+EXP_SHOW_KEEP = ("^(Experiment|Created|auroc|average_precision|coverage|rounded\\.coverage|missed_rate|false_alarm_rate"
+                 "|alfa|beta|gamma|swc|std_threshold_dist)$")
+
+
+def leaves(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def test_dvc_compares_runs_by_numbers_only(project):
+    """`dvc metrics show/diff` and `dvc exp show` read the metrics files: no paths, hashes, ids or commits
+    there (they are in the *.provenance.json files beside them), and the headline figures readable."""
+    root, _ = project
+    reports = root / "reports" / "demo_balanced"
+    shown = json.loads(run(root, "dvc", "metrics", "show", "--json", stdout_only=True))
+    (workspace,) = shown.values()  # keyed "" before the first commit, "workspace" after
+    files = workspace["data"]
+    assert set(files) == {"reports/demo_balanced/eval/metrics.json", "reports/demo_balanced/thresholds/thresholds.json"}
+    not_numbers = {f"{path}:{key}": value for path, file in files.items() for key, value in leaves(file["data"])
+                   if not isinstance(value, (int, float))}
+    assert not_numbers == {}, "dvc metrics show lists numbers only"
+    for path in files:
+        provenance = json.loads((root / path).with_suffix(".provenance.json").read_text())
+        assert "git_commit" in provenance and not set(provenance) & set(json.loads((root / path).read_text()))
+
+    # dvc exp show needs a commit to compare against
+    ignore = root / ".gitignore"  # `dvc add data` wrote it; offline W&B runs stay out of the commit
+    ignore.write_text((ignore.read_text() if ignore.exists() else "") + "wandb/\n")
+    run(root, "git", "add", "-A")
+    run(root, "git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false",
+        "commit", "-q", "--no-verify", "-m", "pipeline run")
+    (row,) = [r for r in json.loads(run(root, "dvc", "exp", "show", "--json", stdout_only=True)) if r["rev"] == "workspace"]
+    exp_metrics = row["data"]["metrics"]
+    assert set(exp_metrics) == set(files)
+    assert all(isinstance(v, (int, float)) for file in exp_metrics.values() for _, v in leaves(file["data"]))
+    first_file = next(iter(exp_metrics.values()))["data"]
+    assert next(iter(first_file)) == "auroc", "dvc exp show never collapses its first metric column"
+    wide = {"COLUMNS": "200"}
+    plain = run(root, "dvc", "exp", "show", "--no-pager", env_extra=wide, stdout_only=True)
+    assert plain.strip() and max(map(len, plain.splitlines())) <= 200
+    view = run(root, "dvc", "exp", "show", "--no-pager", "--drop", ".*", "--keep", EXP_SHOW_KEEP, env_extra=wide,
+               stdout_only=True)
+    lines = view.splitlines()
+    assert max(map(len, lines)) <= 200 and "…" not in view
+    header = next(line.split() for line in lines if "Experiment" in line)
+    workspace = next(line.split() for line in lines if line.split()[:1] == ["workspace"])
+    cells = dict(zip(header, workspace))
+    assert float(cells["auroc"]) == pytest.approx(json.loads((reports / "eval" / "metrics.json").read_text())["auroc"],
+                                                  abs=1e-4)
+    thresholds = json.loads((reports / "thresholds" / "thresholds.json").read_text())
+    assert float(cells["coverage"]) == pytest.approx(thresholds["coverage"], abs=1e-4)
+    assert float(cells["rounded.coverage"]) == pytest.approx(thresholds["rounded"]["coverage"], abs=1e-4)
+    assert float(cells["std_threshold_dist"]) == 0.5
+    readme = (REPO / "README.md").read_text()
+    assert f"dvc exp show --drop '.*' --keep '{EXP_SHOW_KEEP}'" in readme, "the README gives this view"
 
 
 def test_the_demos_pipelines_leave_dvc_status_clean(project):

@@ -67,10 +67,32 @@ def test_predictions_cover_the_eval_split_with_the_best_checkpoint(trained):
     assert len(predictions) == len(eval_rows)
     assert predictions[["path", "site", "label"]].equals(eval_rows[["path", "site", "label"]])
     assert predictions["score"].between(0, 1).all()
+    provenance = json.loads((out / "metrics.provenance.json").read_text())
+    assert provenance["checkpoint"].endswith("checkpoints/best.ckpt")  # default: the latest run's best
+    assert provenance["manifest_sha256"] == file_sha256(root / "datasets" / "tiny" / "manifest.csv")
+    assert provenance["wandb_run_id"] == json.loads((run / "run.json").read_text())["wandb_run_id"]
+    assert provenance["dataset"] == "tiny" and provenance["split"] == "eval" and "git_commit" in provenance
+
+
+def leaves(tree, prefix=""):
+    """(dotted key, value) of every leaf of nested dicts, as DVC flattens a metrics file."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def test_metrics_json_holds_numbers_only_and_provenance_sits_beside_it(trained):
+    """DVC compares runs by metrics.json (`dvc metrics show/diff`, `dvc exp show`): no paths, hashes or ids."""
+    _, _, out = trained
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["checkpoint"].endswith("checkpoints/best.ckpt")  # default: the latest run's best
-    assert metrics["manifest_sha256"] == file_sha256(root / "datasets" / "tiny" / "manifest.csv")
-    assert metrics["wandb_run_id"] == json.loads((run / "run.json").read_text())["wandb_run_id"]
+    not_numbers = {key: value for key, value in leaves(metrics) if not isinstance(value, (int, float))}
+    assert not_numbers == {}
+    provenance = json.loads((out / "metrics.provenance.json").read_text())
+    assert not set(provenance) & {key for key, _ in leaves(metrics)}, "each value in one file only"
+    assert {"auroc", "average_precision", "specificity_at_sensitivity", "n", "n_obstacle", "n_no_obstacle"} <= set(metrics)
+    assert set(metrics["thresholds"]) == set(TAGS)
 
 
 def test_metrics_equal_a_direct_count_from_the_predictions(trained):
@@ -88,7 +110,7 @@ def test_metrics_equal_a_direct_count_from_the_predictions(trained):
         for name, mask in expected.items():
             assert metrics["thresholds"][tag][name] == mask.sum() == getattr(row, name), (tag, name)
         assert (out / "figures" / f"confusion_{tag}.png").stat().st_size > 0
-    for key in ("auroc", "average_precision", "specificity_at_sensitivity", "git_commit"):
+    for key in ("auroc", "average_precision", "specificity_at_sensitivity"):
         assert key in metrics
     assert (out / "figures" / "roc_pr.png").is_file()
     assert {"fpr", "tpr"} <= set(pd.read_csv(out / "roc.csv").columns)
@@ -124,7 +146,7 @@ def test_galleries_hold_exactly_the_errors_of_each_threshold(trained):
 
 def test_wandb_offline_run_of_the_training_run_holds_the_evaluation(trained):
     _, run, out = trained
-    run_id = json.loads((out / "metrics.json").read_text())["wandb_run_id"]
+    run_id = json.loads((out / "metrics.provenance.json").read_text())["wandb_run_id"]
     runs = sorted((run / "wandb").glob(f"offline-run-*-{run_id}"))
     assert len(runs) == 2  # training, then evaluation attached to the same id
     media = runs[-1] / "files" / "media"
@@ -271,14 +293,16 @@ def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger
     result = cli(tmp_path, "obstacles.evaluate", "eval.batch_size=4", "eval.progress=false", *args)
     if not args:
         assert f"skipping {killed}" in result.stdout
-    metrics = json.loads((run / "eval" / "metrics.json").read_text())
-    assert Path(metrics["checkpoint"]).parent.parent == run
+    provenance = json.loads((run / "eval" / "metrics.provenance.json").read_text())
+    assert Path(provenance["checkpoint"]).parent.parent == run
     assert not (killed / "eval").exists()
-    run_id = metrics["wandb_run_id"]
+    run_id = provenance["wandb_run_id"]
     assert run_id and list((run / "wandb").glob(f"offline-run-*-{run_id}")), "evaluation made its own W&B run"
     cli(tmp_path, "obstacles.thresholds", f"predictions={run / 'eval' / 'predictions.csv'}", rooted=False)
     thresholds = json.loads((run / "eval" / "thresholds.json").read_text())
-    assert thresholds["wandb"]["run_id"] == run_id, "the threshold search joins the evaluation's run"
+    searched = json.loads((run / "eval" / "thresholds.provenance.json").read_text())
+    assert searched["wandb"]["run_id"] == run_id, "the threshold search joins the evaluation's run"
+    assert searched["checkpoint"] == provenance["checkpoint"], "read from the evaluation's provenance"
     assert 0 <= thresholds["coverage"] <= 1
 
 
@@ -298,3 +322,15 @@ def test_hostile_image_and_site_names_neither_run_script_nor_break_the_gallery(t
                   thumb_width=64)
     page = tmp_path / "out" / "galleries" / "t0.50" / "index.html"
     assert_page_is_safe(browser, page, [title, *HOSTILE_NAMES, *(row["path"] for row in rows)])
+
+
+def test_evaluation_says_when_its_split_picked_the_checkpoint(tmp_path):
+    from obstacles.evaluation.runs import RunTarget, split_caveat
+
+    def target(record):
+        return RunTarget(tmp_path / "c.ckpt", tmp_path, None, tmp_path / "config.yaml", record)
+
+    assert split_caveat(target({"validation_split": "val"}), "eval") is None
+    assert "optimistic" in split_caveat(target({"validation_split": "eval"}), "eval")
+    assert "optimistic" in split_caveat(target({"validation_split": "val"}), "val")
+    assert "not the held-out 'eval'" in split_caveat(target({"validation_split": "val"}), "train")

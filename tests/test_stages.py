@@ -174,15 +174,16 @@ def test_split_is_stratified_seeded_and_keeps_bursts_together(site):
     unmask.run(cfg)
     split.run(cfg)
     table = pd.read_csv(root / "datasets" / SITE / "split.csv")
-    assert set(table["split"]) == {"train", "eval"}
+    assert set(table["split"]) == {"train", "val", "eval"}
     assert table.groupby("group")["split"].nunique().max() == 1, "a burst never straddles the split"
     # reversed copies share their original's group
     reversed_rows = table[table["image"].str.endswith("_reversed.jpg")]
     for _, row in reversed_rows.iterrows():
         original = row["image"].replace("_reversed", "")
         assert table.loc[table["image"] == original, "group"].item() == row["group"]
-    assert set(table.loc[table["split"] == "eval", "label"]) == {"obstacle", "no_obstacle"}, "stratified"
-    for split_name in ("train", "eval"):
+    for split_name in ("train", "val", "eval"):
+        assert set(table.loc[table["split"] == split_name, "label"]) == {"obstacle", "no_obstacle"}, split_name
+    for split_name in ("train", "val", "eval"):
         on_disk = {p.name for p in (root / "datasets" / SITE / split_name).rglob("*.jpg")}
         assert on_disk == set(table.loc[table["split"] == split_name, "image"])
     first = tree_digest(root / "datasets" / SITE)
@@ -228,10 +229,46 @@ def test_eval_split_holds_both_classes_even_with_few_single_class_groups():
     groups = np.repeat(np.arange(12), 4)
     labels = (groups % 2).astype(np.int64)
     for seed in range(20):
-        is_eval = split.assign_eval(labels, groups, eval_fraction=0.1, seed=seed)
+        is_eval = split.hold_out(labels, groups, fraction=0.1, seed=seed)
         assert set(labels[is_eval]) == {0, 1}, seed
         assert len(np.unique(groups[is_eval])) < len(np.unique(groups)) / 2
         assert all(len(set(is_eval[groups == g])) == 1 for g in np.unique(groups)), "groups stay whole"
+
+
+def test_three_splits_are_disjoint_whole_groups_with_their_shares_of_every_class():
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(600), rng.integers(1, 6, 600))
+    labels = (rng.random(len(groups)) < 0.4).astype(np.int64)
+    names = split.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=0.1, seed=5)
+    assert set(names) == {"train", "val", "eval"}
+    assert all(len(set(names[groups == g])) == 1 for g in np.unique(groups)), "no group straddles two splits"
+    for label in (0, 1):
+        of_class = names[labels == label]
+        assert (of_class == "eval").mean() == pytest.approx(0.1, abs=0.02)
+        assert (of_class == "val").mean() == pytest.approx(0.09, abs=0.02), "10% of the rest"
+    eval_alone = split.hold_out(labels, groups, fraction=0.1, seed=5)
+    assert np.array_equal(names == "eval", eval_alone), "adding val leaves eval as the seed alone gives it"
+    two_way = split.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=0.0, seed=5)
+    assert set(two_way) == {"train", "eval"} and np.array_equal(two_way == "eval", eval_alone)
+    with pytest.raises(ValueError, match="val_fraction must be in"):
+        split.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=1.0, seed=5)
+
+
+def test_a_site_too_small_for_three_splits_is_named_with_the_split(site):
+    root, cfg, rows = site
+    select.run(cfg)
+    unmask.run(cfg)
+    names = np.array(["train", "eval", "train", "eval"])
+    labels, groups = np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3])
+    with pytest.raises(ValueError, match=r"site s1: split 'val' gets no no_obstacle image: its 2 no_obstacle image\(s\)"):
+        split.check_both_classes("s1", labels, groups, names, ("train", "val", "eval"))
+    split.check_both_classes("s1", labels, groups, names, ("train", "eval"))
+    from omegaconf import open_dict
+    with open_dict(cfg):
+        cfg.split.eval_fraction, cfg.split.val_fraction = 0.5, 0.9
+    with pytest.raises(ValueError, match=f"site {SITE}: split 'train' gets no"):
+        split.run(cfg)
+    assert not (root / "datasets" / SITE / "val").exists(), "nothing written for a refused split"
 
 
 def test_eval_split_takes_the_configured_share_of_every_class_seeded():
@@ -239,13 +276,13 @@ def test_eval_split_takes_the_configured_share_of_every_class_seeded():
     groups = np.repeat(np.arange(400), rng.integers(1, 8, 400))  # bursts of 1 to 7 frames
     labels = (rng.random(len(groups)) < 0.3).astype(np.int64)  # 30 % obstacles, mixed bursts
     for fraction in (0.1, 0.25):
-        is_eval = split.assign_eval(labels, groups, eval_fraction=fraction, seed=1)
+        is_eval = split.hold_out(labels, groups, fraction=fraction, seed=1)
         for label in (0, 1):
             assert is_eval[labels == label].mean() == pytest.approx(fraction, abs=0.02), (fraction, label)
         assert all(len(set(is_eval[groups == g])) == 1 for g in np.unique(groups)), "groups stay whole"
-    first = split.assign_eval(labels, groups, eval_fraction=0.1, seed=1)
-    assert np.array_equal(split.assign_eval(labels, groups, eval_fraction=0.1, seed=1), first)
-    assert not np.array_equal(split.assign_eval(labels, groups, eval_fraction=0.1, seed=2), first)
+    first = split.hold_out(labels, groups, fraction=0.1, seed=1)
+    assert np.array_equal(split.hold_out(labels, groups, fraction=0.1, seed=1), first)
+    assert not np.array_equal(split.hold_out(labels, groups, fraction=0.1, seed=2), first)
 
 
 def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypatch):

@@ -51,11 +51,11 @@ def test_weights_follow_the_curve_config_without_touching_images(root):
     module = datamodule(root, "weighting=loss", "weights.alfa=-2.0", "weights.swc=4.0")
     rows = read_manifest(module.manifest).query("split == 'train'")
     expected = compute_sample_weights(
-        rows["diff_metric"], rows["is_obstacle"], alfa=-2.0, beta=2.0, gamma=8.0, swc=4.0, std_threshold_dist=1.5
+        rows["diff_metric"], rows["is_obstacle"], alfa=-2.0, beta=2.0, gamma=8.0, swc=4.0, std_threshold_dist=0.5
     )["sample_weight"]
     np.testing.assert_allclose(module.train_set.loss_weights, expected, rtol=1e-6)
     assert module.sampler_weights is None
-    assert all(module.eval_set[i]["weight"] == 1.0 for i in range(len(module.eval_set)))
+    assert all(module.val_set[i]["weight"] == 1.0 for i in range(len(module.val_set)))
 
 
 def test_sampler_mode_uses_the_weighted_sampler_and_plain_loss(root):
@@ -91,3 +91,23 @@ def test_per_panel_transforms_draw_independently():
 def test_missing_manifest_names_the_dataset(tmp_path):
     with pytest.raises(Exception, match="dataset 'nowhere': no manifest at"):
         instantiate(train_cfg(tmp_path, dataset="nowhere").data)
+
+
+def test_training_validates_on_val_and_never_reads_eval(root):
+    module = datamodule(root)
+    manifest = read_manifest(root / "datasets" / "tiny" / "manifest.csv")
+    paths = {split: set(manifest.loc[manifest["split"] == split, "path"]) for split in ("train", "val", "eval")}
+    assert all(paths.values()), "the fixture has all three splits"
+    assert module.validation_split == "val"
+    assert set(module.val_set.rows["path"]) == paths["val"]
+    assert set(module.train_set.rows["path"]) == paths["train"]
+    loaded = {module.val_set.rows["path"].iat[i] for i in range(len(module.val_set))}
+    assert not loaded & paths["eval"], "the images that report are never seen in training"
+
+
+def test_without_a_val_split_training_validates_on_eval_and_warns(tmp_path, caplog):
+    write_pair_dataset(tmp_path, n_pairs=16, panel=16, with_val=False)
+    with caplog.at_level("WARNING"):
+        module = datamodule(tmp_path)
+    assert module.validation_split == "eval"
+    assert "no val split" in caplog.text and "optimistic" in caplog.text

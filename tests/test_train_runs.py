@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,13 +94,14 @@ def test_run_folder_names_the_backbone_asked_for(tmp_path):
 
 @pytest.mark.parametrize("damage", ["missing", "empty"])
 def test_a_missing_or_empty_image_is_named_before_the_first_step(tmp_path, damage):
-    dataset = write_pair_dataset(tmp_path, n_pairs=16, panel=16)
+    dataset = write_pair_dataset(tmp_path, n_pairs=16, panel=32)
     manifest = pd.read_csv(dataset / "manifest.csv")
-    lost = manifest["path"].iloc[-1]
+    lost = manifest["path"].iloc[-1]  # an eval image: every file of the manifest is checked
     (dataset / lost).unlink() if damage == "missing" else (dataset / lost).write_bytes(b"")
     cfg = train_cfg(tmp_path, "model=field_cnn", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
                     output_dir=tmp_path / "out")
-    with pytest.raises(FileNotFoundError, match=rf"1 of 16 image file\(s\) .* first \['{lost} \({damage}\)'\]"):
+    with pytest.raises(FileNotFoundError,
+                       match=rf"1 of {len(manifest)} image file\(s\) .* first \['{lost} \({damage}\)'\]"):
         train(cfg)
     assert not (tmp_path / "out" / "checkpoints").exists()
     err = refused_cli(tmp_path, "dataset.name=tiny", "model=field_cnn")
@@ -162,3 +164,37 @@ def test_ddp_ranks_share_one_run_folder_and_the_weighted_sampler(root):
 def test_optuna_search_returns_auroc_per_trial(root):
     result = run_cli(root, *QUICK, "trainer.max_epochs=1", "hparams_search=optuna", "hydra.sweeper.n_trials=2")
     assert "Best value" in result.stdout + result.stderr
+
+
+def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(tmp_path):
+    """Loader workers, augmentation and the weighted sampler on: two trainings in the same folder
+    give the same best.ckpt bytes, and the same evaluation and thresholds (run ids aside)."""
+    from omegaconf import OmegaConf
+
+    from obstacles.config import compose
+    from obstacles.evaluation import evaluate
+    from obstacles.thresholds.__main__ import run as search_thresholds
+
+    write_pair_dataset(tmp_path, n_pairs=32, panel=32)
+    overrides = ("model=field_cnn", "data.batch_size=4", "data.num_workers=1", "augment=strong", "weighting=both",
+                 "trainer.max_epochs=2", "logger=none", "seed=7")
+    out, outcomes = tmp_path / "run", []
+    for attempt in range(2):
+        cfg = train_cfg(tmp_path, *overrides, output_dir=out)
+        assert cfg.trainer.deterministic is True, "deterministic by default"
+        train(cfg)
+        (out / ".hydra").mkdir()
+        OmegaConf.save(cfg, out / ".hydra" / "config.yaml", resolve=True)  # what Hydra writes for a CLI run
+        evaluated = evaluate(compose("evaluate", [f"paths.root_dir={tmp_path}", f"run_dir={out}",
+                                                  f"out_dir={tmp_path / f'eval{attempt}'}", "logger.enabled=false",
+                                                  "eval.progress=false", "eval.num_workers=1"]))
+        searched = search_thresholds(compose("thresholds", [f"predictions={tmp_path / f'eval{attempt}' / 'predictions.csv'}",
+                                                            "logger.enabled=false"]))
+        outcomes.append(((out / "checkpoints" / "best.ckpt").read_bytes(), evaluated, searched))
+        shutil.rmtree(out)
+    (ckpt_a, eval_a, thresholds_a), (ckpt_b, eval_b, thresholds_b) = outcomes
+    assert ckpt_a == ckpt_b, "bit-identical best.ckpt"
+    volatile = {"out_dir", "predictions", "provenance", "wandb_run_id", "git_commit", "git_dirty"}
+    strip = lambda d: {k: v for k, v in d.items() if k not in volatile}  # noqa: E731
+    assert strip(eval_a) == strip(eval_b) and eval_a["auroc"] == eval_b["auroc"]
+    assert strip(thresholds_a) == strip(thresholds_b)

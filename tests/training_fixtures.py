@@ -45,14 +45,15 @@ def write_pair_dataset(
     n_pairs: int = 16,
     panel: int = 32,
     eval_every: int = 4,
+    with_val: bool = True,
     pixel_threshold: int = 50,
     seed: int = 0,
 ) -> Path:
     """Write `<root>/datasets/<name>/` (images + manifest.csv); returns the dataset dir.
 
-    Labels alternate no_obstacle/obstacle; every `eval_every`-th pair of each class goes to
-    eval, so both splits hold both classes. diff_metric is computed on the decoded JPEGs,
-    as the real pipeline does.
+    Labels alternate no_obstacle/obstacle; of every `eval_every` pairs of each class the last goes
+    to eval and (`with_val`) the one before to val, so every split holds both classes.
+    diff_metric is computed on the decoded JPEGs, as the real pipeline does.
     """
     rng = np.random.default_rng(seed)
     dataset_dir = Path(root) / "datasets" / name
@@ -60,7 +61,8 @@ def write_pair_dataset(
     for i in range(n_pairs):
         obstacle = bool(i % 2)
         label = OBSTACLE if obstacle else NO_OBSTACLE
-        split = "eval" if (i // 2) % eval_every == eval_every - 1 else "train"
+        place = (i // 2) % eval_every
+        split = "eval" if place == eval_every - 1 else "val" if with_val and place == eval_every - 2 else "train"
         site = "site_a" if i < n_pairs // 2 else "site_b"
         relative = Path(split) / label / f"{site}__pair_{i:04d}.jpg"
         data = encode_jpeg(_pair(rng, panel, obstacle), quality=95)

@@ -2,7 +2,7 @@
 
 Three lists, each a CSV, a section of index.html and a W&B table:
 
-- leakage.csv: near-duplicates on both sides of the train/eval split (they flatter every metric);
+- leakage.csv: near-duplicates on two sides of the train/val/eval split (they flatter every metric);
 - label_conflicts.csv: near-duplicates with different labels (one of them is probably wrong);
   an image and its own reversed copy (`<stem>` / `<stem>_reversed`) differ in label by design
   and are not listed;
@@ -31,6 +31,7 @@ from obstacles.data.dataset import PAIR_CHANNELS, read_manifest
 from obstacles.io.html import figure, section, write_page
 from obstacles.io.outputs import atomic_dir, write_csv, write_text_atomic
 from obstacles.io.provenance import file_sha256
+from obstacles.splits import SPLITS
 
 SIDE_COLUMNS = ("path", "site", "split", "label")
 PAIR_COLUMNS = ("similarity", *(f"{c}_a" for c in SIDE_COLUMNS), *(f"{c}_b" for c in SIDE_COLUMNS))
@@ -90,10 +91,11 @@ def pair_table(frame: pd.DataFrame, pairs: pd.DataFrame, keep: np.ndarray, a_fir
 
 
 def leakage(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Pairs split across train and eval; side a is the training image."""
-    split = frame["split"].to_numpy()
+    """Pairs on two sides of a split (train/val/eval): a near-duplicate across them flatters the
+    checkpoint choice (val) or the reported metrics (eval). Side a is the earlier split."""
+    rank = frame["split"].map({split: index for index, split in enumerate(SPLITS)}).to_numpy()
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    return pair_table(frame, pairs, split[i] != split[j], split[i] == "train")
+    return pair_table(frame, pairs, rank[i] != rank[j], rank[i] < rank[j])
 
 
 def label_conflicts(frame: pd.DataFrame, pairs: pd.DataFrame, reversed_suffix: str) -> pd.DataFrame:
@@ -125,7 +127,7 @@ def html_sections(cfg: DictConfig, tables: dict[str, pd.DataFrame], dataset_dir:
         return figure(dataset_dir / path, page_dir, [path, *lines])
 
     notes = {
-        "leakage": "near-duplicates on both sides of the split (left: train)",
+        "leakage": "near-duplicates on two sides of the split (left: the earlier of train, val, eval)",
         "label_conflicts": "near-duplicates with different labels (left: obstacle)",
         "surprising": "highest loss under the model given the label: relabeling candidates",
     }

@@ -15,6 +15,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from obstacles.config import CONF_DIR, PROJECT_ROOT
+from obstacles.splits import EVAL, SPLITS, TRAIN, VAL
 from obstacles.storage import DVC, local_remote, local_s3_server
 
 ROOT = PROJECT_ROOT
@@ -64,7 +65,7 @@ def _dataset_lines(dataset: Path) -> list[str]:
     lines = [f"dataset {dataset.relative_to(ROOT)} ({len(rows)} pairs)",
              f"  {'site':<20} {'split':<6} {'obstacle':>9} {'no_obstacle':>12}"]
     for site in sorted({r["site"] for r in rows}):
-        for split in ("train", "eval"):
+        for split in SPLITS:
             lines.append(f"  {site:<20} {split:<6} {counts.get((site, split, 'obstacle'), 0):>9} "
                          f"{counts.get((site, split, 'no_obstacle'), 0):>12}")
     for site in demo_sites():
@@ -78,14 +79,25 @@ def _weights_lines(weights_dir: Path) -> list[str]:
     classes = json.loads((weights_dir / "summary.json").read_text())["classes"]
     lines = ["sample weights (training split)"]
     for label, stats in classes.items():
+        ends = (f"  {stats['share_at_min_weight']:.0%} at the minimum weight, {stats['share_at_max_weight']:.0%} at "
+                "the maximum" if "share_at_max_weight" in stats else "")
         lines.append(f"  {label:<12} mean {stats['sample_weight_mean']:.3f}  max {stats['sample_weight_max']:.3f}"
-                     f"  (diff_threshold {stats['diff_threshold']:.4f})")
+                     f"  (diff_threshold {stats['diff_threshold']:.4f}){ends}")
     return lines
+
+
+def _training_lines(run: Path) -> list[str]:
+    record = json.loads((run / "run.json").read_text())
+    selected_on = record.get("validation_split") or VAL
+    return [f"training on the {TRAIN} split; best.ckpt picked (and early stopping watched) on the {selected_on} "
+            f"split: {record['optimized_metric']} {record['best_value']:.3f} there"
+            + ("" if selected_on != EVAL else " (no val split: the eval numbers below are optimistic)")]
 
 
 def _evaluation_lines(eval_dir: Path) -> list[str]:
     metrics = json.loads((eval_dir / "metrics.json").read_text())
-    lines = [f"evaluation of {metrics['checkpoint']} on {metrics['n']} eval pairs: AUROC {metrics['auroc']:.3f}, "
+    origin = json.loads((eval_dir / "metrics.provenance.json").read_text())  # metrics.json holds numbers only
+    lines = [f"evaluation of {origin['checkpoint']} on {metrics['n']} eval pairs: AUROC {metrics['auroc']:.3f}, "
              f"AP {metrics['average_precision']:.3f}, specificity at sensitivity {metrics['sensitivity_target']} "
              f"{metrics['specificity_at_sensitivity']:.3f}",
              f"  {'threshold':>9} {'recall':>7} {'specif.':>7} {'accuracy':>8} {'FN':>4} {'FP':>4}"]
@@ -99,7 +111,8 @@ def _threshold_lines(thresholds_dir: Path) -> list[str]:
     t = json.loads((thresholds_dir / "thresholds.json").read_text())
     r = t["rounded"]
     return [
-        f"deployment thresholds (missed <= {t['max_missed']}, false alarms <= {t['max_false_alarm']})",
+        f"deployment thresholds, searched on the {EVAL} split (missed <= {t['max_missed']}, "
+        f"false alarms <= {t['max_false_alarm']})",
         f"  exact    lower {t['lower']:.4f}  upper {t['upper']:.4f}  coverage {t['coverage']:.3f}  "
         f"missed {t['missed_rate']:.3f}  false alarms {t['false_alarm_rate']:.3f}  "
         f"accuracy on decided {t['accuracy_decided']:.3f}",
@@ -116,6 +129,7 @@ def summary() -> str:
     lines = ["", "=== demo summary ===",
              *_dataset_lines(ROOT / "datasets" / name),
              *_weights_lines(ROOT / "datasets" / f"{name}_weights"),
+             *_training_lines(run),
              *_evaluation_lines(reports / "eval"),
              *_threshold_lines(reports / "thresholds"),
              "where to look",

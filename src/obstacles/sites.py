@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*(?:_[a-z0-9-]+)*_\d{6}_\d{2,}$")
 MERGE_STAGE = "balanced"
-SITE_MERGE_INPUTS = ("train", "eval", "split.csv", "diff_metrics.csv")
+SITE_MERGE_INPUTS = ("train", "val", "eval", "split.csv", "diff_metrics.csv")
 
 
 def validate_site_id(site: str) -> str:

@@ -6,6 +6,7 @@ and the current curve parameters (`conf/weights/`), then routed by the weighting
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,10 +18,12 @@ from torch.utils.data import DataLoader, get_worker_info
 
 from obstacles.data.augment import PairTransform
 from obstacles.data.dataset import PAIR_CHANNELS, PairDataset, check_image_files, read_manifest, require_manifest
+from obstacles.splits import EVAL, SPLITS, TRAIN, VAL
 from obstacles.training.sampler import DistributedWeightedSampler
 from obstacles.training.weighting import get_weighting_mode, plan_weights
 from obstacles.weights import compute_sample_weights
 
+log = logging.getLogger(__name__)
 SEED_MODULUS = 2**32  # numpy/albumentations seeds are 32-bit
 
 
@@ -32,7 +35,8 @@ def seed_worker_transform(worker_id: int) -> None:
 
 
 class ObstacleDataModule(L.LightningDataModule):
-    """Train/eval splits of `<dataset_dir>/manifest.csv` as 6- or 7-channel tensors.
+    """Train and val splits of `<dataset_dir>/manifest.csv` as 6- or 7-channel tensors (the eval
+    split is left to evaluation; a manifest without val rows validates on eval, with a warning).
 
     `seed` seeds the weighted sampler (with the epoch); the loader's shuffling and the
     augmentations follow the global seed (`seed_everything`).
@@ -71,7 +75,8 @@ class ObstacleDataModule(L.LightningDataModule):
         self.class_balance = class_balance
         self.seed = seed or 0  # the sampler's draws must agree across DDP ranks, so never unseeded
         self.train_set: PairDataset | None = None
-        self.eval_set: PairDataset | None = None
+        self.val_set: PairDataset | None = None
+        self.validation_split: str | None = None
         self.weights_table: pd.DataFrame | None = None
         self.sampler_weights: np.ndarray | None = None
 
@@ -83,11 +88,19 @@ class ObstacleDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         frame = read_manifest(self.manifest)
-        train_rows, eval_rows = (frame[frame["split"] == split] for split in ("train", "eval"))
-        for split, rows in (("train", train_rows), ("eval", eval_rows)):
-            if rows.empty:
-                raise ValueError(f"manifest {self.manifest} has no {split} rows")
-        check_image_files(self.dataset_dir, pd.concat([train_rows, eval_rows])["path"].tolist(), self.manifest)
+        rows = {split: frame[frame["split"] == split] for split in SPLITS}
+        if rows[TRAIN].empty:
+            raise ValueError(f"manifest {self.manifest} has no {TRAIN} rows")
+        self.validation_split = VAL if not rows[VAL].empty else EVAL
+        if rows[self.validation_split].empty:
+            raise ValueError(f"manifest {self.manifest} has neither {VAL} nor {EVAL} rows to validate on")
+        if self.validation_split == EVAL:
+            log.warning(
+                "manifest %s has no %s split (split.val_fraction: 0): checkpoints are picked and training stops "
+                "on %s, so metrics later reported on %s are optimistic", self.manifest, VAL, EVAL, EVAL
+            )
+        train_rows, val_rows = rows[TRAIN], rows[self.validation_split]
+        check_image_files(self.dataset_dir, frame["path"].tolist(), self.manifest)  # eval too: a broken dataset
         is_obstacle = train_rows["is_obstacle"].to_numpy()
         self.weights_table = compute_sample_weights(train_rows["diff_metric"], is_obstacle, **self.curve)
         curve_weights = self.weights_table["sample_weight"].to_numpy()
@@ -99,7 +112,7 @@ class ObstacleDataModule(L.LightningDataModule):
         self.train_set = PairDataset(
             self.dataset_dir, train_rows, loss_weights=plan.loss, transform=self.train_transform, **common
         )
-        self.eval_set = PairDataset(self.dataset_dir, eval_rows, **common)
+        self.val_set = PairDataset(self.dataset_dir, val_rows, **common)
 
     def _loader(self, dataset: PairDataset, **kwargs) -> DataLoader:
         return DataLoader(
@@ -124,8 +137,5 @@ class ObstacleDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.eval_set, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        """The eval split in manifest order (row i of `eval_set.rows` is prediction i)."""
-        return self._loader(self.eval_set, shuffle=False)
+        """The val split (eval only for a manifest without one): never the images that report."""
+        return self._loader(self.val_set, shuffle=False)

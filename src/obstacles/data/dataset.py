@@ -21,10 +21,10 @@ from torch.utils.data import Dataset
 from obstacles.data.augment import PairTransform
 from obstacles.io.images import read_pair, resize_panel
 from obstacles.labels import to_is_obstacle
+from obstacles.splits import SPLITS
 from obstacles.weights.curve import diff_mask
 
 MANIFEST_COLUMNS = ("path", "site", "split", "label", "sha256", "diff_metric", "pixel_threshold")
-SPLITS = ("train", "eval")
 PAIR_CHANNELS = 6  # reference RGB + current RGB
 SHOWN_MISSING = 5  # file names quoted when a manifest's images are missing
 

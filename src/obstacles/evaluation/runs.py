@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from obstacles.checkpoints import find_checkpoint
 from obstacles.io.provenance import folder_wandb_run_id
+from obstacles.splits import EVAL
 from obstacles.training.run_dir import checkpoint_run_dir
 
 
@@ -52,3 +53,14 @@ def locate(cfg: DictConfig) -> RunTarget:
     config_path = run_dir / cfg.run.config
     config = OmegaConf.load(config_path) if config_path.is_file() else None
     return RunTarget(checkpoint, run_dir, config, config_path, read_record(run_dir / cfg.run.record))
+
+
+def split_caveat(target: RunTarget, split: str) -> str | None:
+    """What a reader must know about numbers on this split: None for a held-out eval split."""
+    selected_on = target.record.get("validation_split")
+    if selected_on == split:
+        return (f"warning: {target.run_dir} picked its checkpoint and stopped training on the {split!r} split "
+                f"(its dataset has no val split: split.val_fraction 0), so these metrics are optimistic")
+    if split != EVAL:
+        return f"note: evaluating on the {split!r} split, not the held-out {EVAL!r} split the team acts on"
+    return None

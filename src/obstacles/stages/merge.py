@@ -1,7 +1,7 @@
 """balanced: merge every registered site into the cumulative dataset with a manifest.
 
-Layout: sites/<site>/<label>/, train/<label>/, eval/<label>/ (merged names are prefixed
-`<site>__` so two sites can never collide), manifest.csv listing the train/eval copies.
+Layout: sites/<site>/<label>/, train/<label>/, val/<label>/, eval/<label>/ (merged names are
+prefixed `<site>__` so two sites can never collide), manifest.csv listing the split copies.
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
-"""eval: hold out a seeded, stratified, group-aware evaluation split of no_mask_train.
+"""split: no_mask_train into train, val and eval: seeded, stratified, group-aware.
 
-Frames of one burst (captured within `burst_gap_s` of each other) and an image's reversed copy
-form one group, so near-identical frames never sit on both sides of the split.
+`eval` (about `split.eval_fraction` of every class) is held out first, then `val` (about
+`split.val_fraction` of what is left) from the rest; train keeps the remainder. Frames of one burst
+(captured within `burst_gap_s` of each other) and an image's reversed copy form one group, so
+near-identical frames never sit on both sides of a split. `val_fraction: 0` is the old two-way
+split (training then validates on eval, and evaluation says its numbers are optimistic).
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +19,12 @@ from omegaconf import DictConfig
 from obstacles.config import entry_point
 from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
 from obstacles.io.recording import capture_time
-from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.labels import CLASSES
+from obstacles.splits import EVAL, SPLITS, TRAIN, VAL
 from obstacles.stages.common import site_dir, site_name
 
-SPLITS = ("train", "eval")
 SPLIT_TABLE = "split.csv"
+VAL_SEED_STREAM = 1  # val is drawn from its own seeded stream, so eval stays what `seed` alone gives
 
 
 def burst_groups(stems: list[str], gap_s: float, reversed_suffix: str) -> np.ndarray:
@@ -41,64 +46,91 @@ def burst_groups(stems: list[str], gap_s: float, reversed_suffix: str) -> np.nda
     return np.array([group_of[s] for s in originals], dtype=np.int64)
 
 
-def assign_eval(labels: np.ndarray, groups: np.ndarray, eval_fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of eval samples: whole groups, about eval_fraction of every class.
+def hold_out(labels: np.ndarray, groups: np.ndarray, fraction: float, seed) -> np.ndarray:
+    """Boolean mask of held-out samples: whole groups, about `fraction` of every class.
 
-    One seeded greedy pass (a stratified group hold-out): groups, in a seeded random order, join
-    eval whenever that brings the eval count of every class closer to its share. A class the pass
-    left out of eval then gets its smallest group, as long as train keeps some of that class.
+    One seeded greedy pass (a stratified group hold-out): groups, in a seeded random order, are
+    held out whenever that brings the held-out count of every class closer to its share. A class
+    the pass left out then gets its smallest group, as long as the rest keeps some of that class.
     """
-    if not 0.0 < eval_fraction < 1.0:
-        raise ValueError(f"split.eval_fraction must be in (0, 1), got {eval_fraction}")
     group_ids, group_of = np.unique(groups, return_inverse=True)
     if len(group_ids) < 2:
-        raise ValueError(f"only {len(group_ids)} capture group(s): cannot hold out an evaluation split by group")
+        raise ValueError(f"only {len(group_ids)} capture group(s): cannot hold out a split by group")
     classes, class_of = np.unique(labels, return_inverse=True)
     counts = np.zeros((len(group_ids), len(classes)), dtype=np.int64)
     np.add.at(counts, (group_of, class_of), 1)
     totals = counts.sum(axis=0)
-    target = eval_fraction * totals
+    target = fraction * totals
 
     def distance(held: np.ndarray) -> float:
         return float(np.sum(((held - target) / totals) ** 2))
 
     order = np.random.default_rng(seed).permutation(len(group_ids))
-    in_eval = np.zeros(len(group_ids), dtype=bool)
+    held_out = np.zeros(len(group_ids), dtype=bool)
     held = np.zeros(len(classes), dtype=np.int64)
     for g in order:
         if distance(held + counts[g]) < distance(held):
-            in_eval[g], held = True, held + counts[g]
+            held_out[g], held = True, held + counts[g]
     for c in np.flatnonzero(held == 0):
         options = [g for g in order if counts[g, c] and counts[g, c] < totals[c]]
         if options:
             g = min(options, key=lambda g: counts[g].sum())  # first of the smallest, in seeded order
-            in_eval[g], held = True, held + counts[g]
-    return in_eval[group_of]
+            held_out[g], held = True, held + counts[g]
+    return held_out[group_of]
+
+
+def assign_splits(labels: np.ndarray, groups: np.ndarray, eval_fraction: float, val_fraction: float,
+                  seed: int) -> np.ndarray:
+    """The split name of every sample: eval held out first, then val from the rest, train the remainder."""
+    if not 0.0 < eval_fraction < 1.0:
+        raise ValueError(f"split.eval_fraction must be in (0, 1), got {eval_fraction}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"split.val_fraction must be in [0, 1) (0: no val split), got {val_fraction}")
+    names = np.full(len(labels), TRAIN, dtype=object)
+    names[hold_out(labels, groups, eval_fraction, seed)] = EVAL
+    if val_fraction > 0:
+        rest = np.flatnonzero(names == TRAIN)
+        names[rest[hold_out(labels[rest], groups[rest], val_fraction, (seed, VAL_SEED_STREAM))]] = VAL
+    return names
+
+
+def check_both_classes(site: str, labels: np.ndarray, groups: np.ndarray, names: np.ndarray, splits) -> None:
+    """Every split a site fills must hold both classes, or the site cannot be trained and judged on."""
+    for split in splits:
+        for value, label in enumerate(CLASSES):
+            if not np.any((names == split) & (labels == value)):
+                n_groups = len(np.unique(groups[labels == value]))
+                raise ValueError(
+                    f"site {site}: split {split!r} gets no {label} image: its {int(np.sum(labels == value))} "
+                    f"{label} image(s) sit in {n_groups} capture group(s), too few to fill {', '.join(splits)}; "
+                    "label more of them (labels/<site>.csv), or lower split.eval_fraction / split.val_fraction"
+                )
 
 
 def run(cfg: DictConfig) -> Path:
     site = site_name(cfg)
     source = site_dir(cfg) / "no_mask_train"
-    files = [(label, name) for label in (NO_OBSTACLE, OBSTACLE) for name in sorted(os.listdir(source / label))]
+    files = [(label, name) for label in CLASSES for name in sorted(os.listdir(source / label))]
     if not files:
         raise ValueError(f"{source} holds no images: nothing to split for {site}")
-    labels = np.array([label == OBSTACLE for label, _ in files], dtype=np.int64)
+    labels = np.array([CLASSES.index(label) for label, _ in files], dtype=np.int64)
     stems = [os.path.splitext(name)[0] for _, name in files]
     groups = burst_groups(stems, cfg.split.burst_gap_s, cfg.unmask.reversed_suffix)
-    is_eval = assign_eval(labels, groups, cfg.split.eval_fraction, cfg.split.seed)
-    outputs = {split: site_dir(cfg) / split for split in SPLITS}
-    with atomic_dir(outputs["train"]) as train, atomic_dir(outputs["eval"]) as held_out:
-        for folder in (train, held_out):
-            for label in (NO_OBSTACLE, OBSTACLE):
+    val_fraction = float(cfg.split.val_fraction)
+    names = assign_splits(labels, groups, float(cfg.split.eval_fraction), val_fraction, cfg.split.seed)
+    check_both_classes(site, labels, groups, names, SPLITS if val_fraction > 0 else (TRAIN, EVAL))
+    with ExitStack() as stack:
+        folders = {split: stack.enter_context(atomic_dir(site_dir(cfg) / split)) for split in SPLITS}
+        for folder in folders.values():
+            for label in CLASSES:
                 (folder / label).mkdir()
         rows = []
-        for (label, name), group, evaluated in zip(files, groups, is_eval):  # plain strings: once per image
-            split, folder = ("eval", held_out) if evaluated else ("train", train)
-            link_or_copy(os.path.join(source, label, name), os.path.join(folder, label, name))
+        for (label, name), group, split in zip(files, groups, names):  # plain strings: once per image
+            link_or_copy(os.path.join(source, label, name), os.path.join(folders[split], label, name))
             rows.append((name, label, int(group), split))
     write_csv(site_dir(cfg) / SPLIT_TABLE, ("image", "label", "group", "split"), rows)
-    n_eval = int(is_eval.sum())
-    print(f"[eval {site}] {len(files) - n_eval} train, {n_eval} eval images in {len(np.unique(groups))} capture groups")
+    sizes = ", ".join(f"{int(np.sum(names == split))} {split}" for split in SPLITS)
+    print(f"[split {site}] {sizes} images in {len(np.unique(groups))} capture groups")
     return site_dir(cfg)
 
 
