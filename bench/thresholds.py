@@ -6,7 +6,16 @@ Prints plain tables:
 2. for a few seeds, how many images each answer leaves not decided: the exact search, its
    deployment rounding (two decimals outward), and the grid;
 3. over many seeds and three eval-set sizes, how often the grid loses to the exact search and
-   how it compares with the outward rounding.
+   how it compares with the outward rounding;
+4. certified mode (confidence 0.95) against the empirical optimum at 10^6 predictions: time ratio
+   (target: certified within 3x the empirical search);
+5. checked, not assumed: evaluation sets drawn from the two known distributions, thresholds found
+   on each, their TRUE rates computed from the distributions: how often a limit is broken and the
+   true coverage, for the certified pair (exact and rounded), the empirical optimum and MAPIE's
+   `BinaryClassificationController` (Learn-then-Test; recall >= 1 - max_missed for lower, false
+   positive rate <= max_false_alarm for upper, each at 1 - (1 - c) / 2 like ours, its default grid
+   0.00..0.99, with its default Bonferroni-Holm and with fixed-sequence testing). MAPIE is a
+   bench-only dependency (bench/README.md); without it that column says so.
 
 Data: two overlapping beta distributions (obstacle ~ Beta(5, 2), no_obstacle ~ Beta(2, 5), 40 %
 obstacles); "4dp" rows round the scores to 4 decimals, so many scores tie.
@@ -19,9 +28,12 @@ import argparse
 import platform
 import time
 
-import numpy as np
+import warnings
 
-from obstacles.thresholds import find_thresholds
+import numpy as np
+from scipy.stats import beta
+
+from obstacles.thresholds import find_thresholds, max_allowed_errors, side_confidence
 
 MAX_MISSED = 0.01
 MAX_FALSE_ALARM = 0.05
@@ -180,18 +192,154 @@ def frequency_table(sizes, n_seeds: int) -> None:
     print("rounded = the exact answer rounded outward (lower down, upper up) for deployment.")
 
 
+def certified_timing_table(n: int = 10**6, repeats: int = 7) -> float:
+    """Certified (confidence 0.95) against empirical search time at n predictions; returns the float ratio."""
+    print()
+    print(f"Certified (confidence 0.95) against empirical search at n={n:,}; best of {repeats} runs each")
+    header = f"{'scores':>6} {'empirical ms':>12} {'certified ms':>12} {'certified/empirical':>19}"
+    print(header)
+    print("-" * len(header))
+    ratio = float("nan")
+    for decimals in (None, 4):
+        scores, is_obstacle = make_predictions(n, seed=42, decimals=decimals)
+        find_thresholds(scores[:1000], is_obstacle[:1000], confidence=0.95)  # imports warm
+        empirical_s = best_time(lambda: find_thresholds(scores, is_obstacle), repeats)
+        certified_s = best_time(lambda: find_thresholds(scores, is_obstacle, confidence=0.95), repeats)
+        print(f"{'4dp' if decimals else 'float':>6} {empirical_s * 1e3:>12.2f} {certified_s * 1e3:>12.2f}"
+              f" {certified_s / empirical_s:>18.2f}x")
+        ratio = certified_s / empirical_s if decimals is None else ratio
+    print("The certified search differs only in the allowed counts (max_allowed_errors: ~log2(n) Beta quantiles,")
+    print("cached per class size); sorting dominates both.")
+    return ratio
+
+
+# true rates of a pair from the known distributions (obstacle ~ Beta(5, 2), no_obstacle ~ Beta(2, 5))
+OBSTACLE, NO_OBSTACLE, OBSTACLE_SHARE = (5, 2), (2, 5), 0.4
+
+
+def true_rates(lower: float, upper: float) -> tuple[float, float, float]:
+    """(missed, false alarm, coverage) on new frames; continuous scores, so <= and < are the same."""
+    missed = beta.cdf(lower, *OBSTACLE) if lower >= 0 else 0.0
+    false_alarm = beta.sf(upper, *NO_OBSTACLE) if upper < 1 else 0.0
+    if lower >= upper:
+        coverage = 1.0
+    else:
+        coverage = OBSTACLE_SHARE * (beta.cdf(max(lower, 0), *OBSTACLE) + beta.sf(upper, *OBSTACLE)) + (
+            1 - OBSTACLE_SHARE) * (beta.cdf(max(lower, 0), *NO_OBSTACLE) + beta.sf(upper, *NO_OBSTACLE))
+    return float(missed), float(false_alarm), float(coverage)
+
+
+def mapie_pair(scores, is_obstacle, max_missed, max_false_alarm, confidence, fwer_method):
+    """MAPIE's two controllers, one risk each; MAPIE calls obstacle when score >= its threshold.
+
+    lower: recall >= 1 - max_missed (the largest valid threshold: the most images called no_obstacle);
+    upper: false-positive rate <= max_false_alarm (the smallest valid one). No valid threshold on a
+    side: that side decides nothing. Fixed-sequence tests the grid in the given order, so the upper's
+    grid is handed over from the top down (its easy end first), the lower's from the bottom up.
+    """
+    from mapie.risk_control import BinaryClassificationController
+
+    def proba(x):
+        return np.column_stack([1 - x[:, 0], x[:, 0]])
+
+    grid = np.linspace(0, 0.99, 100)  # MAPIE's default grid
+    level = side_confidence(confidence)
+    features, targets = scores[:, None], is_obstacle.astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "No predict parameters were found ..."
+        recall = BinaryClassificationController(proba, "recall", 1 - max_missed, confidence_level=level,
+                                                list_predict_params=grid, fwer_method=fwer_method)
+        fpr = BinaryClassificationController(proba, "fpr", max_false_alarm, confidence_level=level,
+                                             list_predict_params=grid[::-1] if fwer_method == "fixed_sequence"
+                                             else grid, fwer_method=fwer_method)
+        lower_valid = recall.calibrate(features, targets).valid_predict_params
+        upper_valid = fpr.calibrate(features, targets).valid_predict_params
+    # score < lambda is called no_obstacle: the largest float under lambda is our "<=" lower
+    lower = float(np.nextafter(lower_valid.max(), -np.inf)) if len(lower_valid) else -1.0
+    upper = float(np.nextafter(upper_valid.min(), -np.inf)) if len(upper_valid) else 1.0
+    return lower, upper
+
+
+def break_frequency_table(sizes, draws: int, confidence: float = 0.95) -> dict:
+    """How often the true rates break a limit, per method, over draws of evaluation sets."""
+    try:
+        import mapie
+
+        mapie_version = mapie.__version__
+    except ImportError:
+        mapie_version = None
+    methods = ["certified", "certified rounded", "empirical"]
+    if mapie_version:
+        methods += ["MAPIE fixed-seq", "MAPIE Bonf-Holm"]
+    print()
+    print(f"Break frequencies over {draws} evaluation sets per size, limits max_missed={MAX_MISSED}, "
+          f"max_false_alarm={MAX_FALSE_ALARM}, confidence {confidence} (both limits at once)")
+    print("true rates and coverage from the score distributions (obstacle ~ Beta(5, 2), no_obstacle ~ Beta(2, 5),"
+          " 40 % obstacles)")
+    print(f"MAPIE: {mapie_version or 'not installed (pip install mapie==1.6.0; see bench/README.md)'}")
+    header = (f"{'n':>7} {'method':>18} {'missed broken':>13} {'FA broken':>9} {'either':>7}"
+              f" {'true coverage':>13} {'eval coverage':>13}")
+    print(header)
+    print("-" * len(header))
+    summary = {}
+    for n in sizes:
+        broken = {m: np.zeros((draws, 2), bool) for m in methods}
+        coverage = {m: np.zeros(draws) for m in methods}
+        eval_coverage = {m: np.zeros(draws) for m in methods}
+        for draw in range(draws):
+            scores, is_obstacle = make_predictions(n, seed=10_000 * n + draw)
+            certified = find_thresholds(scores, is_obstacle, max_missed=MAX_MISSED, max_false_alarm=MAX_FALSE_ALARM,
+                                        confidence=confidence)
+            empirical = find_thresholds(scores, is_obstacle, max_missed=MAX_MISSED, max_false_alarm=MAX_FALSE_ALARM)
+            pairs = {
+                "certified": (certified.lower, certified.upper),
+                "certified rounded": (certified.lower_rounded, certified.upper_rounded),
+                "empirical": (empirical.lower, empirical.upper),
+            }
+            if mapie_version:
+                pairs["MAPIE fixed-seq"] = mapie_pair(scores, is_obstacle, MAX_MISSED, MAX_FALSE_ALARM, confidence,
+                                                      "fixed_sequence")
+                pairs["MAPIE Bonf-Holm"] = mapie_pair(scores, is_obstacle, MAX_MISSED, MAX_FALSE_ALARM, confidence,
+                                                      "bonferroni_holm")
+            for method, (lower, upper) in pairs.items():
+                missed, false_alarm, covered = true_rates(lower, upper)
+                broken[method][draw] = (missed > MAX_MISSED, false_alarm > MAX_FALSE_ALARM)
+                coverage[method][draw] = covered
+                decided = (scores <= lower) | (scores > upper)
+                eval_coverage[method][draw] = decided.mean()
+        for method in methods:
+            sides = broken[method].mean(axis=0)
+            either = broken[method].any(axis=1).mean()
+            print(f"{n:>7,} {method:>18} {sides[0]:>13.3f} {sides[1]:>9.3f} {either:>7.3f}"
+                  f" {coverage[method].mean():>13.3f} {eval_coverage[method].mean():>13.3f}")
+            summary[(n, method)] = (float(sides[0]), float(sides[1]), float(either), float(coverage[method].mean()))
+        n_obstacle = round(n * OBSTACLE_SHARE)
+        k = max_allowed_errors(n_obstacle, MAX_MISSED, side_confidence(confidence))
+        print(f"{'':>7} (about {n_obstacle} obstacles: the certified lower may miss {k} of them on the eval set)")
+    print(f"'either' must stay under 1 - c = {1 - confidence:.2f} (plus sampling slack, about "
+          f"{3 * np.sqrt(0.05 * 0.95 / draws):.3f} at 3 sd) for a certified method.")
+    print("MAPIE's thresholds are on its 0.01 grid; a pair whose lower is at or above its upper decides everything.")
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid-up-to", type=int, default=10**7, help="largest n for the naive grid search")
     parser.add_argument("--optimality-n", type=int, default=10_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
     parser.add_argument("--frequency-seeds", type=int, default=200)
+    parser.add_argument("--certified-draws", type=int, default=500, help="evaluation sets per size (section 5)")
+    parser.add_argument("--certified-sizes", type=int, nargs="+", default=[1_000, 5_000, 20_000])
+    parser.add_argument("--only-certified", action="store_true", help="sections 4 and 5 only")
     args = parser.parse_args()
     print(f"numpy {np.__version__}, python {platform.python_version()}, {platform.machine()}")
     start = time.perf_counter()
-    timing_table(args.grid_up_to)
-    optimality_table(args.optimality_n, args.seeds)
-    frequency_table((200, 1_000, 10_000), args.frequency_seeds)
+    if not args.only_certified:
+        timing_table(args.grid_up_to)
+        optimality_table(args.optimality_n, args.seeds)
+        frequency_table((200, 1_000, 10_000), args.frequency_seeds)
+    certified_timing_table()
+    break_frequency_table(args.certified_sizes, args.certified_draws)
     print(f"\ntotal bench time {time.perf_counter() - start:.1f} s")
 
 

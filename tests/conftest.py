@@ -51,6 +51,15 @@ def stem(i: int, minute: int | None = None) -> str:
     return f"1116_obstacles_classification_2022-09-07T{6 + minute // 60:02d}-{minute % 60:02d}-{i % 60:02d}"
 
 
+def metric_leaves(tree: dict, prefix: str = ""):
+    """(dotted key, value) of every leaf of nested dicts, as DVC flattens a metrics file."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from metric_leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file below folder."""
     return {

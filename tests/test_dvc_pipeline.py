@@ -21,7 +21,7 @@ import yaml
 
 from obstacles.sites import check_registry
 from obstacles.storage import LOCAL_CREDENTIALS, local_remote, local_s3_server
-from tests.conftest import REPO, tree_digest
+from tests.conftest import REPO, metric_leaves, tree_digest
 
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
@@ -196,12 +196,6 @@ EXP_SHOW_KEEP = ("^(Experiment|Created|auroc|average_precision|coverage|rounded\
                  "|alfa|beta|gamma|swc|std_threshold_dist)$")
 
 
-def leaves(tree: dict, prefix: str = ""):
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            yield from leaves(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def test_dvc_compares_runs_by_numbers_only(project):
@@ -213,7 +207,7 @@ def test_dvc_compares_runs_by_numbers_only(project):
     (workspace,) = shown.values()  # keyed "" before the first commit, "workspace" after
     files = workspace["data"]
     assert set(files) == {"reports/demo_balanced/eval/metrics.json", "reports/demo_balanced/thresholds/thresholds.json"}
-    not_numbers = {f"{path}:{key}": value for path, file in files.items() for key, value in leaves(file["data"])
+    not_numbers = {f"{path}:{key}": value for path, file in files.items() for key, value in metric_leaves(file["data"])
                    if not isinstance(value, (int, float))}
     assert not_numbers == {}, "dvc metrics show lists numbers only"
     for path in files:
@@ -229,7 +223,7 @@ def test_dvc_compares_runs_by_numbers_only(project):
     (row,) = [r for r in json.loads(run(root, "dvc", "exp", "show", "--json", stdout_only=True)) if r["rev"] == "workspace"]
     exp_metrics = row["data"]["metrics"]
     assert set(exp_metrics) == set(files)
-    assert all(isinstance(v, (int, float)) for file in exp_metrics.values() for _, v in leaves(file["data"]))
+    assert all(isinstance(v, (int, float)) for file in exp_metrics.values() for _, v in metric_leaves(file["data"]))
     first_file = next(iter(exp_metrics.values()))["data"]
     assert next(iter(first_file)) == "auroc", "dvc exp show never collapses its first metric column"
     wide = {"COLUMNS": "200"}

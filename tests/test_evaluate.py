@@ -23,6 +23,7 @@ from obstacles.io.images import encode_jpeg
 from obstacles.checkpoints import find_checkpoint
 from obstacles.evaluation.runs import resolve_checkpoint
 from obstacles.io.provenance import file_sha256
+from tests.conftest import metric_leaves
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 TAGS = ("t0.30", "t0.50", "t0.70")
@@ -74,23 +75,16 @@ def test_predictions_cover_the_eval_split_with_the_best_checkpoint(trained):
     assert provenance["dataset"] == "tiny" and provenance["split"] == "eval" and "git_commit" in provenance
 
 
-def leaves(tree, prefix=""):
-    """(dotted key, value) of every leaf of nested dicts, as DVC flattens a metrics file."""
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            yield from leaves(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def test_metrics_json_holds_numbers_only_and_provenance_sits_beside_it(trained):
     """DVC compares runs by metrics.json (`dvc metrics show/diff`, `dvc exp show`): no paths, hashes or ids."""
     _, _, out = trained
     metrics = json.loads((out / "metrics.json").read_text())
-    not_numbers = {key: value for key, value in leaves(metrics) if not isinstance(value, (int, float))}
+    not_numbers = {key: value for key, value in metric_leaves(metrics) if not isinstance(value, (int, float))}
     assert not_numbers == {}
     provenance = json.loads((out / "metrics.provenance.json").read_text())
-    assert not set(provenance) & {key for key, _ in leaves(metrics)}, "each value in one file only"
+    assert not set(provenance) & {key for key, _ in metric_leaves(metrics)}, "each value in one file only"
     assert {"auroc", "average_precision", "specificity_at_sensitivity", "n", "n_obstacle", "n_no_obstacle"} <= set(metrics)
     assert set(metrics["thresholds"]) == set(TAGS)
 

@@ -15,6 +15,7 @@ from obstacles.checkpoints import load_classifier
 from obstacles.config import compose
 from obstacles.data.dataset import to_tensor
 from obstacles.export import run
+from obstacles.thresholds.__main__ import run as search_thresholds
 from obstacles.io.images import read_pair
 from obstacles.weights.curve import diff_mask
 
@@ -29,10 +30,20 @@ def exported(request, tmp_path_factory):
     overrides = ("data.with_diff_mask=true", "model.in_chans=7") if request.param == 7 else ()
     run_dir = trained_run(root, *overrides, panel=PANEL)
     (run_dir / "eval").mkdir()
-    (run_dir / "eval" / "thresholds.json").write_text(json.dumps({"lower": 0.2, "upper": 0.8}))
-    (run_dir / "eval" / "thresholds.provenance.json").write_text(json.dumps({"checkpoint": "checkpoints/best.ckpt"}))
+    write_eval_predictions(run_dir / "eval" / "predictions.csv")
+    search_thresholds(compose("thresholds", [f"predictions={run_dir / 'eval' / 'predictions.csv'}",
+                                             "logger.enabled=false", "sweep.max_missed=[0.05]"]))
     out = run(compose("export", [f"paths.root_dir={root}", f"panel_size={PANEL}"]))
     return root, run_dir, out
+
+
+def write_eval_predictions(path: Path, n: int = 3000) -> None:
+    """Eval predictions numerous enough for the default limits to be certifiable on both sides."""
+    rng = np.random.default_rng(11)
+    is_obstacle = rng.random(n) < 0.5
+    scores = np.round(np.where(is_obstacle, rng.beta(6, 1.5, n), rng.beta(1.5, 6, n)), 4)
+    pd.DataFrame({"path": [f"eval/{i}.jpg" for i in range(n)], "site": rng.choice(["site_a", "site_b"], n),
+                  "label": np.where(is_obstacle, "obstacle", "no_obstacle"), "score": scores}).to_csv(path, index=False)
 
 
 def real_batch(root: Path, with_mask: bool) -> tuple[torch.Tensor, list[str]]:
@@ -74,9 +85,40 @@ def test_bundle_describes_the_input_and_carries_the_thresholds(exported):
     assert spec["diff_mask"]["used"] == (in_chans == 7)
     if in_chans == 7:
         assert spec["diff_mask"]["pixel_threshold_per_site"] == {"site_a": 50.0, "site_b": 50.0}
-    assert json.loads((out / "thresholds.json").read_text()) == {"lower": 0.2, "upper": 0.8}
-    assert json.loads((out / "thresholds.provenance.json").read_text()) == {"checkpoint": "checkpoints/best.ckpt"}
+    searched = json.loads((run_dir / "eval" / "thresholds.json").read_text())
+    bundled = json.loads((out / "thresholds.json").read_text())
+    assert {k: v for k, v in bundled.items() if k != "deployment"} == searched  # the search's numbers, all of them
+    assert json.loads((out / "thresholds.provenance.json").read_text()) == json.loads(
+        (run_dir / "eval" / "thresholds.provenance.json").read_text())
     assert "with_diff_mask" in (out / "run_config.yaml").read_text()
+
+
+def test_bundled_thresholds_are_the_certified_pair_and_say_so(exported):
+    _, run_dir, out = exported
+    searched = json.loads((run_dir / "eval" / "thresholds.json").read_text())
+    deployment = json.loads((out / "thresholds.json").read_text())["deployment"]
+    assert searched["certified_search"] and searched["rounded"]["certified"] and searched["confidence"] == 0.95
+    assert searched["lower_rounded"] >= 0 and searched["upper_rounded"] < 1, "both sides decide images here"
+    assert (deployment["lower"], deployment["upper"]) == (searched["lower_rounded"], searched["upper_rounded"])
+    assert deployment["certified"] is True and deployment["confidence"] == 0.95
+    assert deployment["guarantee"].startswith("certified: with 95% confidence")
+    assert "at most 1% of obstacles are missed" in deployment["guarantee"]
+    assert deployment["rule"].startswith("score <= lower: no_obstacle; score > upper: obstacle")
+    # the empirical optimum beside it decides more, but is not the one shipped
+    assert searched["empirical"]["coverage_rounded"] >= searched["rounded"]["coverage"]
+
+
+def test_thresholds_without_bounds_are_bundled_as_not_certified(exported, tmp_path):
+    root, _, _ = exported
+    old = tmp_path / "thresholds.json"
+    old.write_text(json.dumps({"lower": 0.2, "upper": 0.8}))  # a file from before certified mode
+    out = run(compose("export", [f"paths.root_dir={root}", f"panel_size={PANEL}", f"thresholds_path={old}",
+                                 f"out_dir={tmp_path / 'bundle'}"]))
+    bundled = json.loads((out / "thresholds.json").read_text())
+    assert (bundled["lower"], bundled["upper"]) == (0.2, 0.8)
+    assert bundled["deployment"]["certified"] is False
+    assert bundled["deployment"]["guarantee"].startswith("not certified")
+    assert (bundled["deployment"]["lower"], bundled["deployment"]["upper"]) == (0.2, 0.8)
 
 
 def test_missing_checkpoint_or_thresholds_file_is_an_error(exported, tmp_path):

@@ -14,10 +14,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import beta, binom
 
 from obstacles.io.outputs import atomic_output
 from obstacles.io.predictions import read_predictions
-from obstacles.thresholds import coverage_sweep, find_thresholds, limit_grid
+from obstacles.thresholds import (
+    coverage_sweep,
+    find_thresholds,
+    limit_grid,
+    max_allowed_errors,
+    required_samples,
+    search_per_site,
+    upper_bound,
+)
+from tests.conftest import metric_leaves
 
 LIMITS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0)
 
@@ -223,6 +233,256 @@ def test_atomic_output_leaves_nothing_behind_on_failure(tmp_path):
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["thresholds.json"]
 
 
+# --------------------------------------------------------------------------- certified mode
+
+CERTIFIED_LIMITS = (0.0, 0.05, 0.1, 0.2, 0.3, 1 / 3, 0.5, 0.7, 1.0)
+CONFIDENCES = (0.7, 0.8, 0.9, 0.95)
+
+
+def certifies(errors: int, n: int, limit: float, confidence: float, never_errs: bool):
+    """The bound rule written the other way round (binomial tail, not the Beta quantile the code uses):
+    True, False, or None when the tail sits on the level (too close to call in floating point)."""
+    if never_errs or limit >= 1.0:
+        return True
+    tail, level = binom.cdf(errors, n, limit), (1 - confidence) / 2
+    if abs(tail - level) < 1e-9:
+        return None
+    return bool(tail <= level)
+
+
+def brute_force_certified(scores, is_obstacle, max_missed, max_false_alarm, confidence):
+    """Every pair of candidates, each pair's two counts tested by the bound rule directly; fewest undecided
+    wins, then most accurate. Candidates: under 0 (never calls no_obstacle), just under every score, each
+    distinct score, and 1.0 (never calls obstacle)."""
+    distinct = np.unique(scores)
+    lowers = np.concatenate([[-0.5, distinct[0] - 1e-9], distinct])
+    uppers = np.concatenate([lowers, [1.0]])
+    n_obs, n_no = int(is_obstacle.sum()), int((~is_obstacle).sum())
+    best = None
+    for lower in lowers:
+        as_no = scores <= lower
+        missed_ok = certifies(int((is_obstacle & as_no).sum()), n_obs, max_missed, confidence, lower < 0)
+        if missed_ok is None:
+            return "tie"
+        for upper in uppers[uppers >= lower]:
+            as_obs = scores > upper
+            false_alarm_ok = certifies(int((~is_obstacle & as_obs).sum()), n_no, max_false_alarm, confidence,
+                                       upper >= 1.0)
+            if false_alarm_ok is None:
+                return "tie"
+            if not (missed_ok and false_alarm_ok):
+                continue
+            correct = int((is_obstacle & as_obs).sum() + (~is_obstacle & as_no).sum())
+            key = (int((~as_no & ~as_obs).sum()), -correct)
+            if best is None or key < best:
+                best = key
+    return best
+
+
+def check_bounds(decisions, scores, is_obstacle, confidence):
+    """Both bounds are the one-sided Clopper-Pearson bounds at 1 - (1 - c) / 2 of the counts (0 when that side
+    can never err), and ``certified`` says whether both meet their limits."""
+    side = 1 - (1 - confidence) / 2
+    fn = int((is_obstacle & (scores <= decisions.lower)).sum())
+    fp = int((~is_obstacle & (scores > decisions.upper)).sum())
+    n_obs, n_no = int(is_obstacle.sum()), int((~is_obstacle).sum())
+    cp = lambda k, n: 1.0 if k == n else beta.ppf(side, k + 1, n - k)  # noqa: E731
+    assert decisions.missed_rate_upper == pytest.approx(0.0 if decisions.lower < 0 else cp(fn, n_obs), abs=1e-12)
+    assert decisions.false_alarm_rate_upper == pytest.approx(0.0 if decisions.upper >= 1 else cp(fp, n_no), abs=1e-12)
+    assert decisions.confidence == confidence
+
+
+def test_certified_optimum_matches_brute_force_over_all_pairs_with_the_bound_rule():
+    rng = np.random.default_rng(11)
+    kinds = {"both sides decide": 0, "a side decides nothing": 0, "single": 0}
+    ties = 0
+    for case in range(300):
+        scores, is_obstacle = random_case(rng)
+        if case % 4 == 0:  # scores at the ends of the range: below-range and above-range values must stay out of it
+            scores = np.where(rng.random(scores.size) < 0.2, rng.choice([0.0, 1.0], scores.size), scores)
+        confidence = float(rng.choice(CONFIDENCES))
+        max_missed = float(rng.choice(CERTIFIED_LIMITS)) if case % 2 else float(rng.uniform(0, 0.8))
+        max_false_alarm = float(rng.choice(CERTIFIED_LIMITS)) if case % 3 else float(rng.uniform(0, 0.8))
+        expected = brute_force_certified(scores, is_obstacle, max_missed, max_false_alarm, confidence)
+        if expected == "tie":
+            ties += 1
+            continue
+        result = find_thresholds(scores, is_obstacle, max_missed=max_missed, max_false_alarm=max_false_alarm,
+                                 confidence=confidence)
+        context = (f"case {case}: {scores.tolist()} {is_obstacle.astype(int).tolist()} {max_missed} {max_false_alarm}"
+                   f" {confidence}")
+        assert expected is not None, "deciding nothing is always certifiable: " + context
+        not_decided, negative_correct = expected
+        assert result.n_not_decided == not_decided, context
+        assert result.tp + result.tn == -negative_correct, context
+        assert result.certified_search and result.certified and result.rounded.certified, context
+        assert result.missed_rate_upper <= max_missed and result.false_alarm_rate_upper <= max_false_alarm, context
+        check_counts(result, scores, is_obstacle)
+        check_rounding(result, scores, is_obstacle)
+        for decisions in (result, result.rounded):  # bounds re-checked at the rounded values too
+            check_bounds(decisions, scores, is_obstacle, confidence)
+        # what the side that decides nothing does on any frame: lower under 0, upper at 1
+        if result.allowed_missed < 0:
+            assert result.lower < 0 and result.lower_rounded < 0 and result.fn == result.tn == 0, context
+        if result.allowed_false_alarms < 0:
+            assert result.upper >= 1 and result.upper_rounded >= 1 and result.fp == result.tp == 0, context
+        if result.single_threshold:
+            kinds["single"] += 1
+        elif result.allowed_missed < 0 or result.allowed_false_alarms < 0:
+            kinds["a side decides nothing"] += 1
+        else:
+            kinds["both sides decide"] += 1
+    assert ties < 10 and all(count >= 15 for count in kinds.values()), (kinds, ties)
+
+
+def test_certified_mode_always_has_an_answer():
+    # 3 obstacles and 3 no_obstacle images certify nothing at 1% / 5%: every frame goes to a person
+    scores, labels = [0.0, 0.1, 0.2, 0.8, 0.9, 1.0], [0, 0, 0, 1, 1, 1]
+    result = find_thresholds(scores, labels, confidence=0.95)
+    assert (result.allowed_missed, result.allowed_false_alarms) == (-1, -1)
+    assert result.lower < 0.0 and result.upper == 1.0 and result.coverage == 0.0 and result.n_not_decided == 6
+    assert (result.lower_rounded, result.upper_rounded) == (-0.01, 1.0)  # a new frame at exactly 0.0 stays undecided
+    assert result.certified and result.missed_rate_upper == result.false_alarm_rate_upper == 0.0
+    # limits of 0 are never certified by data either, whatever the confidence
+    zero = find_thresholds(np.linspace(0, 1, 500), np.arange(500) % 2, max_missed=0.0, max_false_alarm=0.0,
+                           confidence=0.5)
+    assert zero.coverage == 0.0 and zero.certified
+    # the empirical optimum of the same data decides everything and is not certified
+    empirical = find_thresholds(scores, labels)
+    assert empirical.coverage == 1.0 and not empirical.certified and not empirical.certified_search
+
+
+def test_empirical_mode_reports_bounds_at_the_reporting_confidence():
+    rng = np.random.default_rng(3)
+    is_obstacle = rng.random(3000) < 0.5
+    scores = np.where(is_obstacle, rng.beta(5, 2, 3000), rng.beta(2, 5, 3000))
+    for report_confidence in (0.95, 0.8):
+        result = find_thresholds(scores, is_obstacle, max_missed=0.05, max_false_alarm=0.1,
+                                 report_confidence=report_confidence)
+        assert not result.certified_search and result.confidence == report_confidence
+        assert result.missed_rate <= 0.05 < result.missed_rate_upper  # at the empirical optimum the bound overshoots
+        assert not result.certified and not result.rounded.certified
+        for decisions in (result, result.rounded):
+            check_bounds(decisions, scores, is_obstacle, report_confidence)
+    certified = find_thresholds(scores, is_obstacle, max_missed=0.05, max_false_alarm=0.1, confidence=0.95)
+    assert certified.certified and 0 < certified.coverage < result.coverage  # what the guarantee costs
+    assert certified.missed_rate_upper <= 0.05 and certified.false_alarm_rate_upper <= 0.1
+
+
+def test_certified_mode_on_a_million_predictions_is_within_three_times_the_empirical_search():
+    rng = np.random.default_rng(0)
+    n = 10**6
+    is_obstacle = rng.random(n) < 0.4
+    scores = np.where(is_obstacle, rng.beta(5, 2, n), rng.beta(2, 5, n))
+
+    def best_of(confidence, repeats=5):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = find_thresholds(scores, is_obstacle, confidence=confidence)
+            times.append(time.perf_counter() - start)
+        return min(times), result
+
+    find_thresholds(scores[:1000], is_obstacle[:1000], confidence=0.95)  # imports warm
+    empirical_s, empirical = best_of(None)
+    certified_s, certified = best_of(0.95)
+    assert certified.certified and certified.coverage < empirical.coverage
+    assert certified_s < 3 * empirical_s, (certified_s, empirical_s)
+
+
+def test_required_samples_is_the_clopper_pearson_sample_size():
+    assert required_samples(0.01, 0.95) == 299 == int(np.ceil(np.log(0.05) / np.log(0.99)))
+    assert required_samples(0.05, 0.95) == 59 and required_samples(0.01, 0.975) == 368
+    for max_rate, confidence, errors in [(0.01, 0.95, 1), (0.01, 0.95, 5), (0.05, 0.9, 3), (0.2, 0.99, 7),
+                                         (0.001, 0.95, 2), (0.3, 0.5, 0), (0.5, 0.975, 10)]:
+        n = required_samples(max_rate, confidence, errors)
+        # `errors` errors among n certify the rate; among n - 1 they do not (binomial tail, scipy)
+        assert binom.cdf(errors, n, max_rate) <= 1 - confidence < binom.cdf(errors, n - 1, max_rate)
+        assert upper_bound(errors, n, confidence) <= max_rate < upper_bound(errors, n - 1, confidence)
+        assert max_allowed_errors(n, max_rate, confidence) >= errors > max_allowed_errors(n - 1, max_rate, confidence)
+    assert required_samples(1.0, 0.95, 3) == 3
+    with pytest.raises(ValueError, match="a rate of 0 cannot be certified"):
+        required_samples(0.0, 0.95)
+    with pytest.raises(ValueError, match="confidence must be in"):
+        required_samples(0.01, 1.0)
+
+
+def test_max_allowed_errors_is_the_largest_count_the_binomial_tail_allows():
+    for n, max_rate, confidence in [(1, 0.5, 0.9), (46, 0.01, 0.975), (53, 0.05, 0.975), (400, 0.05, 0.95),
+                                    (1000, 0.1, 0.99), (5000, 0.02, 0.975), (20, 1.0, 0.95), (20, 0.0, 0.95)]:
+        counts = np.arange(n + 1)
+        allowed = counts[binom.cdf(counts, n, max_rate) <= 1 - confidence]
+        expected = n if max_rate >= 1 else (int(allowed.max()) if allowed.size else -1)
+        assert max_allowed_errors(n, max_rate, confidence) == expected, (n, max_rate, confidence)
+
+
+def draw_eval_set(rng, n_obstacle, n_no_obstacle):
+    scores = np.concatenate([rng.beta(5, 2, n_obstacle), rng.beta(2, 5, n_no_obstacle)])
+    return scores, np.arange(scores.size) < n_obstacle
+
+
+def test_simulated_break_frequency_certified_within_one_minus_c_empirical_about_half():
+    """Evaluation sets drawn from known score distributions; the true rates of each set's thresholds come
+    from the distributions, not from the data. Certified: both limits hold in at least c of the draws;
+    the empirical optimum breaks one in about half of them."""
+    rng = np.random.default_rng(2026)
+    draws, n_per_class, limit, confidence = 400, 300, 0.1, 0.9
+    broken = {"certified": np.zeros((draws, 2), bool), "empirical": np.zeros((draws, 2), bool)}
+    coverage = {"certified": [], "empirical": []}
+    for draw in range(draws):
+        scores, is_obstacle = draw_eval_set(rng, n_per_class, n_per_class)
+        for mode, c in (("certified", confidence), ("empirical", None)):
+            result = find_thresholds(scores, is_obstacle, max_missed=limit, max_false_alarm=limit, confidence=c)
+            true_missed = beta.cdf(result.lower, 5, 2) if result.lower >= 0 else 0.0
+            true_false_alarm = beta.sf(result.upper, 2, 5)
+            broken[mode][draw] = (true_missed > limit, true_false_alarm > limit)
+            coverage[mode].append(0.5 * (beta.cdf(result.lower, 5, 2) + beta.cdf(result.lower, 2, 5))
+                                  + 0.5 * (beta.sf(result.upper, 5, 2) + beta.sf(result.upper, 2, 5)))
+    # exact per-side break probability of the construction: P(Binomial(n, limit) <= k*) <= (1 - c) / 2
+    k = max_allowed_errors(n_per_class, limit, 1 - (1 - confidence) / 2)
+    per_side = binom.cdf(k, n_per_class, limit)
+    assert per_side <= (1 - confidence) / 2
+    slack = 3 * np.sqrt(0.1 * 0.9 / draws)
+    certified_any = broken["certified"].any(axis=1).mean()
+    assert certified_any <= 1 - confidence + slack
+    assert (broken["certified"].mean(axis=0) <= per_side + slack).all()
+    empirical_side = broken["empirical"].mean(axis=0)
+    assert (empirical_side > 0.35).all() and (empirical_side < 0.75).all()  # about half, each side
+    assert broken["empirical"].any(axis=1).mean() > 0.6
+    assert np.mean(coverage["certified"]) < np.mean(coverage["empirical"])  # the coverage given up
+
+
+def test_per_site_table_is_the_same_search_on_each_site():
+    rng = np.random.default_rng(8)
+    n = 1500
+    sites = rng.choice(["dock", "hall"], n)
+    is_obstacle = rng.random(n) < 0.5
+    scores = np.round(np.where(is_obstacle, rng.beta(6, 1.5, n), rng.beta(1.5, 6, n)), 3)
+    sites = np.concatenate([sites, ["yard"] * 5])  # one class only: not searched
+    is_obstacle = np.concatenate([is_obstacle, [False] * 5])
+    scores = np.concatenate([scores, [0.1] * 5])
+    table = search_per_site(scores, is_obstacle, sites, max_missed=0.02, max_false_alarm=0.05, confidence=0.95)
+    assert table["site"].tolist() == ["dock", "hall", "yard"]
+    for row in table.itertuples():
+        mask = sites == row.site
+        assert (row.n, row.n_obstacle, row.n_no_obstacle) == (mask.sum(), is_obstacle[mask].sum(),
+                                                              (~is_obstacle[mask]).sum())
+        if row.site == "yard":
+            assert not row.searched and not row.certified and np.isnan(row.lower)
+            assert row.note == "no obstacle images: not searched"
+            continue
+        result = find_thresholds(scores[mask], is_obstacle[mask], max_missed=0.02, max_false_alarm=0.05,
+                                 confidence=0.95)
+        empirical = find_thresholds(scores[mask], is_obstacle[mask], max_missed=0.02, max_false_alarm=0.05)
+        assert (row.lower, row.upper, row.lower_rounded, row.upper_rounded) == (
+            result.lower, result.upper, result.lower_rounded, result.upper_rounded)
+        assert (row.coverage, row.coverage_rounded) == (result.coverage, result.rounded.coverage)
+        assert row.missed_rate_upper_rounded == result.rounded.missed_rate_upper <= 0.02
+        assert row.false_alarm_rate_upper_rounded == result.rounded.false_alarm_rate_upper <= 0.05
+        assert row.certified and row.searched and row.empirical_coverage_rounded == empirical.rounded.coverage
+        assert 0 < row.coverage_rounded < row.empirical_coverage_rounded
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -275,16 +535,39 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
     assert done.returncode == 0, done.stderr
 
     report = json.loads((run_dir / "thresholds.json").read_text())
-    expected = find_thresholds(table["score"], table["label"], max_missed=0.01, max_false_alarm=0.1)
+    # deployed: the certified pair at the default 0.95; the empirical optimum beside it
+    expected = find_thresholds(table["score"], table["label"], max_missed=0.01, max_false_alarm=0.1, confidence=0.95)
+    empirical = find_thresholds(table["score"], table["label"], max_missed=0.01, max_false_alarm=0.1)
     for key in ("lower", "upper", "lower_rounded", "upper_rounded", "coverage", "missed_rate", "false_alarm_rate",
-                "accuracy_decided", "n_not_decided", "tp", "tn", "fp", "fn"):
+                "accuracy_decided", "n_not_decided", "tp", "tn", "fp", "fn", "missed_rate_upper",
+                "false_alarm_rate_upper", "confidence", "certified", "certified_search"):
         assert report[key] == getattr(expected, key), key
+    assert report["certified_search"] and report["certified"] and report["rounded"]["certified"]
     assert report["rounded"]["coverage"] == expected.rounded.coverage
     assert report["limits"] == {"max_missed": 0.01, "max_false_alarm": 0.1}
+    for key in ("lower", "upper", "lower_rounded", "upper_rounded", "coverage", "missed_rate_upper", "certified"):
+        assert report["empirical"][key] == getattr(empirical, key), key
+    assert report["empirical"]["coverage_rounded"] == empirical.rounded.coverage > report["rounded"]["coverage"]
+    # sample-size advice per limit: 160-odd obstacles cannot certify 1% (368 needed with no miss at 97.5% each)
+    missed, false_alarm = report["advice"]["missed"], report["advice"]["false_alarm"]
+    assert missed["images"] == (table["label"] == "obstacle").sum() and missed["needed"] == 368
+    assert missed["more_needed"] == 368 - missed["images"] and missed["best_limit"] > 0.01
+    assert report["allowed_missed"] == -1 and report["lower"] < 0  # so the lower decides nothing
+    assert false_alarm["images"] == (table["label"] == "no_obstacle").sum() and false_alarm["needed"] == 36
+    assert false_alarm["more_needed"] == 0 and false_alarm["best_limit"] < 0.1
+    # per site, numbers keyed by site name; the full table beside it
+    assert set(report["per_site"]) == {"office", "plant"}
+    per_site = pd.read_csv(run_dir / "per_site_thresholds.csv")
+    assert per_site["site"].tolist() == ["office", "plant"] and per_site["searched"].all()
+    for row in per_site.itertuples():
+        numbers = report["per_site"][row.site]
+        assert (numbers["n_obstacle"], numbers["n_no_obstacle"], numbers["lower_rounded"], numbers["upper_rounded"],
+                numbers["coverage_rounded"], numbers["certified"]) == (
+            row.n_obstacle, row.n_no_obstacle, row.lower_rounded, row.upper_rounded, row.coverage_rounded, row.certified)
     # thresholds.json is the DVC metric runs are compared by: numbers only, what produced it beside it
     assert not {"provenance", "wandb", "outputs", "predictions", "checkpoint", "git_commit"} & set(report)
-    assert all(isinstance(v, (int, float)) for v in [*report.values(), *report["rounded"].values(),
-                                                       *report["limits"].values()] if not isinstance(v, dict))
+    not_numbers = {key: value for key, value in metric_leaves(report) if not isinstance(value, (int, float))}
+    assert not_numbers == {}
     provenance = json.loads((run_dir / "thresholds.provenance.json").read_text())
     assert provenance["predictions"] == str(predictions)
     assert provenance["predictions_sha256"] == hashlib.sha256(predictions.read_bytes()).hexdigest()
@@ -292,8 +575,17 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
     assert "git_commit" in provenance and provenance["outputs"]["coverage_sweep"] == "coverage_sweep.csv"
     assert provenance["wandb"]["run_id"] == "trainrun1"
 
+    assert provenance["guarantee"].startswith("certified: with 95% confidence")
+    assert any(line.startswith("missed: ") and "label" in line for line in provenance["advice_in_words"])
+
     sweep = pd.read_csv(run_dir / "coverage_sweep.csv")
     assert len(sweep) == 2 * 6 and sweep["coverage"].between(0, 1).all()
+    assert (sweep["certified_coverage"] <= sweep["coverage"]).all() and (sweep["confidence"] == 0.95).all()
+    grid = limit_grid([0.01, 0.05], [0.005, 0.01, 0.02, 0.05, 0.1, 0.2])
+    expected_sweep = coverage_sweep(table["score"], table["label"], grid, confidence=0.95)
+    pd.testing.assert_frame_equal(sweep, expected_sweep, check_dtype=False)
+    cell = sweep[(sweep["max_missed"] == 0.01) & (sweep["max_false_alarm"] == 0.1)].iloc[0]
+    assert cell["certified_coverage"] == report["coverage"] and cell["coverage"] == report["empirical"]["coverage"]
     assert (run_dir / "risk_coverage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(run_dir.glob(".*.tmp"))
     assert not (tmp_path / "outputs").exists()  # Hydra neither changed cwd nor wrote run folders
@@ -302,9 +594,31 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
     [table_file] = (wandb_run / "files" / "media" / "table").rglob("coverage_sweep*.table.json")
     logged = json.loads(table_file.read_text())
     assert "coverage" in logged["columns"] and len(logged["data"]) == 12
-    column = logged["columns"].index("coverage")
-    assert [row[column] for row in logged["data"]] == pytest.approx(sweep["coverage"].tolist())
+    for name in ("coverage", "certified_coverage"):  # both coverages in the W&B table
+        column = logged["columns"].index(name)
+        assert [row[column] for row in logged["data"]] == pytest.approx(sweep[name].tolist())
+    [pairs_file] = (wandb_run / "files" / "media" / "table").rglob("thresholds*.table.json")
+    pairs = json.loads(pairs_file.read_text())
+    assert [row[pairs["columns"].index("pair")] for row in pairs["data"]] == ["deployed", "empirical"]
+    assert list((wandb_run / "files" / "media" / "table").rglob("per_site*.table.json"))
     assert list((wandb_run / "files" / "media" / "images").rglob("risk_coverage*.png"))
+
+
+
+
+def test_cli_with_confidence_null_deploys_the_empirical_optimum_and_per_site_can_be_off(tmp_path):
+    predictions = tmp_path / "eval" / "predictions.csv"
+    table = write_predictions(predictions, n=300, seed=4)
+    done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false", "confidence=null", "per_site=false",
+                   "sweep.max_missed=[0.05]")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "eval" / "thresholds.json").read_text())
+    expected = find_thresholds(table["score"], table["label"])
+    assert (report["lower"], report["upper"], report["coverage"]) == (expected.lower, expected.upper, expected.coverage)
+    assert not report["certified_search"] and report["confidence"] == 0.95  # bounds at report_confidence
+    assert report["missed_rate_upper"] == expected.missed_rate_upper and report["per_site"] == {}
+    assert pd.read_csv(tmp_path / "eval" / "per_site_thresholds.csv").empty  # header only: DVC's out stays there
+    assert "not certified" in done.stdout and "deployed (empirical)" in done.stdout
 
 
 def test_cli_names_a_missing_column(tmp_path):

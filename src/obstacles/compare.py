@@ -9,8 +9,9 @@ logs to W&B) under its seed, with three results read from its own records:
 
 * val AUROC: `run.json` best_value, when the run optimised `val_metric` (val/auroc);
 * eval AUROC: `<run>/eval/metrics.json` key `auroc`;
-* eval coverage at the configured limits: `<run>/eval/thresholds.json` `rounded.coverage` (the
-  deployed thresholds; `coverage: exact` takes the exact ones' `coverage`).
+* eval coverage at the configured limits: `<run>/eval/thresholds.json`, of the empirical optimum
+  (`pair: empirical`; `deployed` takes the certified pair) at the rounded thresholds (`coverage:
+  exact` takes the exact ones).
 
 A run without them is evaluated (`obstacles.evaluation.evaluate`, conf/evaluate.yaml) and
 searched (`obstacles.thresholds`, conf/thresholds.yaml) in this process first, when
@@ -51,7 +52,8 @@ CONFIGURATIONS_FILE = "configurations.csv"
 PAIRS_FILE = "pairs.csv"
 REPORT_FILE = "comparison.json"
 FIGURE_FILE = "comparison.png"
-COVERAGE_KINDS = ("rounded", "exact")  # thresholds.json `rounded.coverage` (deployed) or `coverage`
+COVERAGE_KINDS = ("rounded", "exact")  # at the rounded (deployable) thresholds, or the exact ones
+COVERAGE_PAIRS = ("empirical", "deployed")  # thresholds.json's `empirical` optimum, or its top-level pair
 KEPT_ENTRIES = ("wandb",)  # earlier comparisons' offline W&B runs outlive a rerun
 DEFAULT_EXCLUDE_KEYS = OmegaConf.load(Path(CONF_DIR) / "hydra" / "default.yaml").job.config.override_dirname.exclude_keys
 
@@ -207,8 +209,18 @@ def read_values(cfg: DictConfig, tools: Tools, run_dir: Path, record: dict) -> d
         print(f"{run_dir.name}: {THRESHOLDS_FILE} was searched at {found['limits']}, not {tools.limits}: no eval coverage "
               "(search again with python -m obstacles.thresholds, or set limits.* to match)")
     else:
-        values["eval_coverage"] = _number(found["rounded"]["coverage"] if cfg.coverage == "rounded" else found["coverage"])
+        values["eval_coverage"] = _number(coverage_of(found, cfg.pair, cfg.coverage))
     return values
+
+
+def coverage_of(thresholds: dict, pair: str, kind: str) -> float:
+    """Coverage in a thresholds.json: of the `empirical` optimum (what varies with a setting; on a few
+    hundred eval images the certified pair may decide nothing for every run) or of the `deployed` pair
+    (certified when the search was), at the `rounded` or `exact` thresholds."""
+    if pair == "empirical" and "empirical" in thresholds:
+        block = thresholds["empirical"]
+        return block["coverage_rounded"] if kind == "rounded" else block["coverage"]
+    return thresholds["rounded"]["coverage"] if kind == "rounded" else thresholds["coverage"]
 
 
 def read_run(cfg: DictConfig, tools: Tools, run_dir: Path) -> RunResult | str:
@@ -440,6 +452,8 @@ def run(cfg: DictConfig) -> dict:
     """Everything the command does; returns comparison.json's content (+ `out_dir`)."""
     if cfg.coverage not in COVERAGE_KINDS:
         raise ValueError(f"coverage={cfg.coverage}: must be one of {list(COVERAGE_KINDS)}")
+    if cfg.pair not in COVERAGE_PAIRS:
+        raise ValueError(f"pair={cfg.pair}: must be one of {list(COVERAGE_PAIRS)}")
     experiments_dir = Path(cfg.paths.experiments_dir)
     runs = OmegaConf.to_container(cfg.runs) if isinstance(cfg.runs, ListConfig) else cfg.runs
     folders = given_folders(runs, experiments_dir)
@@ -458,6 +472,7 @@ def run(cfg: DictConfig) -> dict:
         "confidence": cfg.confidence,
         "limits": tools.limits,
         "coverage": cfg.coverage,
+        "pair": cfg.pair,
         "metrics": {m.name: m.title for m in METRICS},
         "configurations": [
             {"configuration": result.labels[key], "config_key": key,

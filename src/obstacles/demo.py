@@ -108,18 +108,39 @@ def _evaluation_lines(eval_dir: Path) -> list[str]:
 
 
 def _threshold_lines(thresholds_dir: Path) -> list[str]:
+    from obstacles.thresholds import wording
+
     t = json.loads((thresholds_dir / "thresholds.json").read_text())
     r = t["rounded"]
-    return [
+    kind = f"certified at {t['confidence']:g}" if t.get("certified_search") else "empirical"
+    exact_lower = f"{t['lower']:.4f}" if t["lower"] >= 0 else "< 0   "  # under every score: decides nothing
+    lines = [
         f"deployment thresholds, searched on the {EVAL} split (missed <= {t['max_missed']}, "
-        f"false alarms <= {t['max_false_alarm']})",
-        f"  exact    lower {t['lower']:.4f}  upper {t['upper']:.4f}  coverage {t['coverage']:.3f}  "
-        f"missed {t['missed_rate']:.3f}  false alarms {t['false_alarm_rate']:.3f}  "
-        f"accuracy on decided {t['accuracy_decided']:.3f}",
+        f"false alarms <= {t['max_false_alarm']}; {kind})",
         f"  deployed lower {r['lower']:.2f}    upper {r['upper']:.2f}    coverage {r['coverage']:.3f}  "
-        f"missed {r['missed_rate']:.3f}  false alarms {r['false_alarm_rate']:.3f}  "
+        f"missed {r['missed_rate']:.3f} (bound {r.get('missed_rate_upper', float('nan')):.3f})  "
+        f"false alarms {r['false_alarm_rate']:.3f} (bound {r.get('false_alarm_rate_upper', float('nan')):.3f})  "
         f"({r['n_decided']} decided, {r['n_not_decided']} not decided)",
+        f"  exact    lower {exact_lower}  upper {t['upper']:.4f}  coverage {t['coverage']:.3f}  "
+        f"accuracy on decided {t['accuracy_decided']:.3f}",
     ]
+    e = t.get("empirical")
+    if e and t.get("certified_search"):
+        lines.append(
+            f"  empirical optimum beside it: lower {e['lower_rounded']:.2f}  upper {e['upper_rounded']:.2f}  "
+            f"coverage {e['coverage_rounded']:.3f}  (bounds {e['missed_rate_upper']:.3f} missed, "
+            f"{e['false_alarm_rate_upper']:.3f} false alarms: "
+            f"{'certified' if e['certified_rounded'] else 'not certified'})")
+    lines.append(f"  what it guarantees: {wording.guarantee(t)}")
+    lines += [f"  {line}" for line in wording.sides_deciding_nothing(t)]
+    lines += [f"  more labelling: {line}" for line in wording.advice(t)]
+    sites = t.get("per_site") or {}
+    if sites:
+        rows = [f"{site} {row['lower_rounded']:.2f}..{row['upper_rounded']:.2f} coverage {row['coverage_rounded']:.3f}"
+                f"{'' if row.get('certified') else ' (not certified)'}" if "coverage_rounded" in row
+                else f"{site} not searched (one class only)" for site, row in sorted(sites.items())]
+        lines.append(f"  per site (per_site_thresholds.csv): {'; '.join(rows)}")
+    return lines
 
 
 def summary() -> str:
@@ -137,7 +158,7 @@ def summary() -> str:
              f"  training     {run.relative_to(ROOT)}/ (curves.png, samples.png, checkpoints/)",
              f"  evaluation   reports/{name}/eval/figures/ (confusion_t*.png, roc_pr.png), "
              f"galleries/t*/index.html (false negatives and positives)",
-             f"  thresholds   reports/{name}/thresholds/thresholds.json, risk_coverage.png",
+             f"  thresholds   reports/{name}/thresholds/thresholds.json, risk_coverage.png, per_site_thresholds.csv",
              "  dvc          dvc metrics show; dvc plots show (writes dvc_plots/index.html); dvc dag",
              f"  ship it      python -m obstacles.export ckpt_path={run.relative_to(ROOT)} "
              f"thresholds_path=reports/{name}/thresholds/thresholds.json",

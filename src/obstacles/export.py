@@ -7,7 +7,9 @@ runtimes' formats, both returning the obstacle score (sigmoid of the logit), not
 - model.ts: TorchScript (torch.jit.load), model.onnx: ONNX (onnxruntime and others);
 - preprocessing.json: panel size and order, channel order, scaling, input shape, in_chans, the
   diff-mask channel and its pixel threshold;
-- thresholds.json: the run's deployment thresholds (from evaluation), when present, and what
+- thresholds.json: the run's deployment thresholds (from evaluation), when present, with a
+  ``deployment`` section saying in words which pair to apply, by what rule, and what it guarantees:
+  certified at its confidence (`obstacles.thresholds`' default) or only empirical; and what
   produced them (thresholds.provenance.json, the search's sibling file), when that is present;
 - run_config.yaml: the training run's config, when present.
 """
@@ -29,6 +31,7 @@ from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.io.outputs import atomic_dir, write_text_atomic
 from obstacles.training.run_dir import checkpoint_run_dir
 from obstacles.io.provenance import file_sha256
+from obstacles.thresholds import wording
 
 TORCHSCRIPT_NAME = "model.ts"
 ONNX_NAME = "model.onnx"
@@ -141,6 +144,25 @@ def thresholds_source(cfg: DictConfig, run: Path | None) -> Path | None:
     return candidate if candidate is not None and candidate.is_file() else None
 
 
+def deployment_thresholds(source: Path) -> dict:
+    """The search's thresholds.json plus ``deployment``: the pair to apply, the rule, what it guarantees."""
+    report = json.loads(source.read_text())
+    lower, upper = wording.deployed_pair(report)
+    rounded = report.get("rounded") or {}
+    report["deployment"] = {
+        "lower": lower,
+        "upper": upper,
+        "rule": wording.RULE,
+        "certified": wording.is_certified(report),
+        "confidence": rounded.get("confidence"),
+        "max_missed": report.get("max_missed"),
+        "max_false_alarm": report.get("max_false_alarm"),
+        "guarantee": wording.guarantee(report),
+        "source": str(source),
+    }
+    return report
+
+
 def run(cfg: DictConfig) -> Path:
     ckpt = find_checkpoint(cfg.paths.experiments_dir, cfg.ckpt_path)
     classifier, run_config = load_classifier(ckpt)
@@ -157,13 +179,21 @@ def run(cfg: DictConfig) -> Path:
         export_onnx(model, example, out / ONNX_NAME, int(cfg.opset), bool(cfg.dynamic_panel_size))
         spec = preprocessing(cfg, in_chans, ckpt, hparams, run_config)
         write_text_atomic(out / "preprocessing.json", json.dumps(spec, indent=2) + "\n")
+        deployment = None
         if thresholds is not None:
-            shutil.copyfile(thresholds, out / "thresholds.json")
+            bundled = deployment_thresholds(thresholds)
+            deployment = bundled["deployment"]
+            write_text_atomic(out / "thresholds.json", json.dumps(bundled, indent=2) + "\n")
             if (thresholds.parent / THRESHOLDS_PROVENANCE).is_file():
                 shutil.copyfile(thresholds.parent / THRESHOLDS_PROVENANCE, out / THRESHOLDS_PROVENANCE)
         if run_config is not None:
             write_text_atomic(out / "run_config.yaml", OmegaConf.to_yaml(run_config))
-    carried = f"thresholds.json from {thresholds}" if thresholds else "no thresholds.json (evaluate the run first)"
+    if deployment is None:
+        carried = "no thresholds.json (evaluate the run first)"
+    else:
+        kind = f"certified at {deployment['confidence']:g}" if deployment["certified"] else "NOT certified"
+        pair = f"lower {deployment['lower']:g}, upper {deployment['upper']:g}"
+        carried = f"thresholds.json from {thresholds} ({kind}: {pair})"
     print(f"[export] {ckpt} -> {out_dir}: {TORCHSCRIPT_NAME}, {ONNX_NAME} (opset {cfg.opset}), {carried}")
     return out_dir
 

@@ -69,33 +69,48 @@ def risk_coverage_figure(
     """Coverage against the two limits: lines (one per max_false_alarm) and an annotated heat map.
 
     The lines show the trend, the heat map gives the exact coverage per cell, which is what a
-    team comparing runs reads off first. ``highlight`` marks the deployed limits.
+    team comparing runs reads off first. ``highlight`` marks the deployed limits. A sweep with
+    ``certified_coverage`` (`obstacles.thresholds.coverage_sweep` with a confidence) gets the
+    certified coverage as dashed lines and a second heat map: what the guarantee costs per cell.
     """
-    table = sweep.pivot_table(index="max_false_alarm", columns="max_missed", values="coverage")
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
-    line_ax, heat_ax = fig.subplots(1, 2)
-    for max_false_alarm, row in table.iterrows():
-        line_ax.plot(row.index, row.to_numpy(), marker="o", label=f"max false alarm {max_false_alarm:g}")
+    kinds = [("coverage", "empirical")]
+    if "certified_coverage" in sweep:
+        confidence = float(sweep["confidence"].iloc[0]) if "confidence" in sweep else None
+        kinds.append(("certified_coverage", f"certified at {confidence:g}" if confidence else "certified"))
+    tables = {column: sweep.pivot_table(index="max_false_alarm", columns="max_missed", values=column)
+              for column, _ in kinds}
+    fig = Figure(figsize=(5.5 * (1 + len(kinds)), 4.5), layout="constrained")
+    line_ax, *heat_axes = fig.subplots(1, 1 + len(kinds))
+    colours = {}
+    for (column, label), style in zip(kinds, ("-", "--")):
+        for max_false_alarm, row in tables[column].iterrows():
+            name = f"max false alarm {max_false_alarm:g}" if style == "-" else None  # one entry per colour
+            line = line_ax.plot(row.index, row.to_numpy(), marker="o", linestyle=style,
+                                color=colours.get(max_false_alarm), label=name)
+            colours.setdefault(max_false_alarm, line[0].get_color())
     line_ax.set(
         xscale="log", xlabel="max missed-obstacle rate", ylabel="coverage (decided fraction)", ylim=(0, 1.02),
-        title="coverage at the exact thresholds",
+        title="coverage at the exact thresholds" + (f" (dashed: {kinds[1][1]})" if len(kinds) > 1 else ""),
     )
     line_ax.grid(alpha=0.3, which="both")
     line_ax.legend(fontsize="small")
-
-    image = heat_ax.imshow(table.to_numpy(), cmap="viridis", vmin=0, vmax=1, origin="lower", aspect="auto")
-    heat_ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns])
-    heat_ax.set_yticks(range(table.shape[0]), [f"{v:g}" for v in table.index])
-    heat_ax.set(xlabel="max missed-obstacle rate", ylabel="max false-alarm rate", title="coverage")
-    for (i, j), value in np.ndenumerate(table.to_numpy()):
-        colour = "white" if value < 0.6 else "black"
-        heat_ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize="small", color=colour)
-    if highlight is not None and highlight[1] in table.index and highlight[0] in table.columns:
-        i, j = table.index.get_loc(highlight[1]), table.columns.get_loc(highlight[0])
-        heat_ax.add_patch(_cell_outline(j, i))
-        heat_ax.set_title("coverage (red: the configured limits)")
+    if highlight is not None:
         line_ax.axvline(highlight[0], color="grey", linestyle="--", linewidth=1)
-    fig.colorbar(image, ax=heat_ax, shrink=0.8)
+
+    for heat_ax, (column, label) in zip(heat_axes, kinds):
+        table = tables[column]
+        image = heat_ax.imshow(table.to_numpy(), cmap="viridis", vmin=0, vmax=1, origin="lower", aspect="auto")
+        heat_ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns])
+        heat_ax.set_yticks(range(table.shape[0]), [f"{v:g}" for v in table.index])
+        heat_ax.set(xlabel="max missed-obstacle rate", ylabel="max false-alarm rate", title=f"coverage, {label}")
+        for (i, j), value in np.ndenumerate(table.to_numpy()):
+            colour = "white" if value < 0.6 else "black"
+            heat_ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize="small", color=colour)
+        if highlight is not None and highlight[1] in table.index and highlight[0] in table.columns:
+            i, j = table.index.get_loc(highlight[1]), table.columns.get_loc(highlight[0])
+            heat_ax.add_patch(_cell_outline(j, i))
+            heat_ax.set_title(f"coverage, {label} (red: the configured limits)")
+        fig.colorbar(image, ax=heat_ax, shrink=0.8)
     fig.suptitle(title)
     return fig
 

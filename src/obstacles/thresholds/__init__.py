@@ -3,26 +3,46 @@
 `python -m obstacles.thresholds predictions=<predictions.csv>` runs the search and the sweep.
 """
 
+from obstacles.thresholds.bounds import (
+    DEFAULT_CONFIDENCE,
+    best_certifiable_rate,
+    max_allowed_errors,
+    required_samples,
+    side_confidence,
+    upper_bound,
+)
 from obstacles.thresholds.search import (
     DEFAULT_GRID,
+    BoundedDecisions,
     Decisions,
     SortedPredictions,
     ThresholdResult,
     coverage_sweep,
     find_thresholds,
     limit_grid,
+    sample_size_advice,
     search,
+    search_per_site,
     sweep,
 )
 
 __all__ = [
+    "DEFAULT_CONFIDENCE",
     "DEFAULT_GRID",
+    "BoundedDecisions",
     "Decisions",
     "SortedPredictions",
     "ThresholdResult",
+    "best_certifiable_rate",
     "coverage_sweep",
     "find_thresholds",
     "limit_grid",
+    "max_allowed_errors",
+    "required_samples",
+    "sample_size_advice",
     "search",
+    "search_per_site",
+    "side_confidence",
     "sweep",
+    "upper_bound",
 ]
