@@ -167,7 +167,7 @@ def compared(tmp_path_factory):
         "weights.alfa=-2.0,-5.0", "seed=1,2,3")
     (sweep,) = (root / "experiments").glob("*.tiny.sweep-*")
     jobs = sorted((p for p in sweep.iterdir() if p.is_dir()), key=lambda p: int(p.name.split(".", 1)[0]))
-    killed = sweep / "6.seed=1,weights.alfa=-2.0,killed"
+    killed = sweep / "6.seed_1+weights.alfa_-2.0+killed"
     shutil.copytree(jobs[0], killed, ignore=shutil.ignore_patterns("wandb"))
     (killed / "run.json").unlink()  # checkpoints but no completion record: a killed training
     result = cli(root, "obstacles.compare", f"paths.root_dir={root}", f"runs={sweep.name}",
@@ -181,7 +181,7 @@ def test_seed_is_a_sweep_axis_named_in_each_job_folder(compared):
     assert len(jobs) == 6
     for number, job in enumerate(jobs):
         seed, alfa = (1, 2, 3)[number % 3], ("-2.0", "-5.0")[number // 3]
-        assert job.name.startswith(f"{number}.") and f"seed={seed}" in job.name and f"weights.alfa={alfa}" in job.name
+        assert job.name.startswith(f"{number}.") and f"seed_{seed}" in job.name and f"weights.alfa_{alfa}" in job.name
         assert f"seed={seed}" in yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
 
 

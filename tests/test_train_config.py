@@ -142,10 +142,21 @@ def test_wandb_name_and_group_come_from_the_folder(tmp_path):
     assert run_group(str(experiments / "005.tiny.y"), str(experiments)) == "005.tiny.y"
 
 
+def test_a_sweep_jobs_checkpoint_path_pastes_unquoted_into_the_command_line(tmp_path):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    long = ",".join(f"weights.key_{i}=0.123456789" for i in range(20))
+    for number, overrides in enumerate(["seed=1,weights.alfa=-5.0", "model.optimizer.lr=3.5e-05", long,
+                                        "model.weights_path=/a/b c.pt,data.panel_size=96"]):
+        path = f"{tmp_path}/experiments/001.tiny.sweep-x/{job_dir_name(number, overrides)}/checkpoints/last.ckpt"
+        assert parser.parse_override(f"ckpt_path={path}").value() == path
+
+
 def test_sweep_job_folders_stay_short_and_path_safe():
-    assert job_dir_name(0, "weights.alfa=-2.0,weights.gamma=4") == "0.weights.alfa=-2.0,weights.gamma=4"
-    assert job_dir_name(1, "model.optimizer.lr=3.509014885796851e-05") == "1.model.optimizer.lr=3.509e-05"
-    assert job_dir_name(2, "model.weights_path=/a/b.pt") == "2.model.weights_path=_a_b.pt"
+    assert job_dir_name(0, "weights.alfa=-2.0,weights.gamma=4") == "0.weights.alfa_-2.0+weights.gamma_4"
+    assert job_dir_name(1, "model.optimizer.lr=3.509014885796851e-05") == "1.model.optimizer.lr_3.509e-05"
+    assert job_dir_name(2, "model.weights_path=/a/b.pt") == "2.model.weights_path__a_b.pt"
     long = ",".join(f"weights.key_{i}=0.123456789" for i in range(20))
     name = job_dir_name(3, long)
     assert len(name) < 170 and name != job_dir_name(3, long.replace("0.123456789", "0.9"))

@@ -120,7 +120,7 @@ def test_sweep_runs_each_job_in_its_own_folder_grouped_in_wandb(root):
     assert sweep.name.startswith("001.")
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
     assert [job.name.split(".", 1)[0] for job in jobs] == ["0", "1"]
-    assert "weights.alfa=-2.0" in jobs[0].name and "weights.alfa=-5.0" in jobs[1].name
+    assert "weights.alfa_-2.0" in jobs[0].name and "weights.alfa_-5.0" in jobs[1].name
     manifest_sha = file_sha256(root / "datasets" / "tiny" / "manifest.csv").encode()
     for job, alfa in zip(jobs, ("-2.0", "-5.0")):
         for name in RUN_FILES:

@@ -25,6 +25,9 @@ from obstacles.io.provenance import folder_wandb_run_id
 
 RUN_NUMBER = re.compile(r"^(\d{3,})\.")
 UNSAFE = re.compile(r"[^A-Za-z0-9_.+=,-]")
+# Sweep job folders: no `=` or `,` (Hydra's override syntax), so a job's path pastes unquoted.
+JOB_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
+JOB_ASSIGN, JOB_SEPARATOR = "_", "+"
 LOCK_NAME = ".run_number.lock"
 CHECKPOINTS_DIR = "checkpoints"
 # The completion record: written last, only by a run whose training finished. A folder without it
@@ -110,12 +113,15 @@ def _short_value(value: str) -> str:
 
 
 def job_dir_name(job_num: int, override_dirname: str) -> str:
-    """`<job_num>.<overrides>` for a sweep job's folder: floats shortened, path-safe, and cut
-    (with a hash of the whole) when long; `.hydra/overrides.yaml` keeps the exact values."""
+    """`<job_num>.<key>_<value>+<key>_<value>` for a sweep job's folder: floats shortened, cut (with a
+    hash of the whole) when long, and only characters Hydra's command line takes unquoted, so the
+    folder's path pastes as it is into `ckpt_path=` or `runs=`; `.hydra/overrides.yaml` keeps the
+    exact values."""
     items = [item.partition("=") for item in override_dirname.split(",") if item]
-    name = UNSAFE.sub("_", ",".join(f"{key}{sep}{_short_value(value)}" for key, sep, value in items))
+    name = JOB_SEPARATOR.join(f"{key}{JOB_ASSIGN if sep else ''}{_short_value(value)}" for key, sep, value in items)
+    name = JOB_UNSAFE.sub("_", name)
     if len(name) > JOB_NAME_MAX:
-        name = f"{name[:JOB_NAME_MAX]}~{hashlib.sha1(override_dirname.encode()).hexdigest()[:8]}"
+        name = f"{name[:JOB_NAME_MAX]}-{hashlib.sha1(override_dirname.encode()).hexdigest()[:8]}"
     return f"{job_num}.{name}" if name else str(job_num)
 
 
