@@ -8,7 +8,12 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 export WANDB_MODE ?= offline
 
-.PHONY: venv demo test test-all bench clean-demo
+.PHONY: help venv demo test test-all lint format bench clean-demo
+
+LINTED := src tests bench
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,25 +22,33 @@ $(STAMP): requirements.txt pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-venv: $(STAMP)
+venv: $(STAMP)  ## create .venv with the pinned stack (done by every target that needs it)
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 
-demo: venv
+demo: venv  ## the main job end to end on simulated recordings
 	$(BIN)/python -m obstacles.demo
 
 # PYTEST_ARGS picks more marks, e.g. PYTEST_ARGS='-m "not slow"' adds the browser tests.
-test: venv
+test: venv  ## the test suite (not the slow marks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-all: venv
+test-all: venv  ## every test, the slow end-to-end ones included
 	$(BIN)/python -m pytest -m "" 
 
-bench: venv
+lint: venv  ## ruff: lint, import order, formatting (config in pyproject.toml); changes nothing
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+format: venv  ## ruff: sort imports and format the tree in place
+	$(BIN)/ruff check --fix --select I $(LINTED)
+	$(BIN)/ruff format $(LINTED)
+
+bench: venv  ## every benchmark, printing its figures
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/thresholds.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/similar.py
 
-clean-demo:
+clean-demo:  ## remove the demo's outputs
 	rm -rf datasets reports experiments/[0-9]* wandb

@@ -25,23 +25,30 @@ import numpy as np
 from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from obstacles.config import compose  # noqa: E402
 from obstacles.io.parallel import parallel_map, resolve_workers  # noqa: E402
 from obstacles.simulate import simulate  # noqa: E402
 from obstacles.splits import SPLITS  # noqa: E402
 from obstacles.stages import diff, merge, select, split, triage, unmask, weights  # noqa: E402
-from obstacles.config import compose  # noqa: E402
 
 SITE = "bench_202401_01"
-STAGES = (("src", triage), ("mask_train", select), ("no_mask_train", unmask), ("split", split),
-          ("diff_metrics", diff))
+STAGES = (("src", triage), ("mask_train", select), ("no_mask_train", unmask), ("split", split), ("diff_metrics", diff))
 
 
 def make_batch(root: Path, frames: int) -> list[Path]:
     if (root / "data" / "recordings" / SITE / "images").is_dir():
         return sorted((root / "data" / "recordings" / SITE / "images").iterdir())
-    cfg = compose("simulate", [f"paths.root_dir={root}", "workers=0", "~sites.plant_202209_01", "~sites.office_202210_02",
-                       f"+sites.{SITE}={{n_frames: {frames}, camera_id: 9001, start: '2024-01-02T06:00:00', "
-                       "style: plant, obstacle_fraction: 0.5, mask_threshold: 50}"])
+    cfg = compose(
+        "simulate",
+        [
+            f"paths.root_dir={root}",
+            "workers=0",
+            "~sites.plant_202209_01",
+            "~sites.office_202210_02",
+            f"+sites.{SITE}={{n_frames: {frames}, camera_id: 9001, start: '2024-01-02T06:00:00', "
+            "style: plant, obstacle_fraction: 0.5, mask_threshold: 50}",
+        ],
+    )
     started = time.perf_counter()
     simulate(cfg)
     print(f"simulated {frames} triplets in {time.perf_counter() - started:.1f} s (not part of the figures)")
@@ -62,8 +69,10 @@ def floor_seconds(images: list[Path], workers: int) -> float:
 
 def peak_rss_mib() -> tuple[float, float]:
     """(this process, largest child) peak resident memory."""
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    return (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    )
 
 
 def run_pipeline(root: Path, datasets: Path) -> tuple[dict[str, float], int]:
@@ -108,8 +117,18 @@ def bench(root: Path, frames: int, run_dir: Path) -> dict:
     create_n = create_seconds(len(images), run_dir / "create", workers)  # before: a slow disk shows itself
     seconds, cpu, n_pairs = run_pipeline(root, run_dir / "datasets")
     total = sum(seconds.values())
-    return dict(frames=len(images), pairs=n_pairs, workers=workers, floor_1=floor_1, floor_n=floor_n,
-                create_n=create_n, seconds=seconds, cpu=cpu, total=total, rss=peak_rss_mib())
+    return dict(
+        frames=len(images),
+        pairs=n_pairs,
+        workers=workers,
+        floor_1=floor_1,
+        floor_n=floor_n,
+        create_n=create_n,
+        seconds=seconds,
+        cpu=cpu,
+        total=total,
+        rss=peak_rss_mib(),
+    )
 
 
 def report(result: dict) -> None:
@@ -120,13 +139,19 @@ def report(result: dict) -> None:
         user, system = result["cpu"][name]
         print(f"  {name:<14} {sec:7.2f} s  {n / sec:10.0f}  {user:8.2f}  {system:7.2f}")
     print(f"  {'pipeline':<14} {result['total']:7.2f} s  {result['pairs'] / result['total']:8.0f} pairs/s")
-    print(f"  floor (decode+encode once, {result['workers']} workers) {result['floor_n']:6.2f} s  "
-          f"-> pipeline / floor = {result['total'] / result['floor_n']:.2f}x")
-    print(f"  floor (decode+encode once, 1 worker)  {result['floor_1']:6.2f} s  "
-          f"-> pipeline / floor = {result['total'] / result['floor_1']:.2f}x")
+    print(
+        f"  floor (decode+encode once, {result['workers']} workers) {result['floor_n']:6.2f} s  "
+        f"-> pipeline / floor = {result['total'] / result['floor_n']:.2f}x"
+    )
+    print(
+        f"  floor (decode+encode once, 1 worker)  {result['floor_1']:6.2f} s  "
+        f"-> pipeline / floor = {result['total'] / result['floor_1']:.2f}x"
+    )
     floor_io = result["floor_n"] + result["create_n"]
-    print(f"  creating one file per triplet ({result['workers']} workers) {result['create_n']:6.2f} s  "
-          f"-> pipeline / (floor + creating its files) = {result['total'] / floor_io:.2f}x")
+    print(
+        f"  creating one file per triplet ({result['workers']} workers) {result['create_n']:6.2f} s  "
+        f"-> pipeline / (floor + creating its files) = {result['total'] / floor_io:.2f}x"
+    )
     print(f"  peak RSS: main {result['rss'][0]:.0f} MiB, largest worker {result['rss'][1]:.0f} MiB")
 
 
@@ -141,8 +166,10 @@ def wait_after_cleanup(marker: Path) -> None:
     if marker.exists():
         remaining = SETTLE_SECONDS - (time.time() - marker.stat().st_mtime)
         if remaining > 0:
-            print(f"waiting {remaining:.0f} s: the previous run deleted its outputs {SETTLE_SECONDS - remaining:.0f} s "
-                  "ago, and file creation is slow for minutes after a mass delete")
+            print(
+                f"waiting {remaining:.0f} s: the previous run deleted its outputs {SETTLE_SECONDS - remaining:.0f} s "
+                "ago, and file creation is slow for minutes after a mass delete"
+            )
             time.sleep(remaining)
 
 

@@ -70,10 +70,18 @@ def query_time(stored: int, dim: int, queries: int, k: int) -> tuple[float, floa
 def repeated_search(root: Path, images: Path, backbone: str) -> tuple[float, float]:
     """Seconds of a cold and of a cached `obstacles.similar` run (query: the first image)."""
     query = sorted(images.glob("*.jpg"))[0]
-    cfg = compose("similar", [
-        f"paths.root_dir={root}", f"image={query}", f"search_dir={images}", f"out_dir={root / 'out'}",
-        "embedder=timm", f"timm.backbone={backbone}", f"cache_dir={root / 'cache'}",
-    ])
+    cfg = compose(
+        "similar",
+        [
+            f"paths.root_dir={root}",
+            f"image={query}",
+            f"search_dir={images}",
+            f"out_dir={root / 'out'}",
+            "embedder=timm",
+            f"timm.backbone={backbone}",
+            f"cache_dir={root / 'cache'}",
+        ],
+    )
     durations = []
     for _ in range(2):
         start = time.perf_counter()
@@ -93,18 +101,24 @@ def main() -> None:
     args = parser.parse_args()
     backbone = compose("train").model.backbone
     batch_size = compose("similar", ["image=x", "search_dir=y"]).batch_size
-    print(f"# similarity bench: {platform.processor() or platform.machine()}, torch threads "
-          f"{torch.get_num_threads()}, backbone {backbone}, panels {args.panel}x{args.panel}")
+    print(
+        f"# similarity bench: {platform.processor() or platform.machine()}, torch threads "
+        f"{torch.get_num_threads()}, backbone {backbone}, panels {args.panel}x{args.panel}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         images = simulated_images(root, args.images, args.panel)
         rate, dim = embedding_throughput(images, backbone, batch_size)
-        print(f"embedding throughput   {rate:8.1f} images/s  ({args.images} triplets, batch {batch_size}, "
-              f"decode + preprocessing + {backbone}; feature size {dim})")
+        print(
+            f"embedding throughput   {rate:8.1f} images/s  ({args.images} triplets, batch {batch_size}, "
+            f"decode + preprocessing + {backbone}; feature size {dim})"
+        )
         mean, worst = query_time(args.stored, dim, args.queries, args.top_k)
         verdict = "meets" if mean < TARGET_QUERY_S else "MISSES"
-        print(f"query vs {args.stored:,} stored {mean * 1000:8.1f} ms mean, {worst * 1000:.1f} ms worst "
-              f"(dim {dim}, top {args.top_k}; {verdict} the {TARGET_QUERY_S * 1000:.0f} ms target)")
+        print(
+            f"query vs {args.stored:,} stored {mean * 1000:8.1f} ms mean, {worst * 1000:.1f} ms worst "
+            f"(dim {dim}, top {args.top_k}; {verdict} the {TARGET_QUERY_S * 1000:.0f} ms target)"
+        )
         cold, warm = repeated_search(root, images, backbone)
         print(f"search, cold cache     {cold:8.2f} s  (1 query against {args.images} images)")
         print(f"search, from the cache {warm:8.2f} s  speedup {cold / warm:.1f}x")

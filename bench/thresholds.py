@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-
 import warnings
 
 import numpy as np
@@ -152,7 +151,9 @@ def optimality_table(n: int, seeds) -> None:
         exact = f"{result.lower:.4f}..{result.upper:.4f}"
         rounded = f"{result.lower_rounded:.2f}..{result.upper_rounded:.2f}"
         if grid is None:
-            print(f"{seed:>4} {exact:>20} {result.n_not_decided:>8} {rounded:>11} {result.rounded.n_not_decided:>10} none")
+            print(
+                f"{seed:>4} {exact:>20} {result.n_not_decided:>8} {rounded:>11} {result.rounded.n_not_decided:>10} none"
+            )
             continue
         grid_nd = not_decided(scores, *grid)
         missed, false_alarm = rates(scores, is_obstacle, *grid)
@@ -205,8 +206,10 @@ def certified_timing_table(n: int = 10**6, repeats: int = 7) -> float:
         find_thresholds(scores[:1000], is_obstacle[:1000], confidence=0.95)  # imports warm
         empirical_s = best_time(lambda: find_thresholds(scores, is_obstacle), repeats)
         certified_s = best_time(lambda: find_thresholds(scores, is_obstacle, confidence=0.95), repeats)
-        print(f"{'4dp' if decimals else 'float':>6} {empirical_s * 1e3:>12.2f} {certified_s * 1e3:>12.2f}"
-              f" {certified_s / empirical_s:>18.2f}x")
+        print(
+            f"{'4dp' if decimals else 'float':>6} {empirical_s * 1e3:>12.2f} {certified_s * 1e3:>12.2f}"
+            f" {certified_s / empirical_s:>18.2f}x"
+        )
         ratio = certified_s / empirical_s if decimals is None else ratio
     print("The certified search differs only in the allowed counts (max_allowed_errors: ~log2(n) Beta quantiles,")
     print("cached per class size); sorting dominates both.")
@@ -225,7 +228,8 @@ def true_rates(lower: float, upper: float) -> tuple[float, float, float]:
         coverage = 1.0
     else:
         coverage = OBSTACLE_SHARE * (beta.cdf(max(lower, 0), *OBSTACLE) + beta.sf(upper, *OBSTACLE)) + (
-            1 - OBSTACLE_SHARE) * (beta.cdf(max(lower, 0), *NO_OBSTACLE) + beta.sf(upper, *NO_OBSTACLE))
+            1 - OBSTACLE_SHARE
+        ) * (beta.cdf(max(lower, 0), *NO_OBSTACLE) + beta.sf(upper, *NO_OBSTACLE))
     return float(missed), float(false_alarm), float(coverage)
 
 
@@ -247,11 +251,17 @@ def mapie_pair(scores, is_obstacle, max_missed, max_false_alarm, confidence, fwe
     features, targets = scores[:, None], is_obstacle.astype(int)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "No predict parameters were found ..."
-        recall = BinaryClassificationController(proba, "recall", 1 - max_missed, confidence_level=level,
-                                                list_predict_params=grid, fwer_method=fwer_method)
-        fpr = BinaryClassificationController(proba, "fpr", max_false_alarm, confidence_level=level,
-                                             list_predict_params=grid[::-1] if fwer_method == "fixed_sequence"
-                                             else grid, fwer_method=fwer_method)
+        recall = BinaryClassificationController(
+            proba, "recall", 1 - max_missed, confidence_level=level, list_predict_params=grid, fwer_method=fwer_method
+        )
+        fpr = BinaryClassificationController(
+            proba,
+            "fpr",
+            max_false_alarm,
+            confidence_level=level,
+            list_predict_params=grid[::-1] if fwer_method == "fixed_sequence" else grid,
+            fwer_method=fwer_method,
+        )
         lower_valid = recall.calibrate(features, targets).valid_predict_params
         upper_valid = fpr.calibrate(features, targets).valid_predict_params
     # score < lambda is called no_obstacle: the largest float under lambda is our "<=" lower
@@ -272,13 +282,19 @@ def break_frequency_table(sizes, draws: int, confidence: float = 0.95) -> dict:
     if mapie_version:
         methods += ["MAPIE fixed-seq", "MAPIE Bonf-Holm"]
     print()
-    print(f"Break frequencies over {draws} evaluation sets per size, limits max_missed={MAX_MISSED}, "
-          f"max_false_alarm={MAX_FALSE_ALARM}, confidence {confidence} (both limits at once)")
-    print("true rates and coverage from the score distributions (obstacle ~ Beta(5, 2), no_obstacle ~ Beta(2, 5),"
-          " 40 % obstacles)")
+    print(
+        f"Break frequencies over {draws} evaluation sets per size, limits max_missed={MAX_MISSED}, "
+        f"max_false_alarm={MAX_FALSE_ALARM}, confidence {confidence} (both limits at once)"
+    )
+    print(
+        "true rates and coverage from the score distributions (obstacle ~ Beta(5, 2), no_obstacle ~ Beta(2, 5),"
+        " 40 % obstacles)"
+    )
     print(f"MAPIE: {mapie_version or 'not installed (pip install mapie==1.6.0; see bench/README.md)'}")
-    header = (f"{'n':>7} {'method':>18} {'missed broken':>13} {'FA broken':>9} {'either':>7}"
-              f" {'true coverage':>13} {'eval coverage':>13}")
+    header = (
+        f"{'n':>7} {'method':>18} {'missed broken':>13} {'FA broken':>9} {'either':>7}"
+        f" {'true coverage':>13} {'eval coverage':>13}"
+    )
     print(header)
     print("-" * len(header))
     summary = {}
@@ -288,8 +304,9 @@ def break_frequency_table(sizes, draws: int, confidence: float = 0.95) -> dict:
         eval_coverage = {m: np.zeros(draws) for m in methods}
         for draw in range(draws):
             scores, is_obstacle = make_predictions(n, seed=10_000 * n + draw)
-            certified = find_thresholds(scores, is_obstacle, max_missed=MAX_MISSED, max_false_alarm=MAX_FALSE_ALARM,
-                                        confidence=confidence)
+            certified = find_thresholds(
+                scores, is_obstacle, max_missed=MAX_MISSED, max_false_alarm=MAX_FALSE_ALARM, confidence=confidence
+            )
             empirical = find_thresholds(scores, is_obstacle, max_missed=MAX_MISSED, max_false_alarm=MAX_FALSE_ALARM)
             pairs = {
                 "certified": (certified.lower, certified.upper),
@@ -297,10 +314,12 @@ def break_frequency_table(sizes, draws: int, confidence: float = 0.95) -> dict:
                 "empirical": (empirical.lower, empirical.upper),
             }
             if mapie_version:
-                pairs["MAPIE fixed-seq"] = mapie_pair(scores, is_obstacle, MAX_MISSED, MAX_FALSE_ALARM, confidence,
-                                                      "fixed_sequence")
-                pairs["MAPIE Bonf-Holm"] = mapie_pair(scores, is_obstacle, MAX_MISSED, MAX_FALSE_ALARM, confidence,
-                                                      "bonferroni_holm")
+                pairs["MAPIE fixed-seq"] = mapie_pair(
+                    scores, is_obstacle, MAX_MISSED, MAX_FALSE_ALARM, confidence, "fixed_sequence"
+                )
+                pairs["MAPIE Bonf-Holm"] = mapie_pair(
+                    scores, is_obstacle, MAX_MISSED, MAX_FALSE_ALARM, confidence, "bonferroni_holm"
+                )
             for method, (lower, upper) in pairs.items():
                 missed, false_alarm, covered = true_rates(lower, upper)
                 broken[method][draw] = (missed > MAX_MISSED, false_alarm > MAX_FALSE_ALARM)
@@ -310,14 +329,18 @@ def break_frequency_table(sizes, draws: int, confidence: float = 0.95) -> dict:
         for method in methods:
             sides = broken[method].mean(axis=0)
             either = broken[method].any(axis=1).mean()
-            print(f"{n:>7,} {method:>18} {sides[0]:>13.3f} {sides[1]:>9.3f} {either:>7.3f}"
-                  f" {coverage[method].mean():>13.3f} {eval_coverage[method].mean():>13.3f}")
+            print(
+                f"{n:>7,} {method:>18} {sides[0]:>13.3f} {sides[1]:>9.3f} {either:>7.3f}"
+                f" {coverage[method].mean():>13.3f} {eval_coverage[method].mean():>13.3f}"
+            )
             summary[(n, method)] = (float(sides[0]), float(sides[1]), float(either), float(coverage[method].mean()))
         n_obstacle = round(n * OBSTACLE_SHARE)
         k = max_allowed_errors(n_obstacle, MAX_MISSED, side_confidence(confidence))
         print(f"{'':>7} (about {n_obstacle} obstacles: the certified lower may miss {k} of them on the eval set)")
-    print(f"'either' must stay under 1 - c = {1 - confidence:.2f} (plus sampling slack, about "
-          f"{3 * np.sqrt(0.05 * 0.95 / draws):.3f} at 3 sd) for a certified method.")
+    print(
+        f"'either' must stay under 1 - c = {1 - confidence:.2f} (plus sampling slack, about "
+        f"{3 * np.sqrt(0.05 * 0.95 / draws):.3f} at 3 sd) for a certified method."
+    )
     print("MAPIE's thresholds are on its 0.01 grid; a pair whose lower is at or above its upper decides everything.")
     return summary
 

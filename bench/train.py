@@ -131,8 +131,10 @@ def measure(root: Path, args, workers: list[int], gpu: bool) -> dict:
         steps = time_steps(configs[None], memory_batches, args.steps, args.warmup, gpu, deterministic=True)
         deterministic = max(deterministic, steps)
     batch_size = configs[None].data.batch_size
-    rows = [{"source": "in-memory", "workers": None, "steps_per_s": best[None]},
-            {"source": "deterministic", "workers": None, "steps_per_s": deterministic}]
+    rows = [
+        {"source": "in-memory", "workers": None, "steps_per_s": best[None]},
+        {"source": "deterministic", "workers": None, "steps_per_s": deterministic},
+    ]
     for count in workers:
         alone = loader_batches_per_s(instantiate(configs[count].data), args.steps, args.warmup)
         rows.append(
@@ -157,8 +159,10 @@ def print_table(result: dict) -> None:
         print(f"{row['source']:>14} {workers:>7} {speed} {alone}")
     print("b/s = batches per second the loader delivers with no model attached")
     deterministic = next(row for row in result["rows"] if row["source"] == "deterministic")
-    print(f"trainer.deterministic=true costs {100 * (1 - deterministic['ratio']):.1f}% of the in-memory step time "
-          "(the default where under 10% on a CPU step)")
+    print(
+        f"trainer.deterministic=true costs {100 * (1 - deterministic['ratio']):.1f}% of the in-memory step time "
+        "(the default where under 10% on a CPU step)"
+    )
 
 
 def estimate_field_run(result: dict, train_pairs: int) -> dict:

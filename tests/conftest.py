@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from html_fixtures import browser  # noqa: F401  (headless Chromium, for the page tests of every module)
 from omegaconf import OmegaConf, open_dict
 
+from html_fixtures import browser  # noqa: F401  (headless Chromium, for the page tests of every module)
 from obstacles.config import CONF_DIR, compose
 from obstacles.io.images import encode_jpeg
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from omegaconf import OmegaConf
-from training_fixtures import train_cfg, write_pair_dataset
 
 from obstacles.config import CONF_DIR
+from training_fixtures import train_cfg, write_pair_dataset
 
 RUN_NAME = "001.tiny.debug-field_cnn"
 SITE = "plant_202209_01"  # a registered site (conf/site/), so site=<id> composes

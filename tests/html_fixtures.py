@@ -34,8 +34,14 @@ CAPTURE_SUFFIX = "_2022-09-07T06-12-{second:02d}"  # a stem must end with the re
 NOT_IN_FILE_NAMES = {"/": "\\"}  # a path separator cannot be part of a file name
 
 CHROME_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1000",
 )
 IMAGES_WAIT_S = 10.0
 POLL_S = 0.1
@@ -112,8 +118,9 @@ def browser(tmp_path):
         options.add_argument(flag)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.downloads = downloads
     yield driver

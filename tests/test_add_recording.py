@@ -3,10 +3,11 @@
 import sys
 
 import pytest
+from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
+
 from obstacles import add_recording
 from obstacles.config import compose
 from obstacles.stages import select, triage
-from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 SITE = "lab_202301_03"
 
@@ -36,8 +37,16 @@ def source(tmp_path, rng):
 
 
 def cfg_for(project, source, site=SITE):
-    return compose("add_recording", [f"paths.root_dir={project}", f"source={source}", f"recording_id={site}",
-                                     "dvc_add=false", "pixel_threshold=44"])
+    return compose(
+        "add_recording",
+        [
+            f"paths.root_dir={project}",
+            f"source={source}",
+            f"recording_id={site}",
+            "dvc_add=false",
+            "pixel_threshold=44",
+        ],
+    )
 
 
 def test_local_folder_is_copied_registered_and_prefilled(project, source, monkeypatch):
@@ -50,8 +59,12 @@ def test_local_folder_is_copied_registered_and_prefilled(project, source, monkey
     rows = (project / "labels" / f"{SITE}.csv").read_text().splitlines()
     assert rows[0] == "image,label,opposite_label"
     labels = dict(line.split(",")[:2] for line in rows[1:])
-    assert labels == {f"{stem(0)}.jpg": "no_obstacle", f"{stem(1)}.jpg": "skip", f"{stem(2)}.jpg": "obstacle",
-                      f"{stem(3)}.jpg": "no_obstacle"}, "pre-filled from the deployed score; bad JSON left out"
+    assert labels == {
+        f"{stem(0)}.jpg": "no_obstacle",
+        f"{stem(1)}.jpg": "skip",
+        f"{stem(2)}.jpg": "obstacle",
+        f"{stem(3)}.jpg": "no_obstacle",
+    }, "pre-filled from the deployed score; bad JSON left out"
     assert "pixel_threshold: 44" in (project / "conf" / "site" / f"{SITE}.yaml").read_text()
     assert check_registry(project) == []
 

@@ -7,13 +7,13 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+
 from curation_fixtures import trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
-from training_fixtures import write_pair_dataset
-
 from obstacles.audit import bce_loss, run
 from obstacles.config import compose
 from obstacles.io.images import decode_image, encode_jpeg
+from training_fixtures import write_pair_dataset
 
 TRAIN_IMAGE = "train/obstacle/site_a__pair_0001.jpg"  # copied into eval: leakage
 RELABELED = "train/no_obstacle/site_b__pair_0010.jpg"  # re-encoded, filed as obstacle: conflict
@@ -24,8 +24,15 @@ def plant(dataset, relative: str, data: bytes, split: str, label: str) -> None:
     """Add one image and its manifest row to the tiny dataset."""
     (dataset / relative).write_bytes(data)
     manifest = pd.read_csv(dataset / "manifest.csv")
-    row = {"path": relative, "site": relative.split("/")[-1].split("__")[0], "split": split, "label": label,
-           "sha256": hashlib.sha256(data).hexdigest(), "diff_metric": 0.1, "pixel_threshold": 50}
+    row = {
+        "path": relative,
+        "site": relative.split("/")[-1].split("__")[0],
+        "split": split,
+        "label": label,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "diff_metric": 0.1,
+        "pixel_threshold": 50,
+    }
     pd.concat([manifest, pd.DataFrame([row])]).to_csv(dataset / "manifest.csv", index=False)
 
 
@@ -39,8 +46,13 @@ def audited(tmp_path_factory):
     reencoded = encode_jpeg(decode_image(dataset / RELABELED), 95)
     plant(dataset, "train/obstacle/site_b__pair_0010_relabeled.jpg", reencoded, "train", "obstacle")
     # the same bytes as its original, so the pair is surely a near-duplicate: only the name excuses it
-    plant(dataset, "train/no_obstacle/site_b__pair_0009_reversed.jpg", (dataset / REVERSED_OF).read_bytes(),
-          "train", "no_obstacle")
+    plant(
+        dataset,
+        "train/no_obstacle/site_b__pair_0009_reversed.jpg",
+        (dataset / REVERSED_OF).read_bytes(),
+        "train",
+        "no_obstacle",
+    )
     cfg = compose("audit", [f"paths.root_dir={root}", "dataset.name=tiny", "dup_thresh=0.99999", "top_surprising=5"])
     with pytest.MonkeyPatch.context() as env:  # W&B offline, its files inside root
         env.setenv("WANDB_MODE", "offline")
@@ -74,8 +86,10 @@ def test_surprising_images_are_ranked_by_loss_and_reported(audited):
     root, out = audited
     surprising = pd.read_csv(out / "surprising.csv")
     assert len(surprising) == 5 and surprising["loss"].is_monotonic_decreasing
-    expected = bce_loss(np.log(surprising["score"] / (1 - surprising["score"])).to_numpy(),
-                        (surprising["label"] == "obstacle").to_numpy())
+    expected = bce_loss(
+        np.log(surprising["score"] / (1 - surprising["score"])).to_numpy(),
+        (surprising["label"] == "obstacle").to_numpy(),
+    )
     np.testing.assert_allclose(surprising["loss"], expected, rtol=1e-4)
     page = (out / "index.html").read_text()
     assert "leakage (" in page and "../../../datasets/tiny/eval/obstacle/site_a__pair_0001_again.jpg" in page

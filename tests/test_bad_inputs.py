@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles.io.bad_inputs import BadInputError
 from obstacles.io.images import BadImage, decode_image, encode_jpeg, validate_image
 from obstacles.stages import select, triage, unmask
-from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 SITE = "plant_202209_01"
 
@@ -181,5 +181,7 @@ def test_image_the_decoder_rejects_is_named_where_pixels_are_decoded(tmp_path, r
         out = unmask.run(cfg)
         assert "corrupt or truncated" in reasons(out / "bad_inputs.csv")[stem(3)]
         assert sorted(p.stem for p in (out / "obstacle").iterdir()) == [stem(i) for i in range(3)]
-        assert list(unmask.read_histograms(out / unmask.HISTOGRAMS_NAME)["image"]) == [f"{stem(i)}.jpg" for i in range(3)]
+        assert list(unmask.read_histograms(out / unmask.HISTOGRAMS_NAME)["image"]) == [
+            f"{stem(i)}.jpg" for i in range(3)
+        ]
     assert tree_digest(rec) == before, "inputs must never be modified"

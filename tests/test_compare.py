@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 from scipy import stats
-from training_fixtures import write_pair_dataset
 
 from obstacles import comparison
 from obstacles.training.run_key import config_key, key_items
+from training_fixtures import write_pair_dataset
 
 # --------------------------------------------------------------------------- the statistics
 
@@ -29,7 +29,9 @@ def test_summary_is_mean_sample_sd_and_the_values_and_no_spread_below_two_seeds(
     summary = comparison.summarize({**BASE, 7: None, 8: float("nan")})
     assert summary.n == 4 and summary.values == BASE
     assert summary.mean == pytest.approx(np.mean(list(BASE.values())))
-    assert summary.sd == pytest.approx(np.std(list(BASE.values()), ddof=1)) and summary.sd == pytest.approx(0.025, abs=1e-3)
+    assert summary.sd == pytest.approx(np.std(list(BASE.values()), ddof=1)) and summary.sd == pytest.approx(
+        0.025, abs=1e-3
+    )
     one = comparison.summarize({1: 0.8})
     assert (one.n, one.mean, one.sd) == (1, 0.8, None)
     assert comparison.summarize({}).mean is None
@@ -94,7 +96,12 @@ def test_a_constant_difference_has_zero_standard_error_and_p_zero():
 
 
 def test_holm_adjusts_step_down_and_keeps_untested_pairs_untested():
-    assert comparison.holm([0.01, 0.04, 0.03, None]) == [pytest.approx(0.03), pytest.approx(0.06), pytest.approx(0.06), None]
+    assert comparison.holm([0.01, 0.04, 0.03, None]) == [
+        pytest.approx(0.03),
+        pytest.approx(0.06),
+        pytest.approx(0.06),
+        None,
+    ]
     assert comparison.holm([0.5, 0.9]) == [pytest.approx(1.0), pytest.approx(1.0)]
     assert comparison.holm([]) == []
 
@@ -105,8 +112,16 @@ EXCLUDE = ["ckpt_path", "paths.root_dir", "trainer", "logger", "debug"]
 
 
 def test_the_configuration_key_is_the_sweep_name_without_seed_and_infrastructure():
-    overrides = ["paths.root_dir=/x", "weights.alfa=-2.0", "seed=3", "trainer=gpu", "debug=limit",
-                 "trainer.max_epochs=1", "+model.extra=[1,2]", "model=field_cnn"]
+    overrides = [
+        "paths.root_dir=/x",
+        "weights.alfa=-2.0",
+        "seed=3",
+        "trainer=gpu",
+        "debug=limit",
+        "trainer.max_epochs=1",
+        "+model.extra=[1,2]",
+        "model=field_cnn",
+    ]
     key = config_key(overrides, EXCLUDE)
     assert key == "+model.extra=[1,2],model=field_cnn,trainer.max_epochs=1,weights.alfa=-2.0"
     assert config_key([*overrides, "seed=4"][::-1], EXCLUDE) == key  # order and seed do not matter
@@ -163,16 +178,30 @@ def compared(tmp_path_factory):
     """A 2 x 3 sweep over weights.alfa and seed, one killed job beside it, then the comparison."""
     root = tmp_path_factory.mktemp("compare")
     write_pair_dataset(root, n_pairs=32, panel=32)
-    cli(root, "obstacles.train", "-m", f"paths.root_dir={root}", "dataset.name=tiny", *QUICK,
-        "weights.alfa=-2.0,-5.0", "seed=1,2,3")
+    cli(
+        root,
+        "obstacles.train",
+        "-m",
+        f"paths.root_dir={root}",
+        "dataset.name=tiny",
+        *QUICK,
+        "weights.alfa=-2.0,-5.0",
+        "seed=1,2,3",
+    )
     (sweep,) = (root / "experiments").glob("*.tiny.sweep-*")
     jobs = sorted((p for p in sweep.iterdir() if p.is_dir()), key=lambda p: int(p.name.split(".", 1)[0]))
     killed = sweep / "6.seed_1+weights.alfa_-2.0+killed"
     shutil.copytree(jobs[0], killed, ignore=shutil.ignore_patterns("wandb"))
     (killed / "run.json").unlink()  # checkpoints but no completion record: a killed training
-    result = cli(root, "obstacles.compare", f"paths.root_dir={root}", f"runs={sweep.name}",
-                 *(f"limits.{k}={v}" for k, v in LIMITS.items()), f"coverage={COVERAGE}",
-                 'evaluation.overrides=["eval.progress=false"]')  # the default pair: the empirical optimum
+    result = cli(
+        root,
+        "obstacles.compare",
+        f"paths.root_dir={root}",
+        f"runs={sweep.name}",
+        *(f"limits.{k}={v}" for k, v in LIMITS.items()),
+        f"coverage={COVERAGE}",
+        'evaluation.overrides=["eval.progress=false"]',
+    )  # the default pair: the empirical optimum
     return root, sweep, jobs, killed, result.stdout + result.stderr
 
 
@@ -246,7 +275,7 @@ def test_the_table_goes_to_wandb_and_training_runs_carry_the_configuration_key(c
         alfa = own_results(job)["alfa"]
         run = wandb_record(job)
         at = run.index(b"config_key")  # W&B config item: the key, then its JSON value
-        assert json.dumps(keys[f"weights.alfa={alfa}"]).encode() in run[at: at + 200], f"{job.name}: no config_key"
+        assert json.dumps(keys[f"weights.alfa={alfa}"]).encode() in run[at : at + 200], f"{job.name}: no config_key"
         assert f"weights.alfa={alfa}" in keys[f"weights.alfa={alfa}"] and "seed" not in keys[f"weights.alfa={alfa}"]
 
 
@@ -261,7 +290,9 @@ def test_a_second_comparison_reuses_the_evaluations_and_one_seed_gives_no_spread
     cfg.runs, cfg.out_dir = [str(jobs[0]), str(jobs[3])], str(root / "one-seed")
     report = run(cfg)
     printed = capsys.readouterr().out
-    assert "evaluating" not in printed and before == {job: (job / "eval" / "metrics.json").stat().st_mtime_ns for job in jobs}
+    assert "evaluating" not in printed and before == {
+        job: (job / "eval" / "metrics.json").stat().st_mtime_ns for job in jobs
+    }
     assert [c["val_auroc"]["sd"] for c in report["configurations"]] == [None, None]
     assert {p["test"] for p in report["pairs"]} == {comparison.NO_TEST}
     assert {p["verdict"] for p in report["pairs"]} == {comparison.NO_SPREAD}

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from tests.conftest import REPO
 
 SRC = REPO / "src"
@@ -30,8 +29,10 @@ def module_file(name: str) -> Path | None:
 def trivial(path: Path) -> bool:
     """A package __init__ holding only a docstring and constants: importing it runs no other code."""
     body = ast.parse(path.read_text()).body
-    return all(isinstance(node, (ast.Expr, ast.Assign)) and not isinstance(getattr(node, "value", None), ast.Call)
-               for node in body)
+    return all(
+        isinstance(node, (ast.Expr, ast.Assign)) and not isinstance(getattr(node, "value", None), ast.Call)
+        for node in body
+    )
 
 
 def imported_modules(path: Path, name: str) -> set[str]:
@@ -44,7 +45,9 @@ def imported_modules(path: Path, name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
     return {m for m in found if m.split(".")[0] == PACKAGE and module_file(m) is not None}

@@ -18,10 +18,10 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
+from tests.conftest import REPO, metric_leaves, tree_digest
 
 from obstacles.sites import check_registry
 from obstacles.storage import LOCAL_CREDENTIALS, local_remote, local_s3_server
-from tests.conftest import REPO, metric_leaves, tree_digest
 
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
@@ -30,8 +30,13 @@ DATA_TARGET = "weights"  # the last data stage
 
 
 def run(project: Path, *command: str, env_extra: dict | None = None, stdout_only: bool = False) -> str:
-    env = {**os.environ, "OBSTACLES_ROOT": str(project), "PYTHONDONTWRITEBYTECODE": "1",
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(env_extra or {})}
+    env = {
+        **os.environ,
+        "OBSTACLES_ROOT": str(project),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        **(env_extra or {}),
+    }
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     if result.returncode:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -120,16 +125,19 @@ def test_same_inputs_give_byte_identical_outputs(project):
 def test_push_then_pull_restores_identical_datasets(project):
     root, _ = project
     digest = data_digest(root / "datasets")
-    user_config = {name: (root / ".dvc" / name).read_bytes() if (root / ".dvc" / name).exists() else None
-                   for name in ("config", "config.local")}
+    user_config = {
+        name: (root / ".dvc" / name).read_bytes() if (root / ".dvc" / name).exists() else None
+        for name in ("config", "config.local")
+    }
     with local_s3_server() as endpoint, local_remote(root, endpoint) as remote:
         assert "pushed" in run(root, "dvc", "push", "-r", remote.name, env_extra=remote.env)
         shutil.rmtree(root / "datasets")
         shutil.rmtree(root / ".dvc" / "cache")
         run(root, "dvc", "pull", "-r", remote.name, "--with-deps", DATA_TARGET, env_extra=remote.env)
     assert data_digest(root / "datasets") == digest
-    assert {name: (root / ".dvc" / name).read_bytes() if (root / ".dvc" / name).exists() else None
-            for name in user_config} == user_config, "the local server is a remote of its own"
+    assert {
+        name: (root / ".dvc" / name).read_bytes() if (root / ".dvc" / name).exists() else None for name in user_config
+    } == user_config, "the local server is a remote of its own"
     assert "config.local" in (root / ".dvc" / ".gitignore").read_text(), "endpoint and keys stay out of git"
 
 
@@ -138,22 +146,45 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
     site = "lab_202301_03"
     staging = tmp_path / "incoming"
     # a recording made elsewhere, uploaded the way a site recorder does
-    run(root, sys.executable, "-m", "obstacles.simulate", f"paths.root_dir={staging}", f"~sites.{SITES[0]}",
-        f"~sites.{SITES[1]}", f"+sites.{site}={{n_frames: 120, camera_id: 3001, start: '2023-01-10T08:00:00', "
-        "style: office, obstacle_fraction: 0.5, mask_threshold: 45}")
+    run(
+        root,
+        sys.executable,
+        "-m",
+        "obstacles.simulate",
+        f"paths.root_dir={staging}",
+        f"~sites.{SITES[0]}",
+        f"~sites.{SITES[1]}",
+        f"+sites.{site}={{n_frames: 120, camera_id: 3001, start: '2023-01-10T08:00:00', "
+        "style: office, obstacle_fraction: 0.5, mask_threshold: 45}",
+    )
     recording = staging / "data" / "recordings" / site
     with local_s3_server() as endpoint:
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=LOCAL_CREDENTIALS["access_key_id"],
-                          aws_secret_access_key=LOCAL_CREDENTIALS["secret_access_key"])
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=LOCAL_CREDENTIALS["access_key_id"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["secret_access_key"],
+        )
         s3.create_bucket(Bucket="site-uploads")
         for path in recording.rglob("*"):
             if path.is_file():
                 s3.upload_file(str(path), "site-uploads", f"lab/{path.relative_to(recording).as_posix()}")
-        env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["access_key_id"],
-               "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["secret_access_key"]}
-        run(root, sys.executable, "-m", "obstacles.add_recording", "source=s3://site-uploads/lab", f"site={site}",
-            "pixel_threshold=45", env_extra=env)
+        env = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["secret_access_key"],
+        }
+        run(
+            root,
+            sys.executable,
+            "-m",
+            "obstacles.add_recording",
+            "source=s3://site-uploads/lab",
+            f"site={site}",
+            "pixel_threshold=45",
+            env_extra=env,
+        )
     assert tree_digest(root / "data" / "recordings" / site) == tree_digest(recording)
     assert check_registry(root) == []
     assert "pixel_threshold: 45" in (root / "conf" / "site" / f"{site}.yaml").read_text()
@@ -181,7 +212,10 @@ def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
     evaluated = json.loads((reports / "eval" / "metrics.provenance.json").read_text())
     searched = json.loads((reports / "thresholds" / "thresholds.provenance.json").read_text())
     assert evaluated["checkpoint"] == "experiments/000.demo_balanced.demo/checkpoints/best.ckpt"
-    assert searched["checkpoint"] == evaluated["checkpoint"] and searched["manifest_sha256"] == evaluated["manifest_sha256"]
+    assert (
+        searched["checkpoint"] == evaluated["checkpoint"]
+        and searched["manifest_sha256"] == evaluated["manifest_sha256"]
+    )
     assert searched["wandb"]["run_id"] == evaluated["wandb_run_id"], "the search joins the evaluation's W&B run"
     assert "metrics.json" in run(root, "dvc", "metrics", "show")
     assert ran_stages(run(root, "dvc", "repro")) == set(), "the whole pipeline is up to date"
@@ -192,10 +226,10 @@ def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
 
 # The README's view for comparing experiments: every metric, parameter and dependency is a column
 # of `dvc exp show` (over 180 here), more than any terminal shows, so it names the columns to keep.
-EXP_SHOW_KEEP = ("^(Experiment|Created|auroc|average_precision|coverage|rounded\\.coverage|missed_rate|false_alarm_rate"
-                 "|alfa|beta|gamma|swc|std_threshold_dist)$")
-
-
+EXP_SHOW_KEEP = (
+    "^(Experiment|Created|auroc|average_precision|coverage|rounded\\.coverage|missed_rate|false_alarm_rate"
+    "|alfa|beta|gamma|swc|std_threshold_dist)$"
+)
 
 
 def test_dvc_compares_runs_by_numbers_only(project):
@@ -207,8 +241,12 @@ def test_dvc_compares_runs_by_numbers_only(project):
     (workspace,) = shown.values()  # keyed "" before the first commit, "workspace" after
     files = workspace["data"]
     assert set(files) == {"reports/demo_balanced/eval/metrics.json", "reports/demo_balanced/thresholds/thresholds.json"}
-    not_numbers = {f"{path}:{key}": value for path, file in files.items() for key, value in metric_leaves(file["data"])
-                   if not isinstance(value, (int, float))}
+    not_numbers = {
+        f"{path}:{key}": value
+        for path, file in files.items()
+        for key, value in metric_leaves(file["data"])
+        if not isinstance(value, (int, float))
+    }
     assert not_numbers == {}, "dvc metrics show lists numbers only"
     for path in files:
         provenance = json.loads((root / path).with_suffix(".provenance.json").read_text())
@@ -218,9 +256,24 @@ def test_dvc_compares_runs_by_numbers_only(project):
     ignore = root / ".gitignore"  # `dvc add data` wrote it; offline W&B runs stay out of the commit
     ignore.write_text((ignore.read_text() if ignore.exists() else "") + "wandb/\n")
     run(root, "git", "add", "-A")
-    run(root, "git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false",
-        "commit", "-q", "--no-verify", "-m", "pipeline run")
-    (row,) = [r for r in json.loads(run(root, "dvc", "exp", "show", "--json", stdout_only=True)) if r["rev"] == "workspace"]
+    run(
+        root,
+        "git",
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.com",
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        "pipeline run",
+    )
+    (row,) = [
+        r for r in json.loads(run(root, "dvc", "exp", "show", "--json", stdout_only=True)) if r["rev"] == "workspace"
+    ]
     exp_metrics = row["data"]["metrics"]
     assert set(exp_metrics) == set(files)
     assert all(isinstance(v, (int, float)) for file in exp_metrics.values() for _, v in metric_leaves(file["data"]))
@@ -229,15 +282,27 @@ def test_dvc_compares_runs_by_numbers_only(project):
     wide = {"COLUMNS": "200"}
     plain = run(root, "dvc", "exp", "show", "--no-pager", env_extra=wide, stdout_only=True)
     assert plain.strip() and max(map(len, plain.splitlines())) <= 200
-    view = run(root, "dvc", "exp", "show", "--no-pager", "--drop", ".*", "--keep", EXP_SHOW_KEEP, env_extra=wide,
-               stdout_only=True)
+    view = run(
+        root,
+        "dvc",
+        "exp",
+        "show",
+        "--no-pager",
+        "--drop",
+        ".*",
+        "--keep",
+        EXP_SHOW_KEEP,
+        env_extra=wide,
+        stdout_only=True,
+    )
     lines = view.splitlines()
     assert max(map(len, lines)) <= 200 and "…" not in view
     header = next(line.split() for line in lines if "Experiment" in line)
     workspace = next(line.split() for line in lines if line.split()[:1] == ["workspace"])
     cells = dict(zip(header, workspace))
-    assert float(cells["auroc"]) == pytest.approx(json.loads((reports / "eval" / "metrics.json").read_text())["auroc"],
-                                                  abs=1e-4)
+    assert float(cells["auroc"]) == pytest.approx(
+        json.loads((reports / "eval" / "metrics.json").read_text())["auroc"], abs=1e-4
+    )
     thresholds = json.loads((reports / "thresholds" / "thresholds.json").read_text())
     assert float(cells["coverage"]) == pytest.approx(thresholds["coverage"], abs=1e-4)
     assert float(cells["rounded.coverage"]) == pytest.approx(thresholds["rounded"]["coverage"], abs=1e-4)

@@ -13,17 +13,17 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 import pytest
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
-from training_fixtures import write_pair_dataset
+from tests.conftest import metric_leaves
 
+from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
+from obstacles.checkpoints import find_checkpoint
 from obstacles.config import compose
 from obstacles.evaluation import evaluate
 from obstacles.evaluation.gallery import write_gallery
-from obstacles.io.images import encode_jpeg
-from obstacles.checkpoints import find_checkpoint
 from obstacles.evaluation.runs import resolve_checkpoint
+from obstacles.io.images import encode_jpeg
 from obstacles.io.provenance import file_sha256
-from tests.conftest import metric_leaves
+from training_fixtures import write_pair_dataset
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 TAGS = ("t0.30", "t0.50", "t0.70")
@@ -75,8 +75,6 @@ def test_predictions_cover_the_eval_split_with_the_best_checkpoint(trained):
     assert provenance["dataset"] == "tiny" and provenance["split"] == "eval" and "git_commit" in provenance
 
 
-
-
 def test_metrics_json_holds_numbers_only_and_provenance_sits_beside_it(trained):
     """DVC compares runs by metrics.json (`dvc metrics show/diff`, `dvc exp show`): no paths, hashes or ids."""
     _, _, out = trained
@@ -85,7 +83,9 @@ def test_metrics_json_holds_numbers_only_and_provenance_sits_beside_it(trained):
     assert not_numbers == {}
     provenance = json.loads((out / "metrics.provenance.json").read_text())
     assert not set(provenance) & {key for key, _ in metric_leaves(metrics)}, "each value in one file only"
-    assert {"auroc", "average_precision", "specificity_at_sensitivity", "n", "n_obstacle", "n_no_obstacle"} <= set(metrics)
+    assert {"auroc", "average_precision", "specificity_at_sensitivity", "n", "n_obstacle", "n_no_obstacle"} <= set(
+        metrics
+    )
     assert set(metrics["thresholds"]) == set(TAGS)
 
 
@@ -276,8 +276,15 @@ def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger
     """Documented logger options other than W&B: evaluation and the threshold search still run
     (and log to a W&B run of their own), and a killed run is not taken as the latest."""
     write_pair_dataset(tmp_path, n_pairs=24, panel=32)
-    cli(tmp_path, "obstacles.train", "dataset.name=tiny", "model=field_cnn", "data.batch_size=4", f"logger={logger}",
-        *QUICK_TRAINING)
+    cli(
+        tmp_path,
+        "obstacles.train",
+        "dataset.name=tiny",
+        "model=field_cnn",
+        "data.batch_size=4",
+        f"logger={logger}",
+        *QUICK_TRAINING,
+    )
     (run,) = (tmp_path / "experiments").glob("001.*")
     assert not (run / "wandb").exists(), "training itself logged to no W&B run"
     killed = tmp_path / "experiments" / run.name.replace("001.", "002.", 1)
@@ -312,8 +319,15 @@ def test_hostile_image_and_site_names_neither_run_script_nor_break_the_gallery(t
         (tmp_path / "data" / path).write_bytes(image)
         rows.append({"path": path, "site": site, "label": label, "score": score})
     title = HOSTILE_NAMES[2]
-    write_gallery(tmp_path / "out", tmp_path / "data", pd.DataFrame(rows), 0.5, title=title, decimals=SCORE_DECIMALS,
-                  thumb_width=64)
+    write_gallery(
+        tmp_path / "out",
+        tmp_path / "data",
+        pd.DataFrame(rows),
+        0.5,
+        title=title,
+        decimals=SCORE_DECIMALS,
+        thumb_width=64,
+    )
     page = tmp_path / "out" / "galleries" / "t0.50" / "index.html"
     assert_page_is_safe(browser, page, [title, *HOSTILE_NAMES, *(row["path"] for row in rows)])
 

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from curation_fixtures import trained_run
 
+from curation_fixtures import trained_run
 from obstacles.checkpoints import load_classifier
 from obstacles.config import compose
 from obstacles.data.dataset import to_tensor
 from obstacles.export import run
-from obstacles.thresholds.__main__ import run as search_thresholds
 from obstacles.io.images import read_pair
+from obstacles.thresholds.__main__ import run as search_thresholds
 from obstacles.weights.curve import diff_mask
 
 PARITY_ATOL = 1e-4
@@ -31,8 +31,12 @@ def exported(request, tmp_path_factory):
     run_dir = trained_run(root, *overrides, panel=PANEL)
     (run_dir / "eval").mkdir()
     write_eval_predictions(run_dir / "eval" / "predictions.csv")
-    search_thresholds(compose("thresholds", [f"predictions={run_dir / 'eval' / 'predictions.csv'}",
-                                             "logger.enabled=false", "sweep.max_missed=[0.05]"]))
+    search_thresholds(
+        compose(
+            "thresholds",
+            [f"predictions={run_dir / 'eval' / 'predictions.csv'}", "logger.enabled=false", "sweep.max_missed=[0.05]"],
+        )
+    )
     out = run(compose("export", [f"paths.root_dir={root}", f"panel_size={PANEL}"]))
     return root, run_dir, out
 
@@ -42,8 +46,14 @@ def write_eval_predictions(path: Path, n: int = 3000) -> None:
     rng = np.random.default_rng(11)
     is_obstacle = rng.random(n) < 0.5
     scores = np.round(np.where(is_obstacle, rng.beta(6, 1.5, n), rng.beta(1.5, 6, n)), 4)
-    pd.DataFrame({"path": [f"eval/{i}.jpg" for i in range(n)], "site": rng.choice(["site_a", "site_b"], n),
-                  "label": np.where(is_obstacle, "obstacle", "no_obstacle"), "score": scores}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "path": [f"eval/{i}.jpg" for i in range(n)],
+            "site": rng.choice(["site_a", "site_b"], n),
+            "label": np.where(is_obstacle, "obstacle", "no_obstacle"),
+            "score": scores,
+        }
+    ).to_csv(path, index=False)
 
 
 def real_batch(root: Path, with_mask: bool) -> tuple[torch.Tensor, list[str]]:
@@ -89,7 +99,8 @@ def test_bundle_describes_the_input_and_carries_the_thresholds(exported):
     bundled = json.loads((out / "thresholds.json").read_text())
     assert {k: v for k, v in bundled.items() if k != "deployment"} == searched  # the search's numbers, all of them
     assert json.loads((out / "thresholds.provenance.json").read_text()) == json.loads(
-        (run_dir / "eval" / "thresholds.provenance.json").read_text())
+        (run_dir / "eval" / "thresholds.provenance.json").read_text()
+    )
     assert "with_diff_mask" in (out / "run_config.yaml").read_text()
 
 
@@ -112,8 +123,17 @@ def test_thresholds_without_bounds_are_bundled_as_not_certified(exported, tmp_pa
     root, _, _ = exported
     old = tmp_path / "thresholds.json"
     old.write_text(json.dumps({"lower": 0.2, "upper": 0.8}))  # a file from before certified mode
-    out = run(compose("export", [f"paths.root_dir={root}", f"panel_size={PANEL}", f"thresholds_path={old}",
-                                 f"out_dir={tmp_path / 'bundle'}"]))
+    out = run(
+        compose(
+            "export",
+            [
+                f"paths.root_dir={root}",
+                f"panel_size={PANEL}",
+                f"thresholds_path={old}",
+                f"out_dir={tmp_path / 'bundle'}",
+            ],
+        )
+    )
     bundled = json.loads((out / "thresholds.json").read_text())
     assert (bundled["lower"], bundled["upper"]) == (0.2, 0.8)
     assert bundled["deployment"]["certified"] is False
@@ -126,6 +146,10 @@ def test_missing_checkpoint_or_thresholds_file_is_an_error(exported, tmp_path):
     with pytest.raises(FileNotFoundError, match=f"checkpoint {tmp_path / 'nope.ckpt'}: no such file"):
         run(compose("export", [f"paths.root_dir={root}", f"ckpt_path={tmp_path / 'nope.ckpt'}"]))
     with pytest.raises(FileNotFoundError, match=f"thresholds_path {tmp_path / 't.json'}: no such file"):
-        run(compose("export", [f"paths.root_dir={root}", f"thresholds_path={tmp_path / 't.json'}",
-                               f"out_dir={tmp_path / 'out'}"]))
+        run(
+            compose(
+                "export",
+                [f"paths.root_dir={root}", f"thresholds_path={tmp_path / 't.json'}", f"out_dir={tmp_path / 'out'}"],
+            )
+        )
     assert not (tmp_path / "out").exists()

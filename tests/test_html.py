@@ -10,9 +10,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+
 from conftest import REPO
 from html_fixtures import HOSTILE_NAMES, file_safe
-
 from obstacles.io.html import escape, figure, relative_url, script_json
 
 PAGE_MODULES = ("similar.py", "audit.py", "review.py", "evaluation/gallery.py")

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from curation_fixtures import SITE, simulated_recording
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
+from curation_fixtures import SITE, simulated_recording
+from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.config import compose
 from obstacles.review import run
 from obstacles.stages import select, triage
@@ -79,6 +79,7 @@ def test_site_must_be_given_and_registered(tmp_path):
 
 
 # ---------------------------------------------------------------- the page in a real browser
+
 
 def press(driver, *keys: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains

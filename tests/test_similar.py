@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from curation_fixtures import simulated_recording, trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
-
 from obstacles.config import compose
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
 from obstacles.similar import run
@@ -79,8 +79,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 @pytest.mark.parametrize("embedder", ["checkpoint", "timm"])
 def test_each_altered_copy_is_ranked_first_among_distractors(project, embedder):
     """Distractors: the other 23 frames of the site (same camera and scene, other times)."""
-    out = run(similar_cfg(project, f"image={project / 'queries'}", f"embedder={embedder}", "timm.backbone=field_cnn",
-                          f"out_dir={project / embedder}"))
+    out = run(
+        similar_cfg(
+            project,
+            f"image={project / 'queries'}",
+            f"embedder={embedder}",
+            "timm.backbone=field_cnn",
+            f"out_dir={project / embedder}",
+        )
+    )
     rows = read_rows(out / "scores.csv")
     assert len(rows) == len(QUERIES) * 24
     for query in sorted((project / "queries").iterdir()):
@@ -150,8 +157,14 @@ def test_bad_input_errors_name_the_path(project, tmp_path):
 
 def test_command_line(project):
     command = [
-        sys.executable, "-m", "obstacles.similar", f"paths.root_dir={project}", f"image={project / 'queries'}",
-        f"search_dir={project / 'datasets' / 'tiny'}", f"out_dir={project / 'cli'}", "sim_thresh=0.9",
+        sys.executable,
+        "-m",
+        "obstacles.similar",
+        f"paths.root_dir={project}",
+        f"image={project / 'queries'}",
+        f"search_dir={project / 'datasets' / 'tiny'}",
+        f"out_dir={project / 'cli'}",
+        "sim_thresh=0.9",
     ]
     result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=120, env={**os.environ})
     assert result.returncode == 0, result.stderr[-2000:]
@@ -173,8 +186,14 @@ def spread_search(project):
 
 def spread_run(project, images: Path, queries: Path, *overrides: str) -> dict[str, list[dict[str, str]]]:
     """scores.csv of a search at the field's threshold, per query, best first."""
-    cfg = similar_cfg(project, f"image={queries}", f"search_dir={images}", f"sim_thresh={FIELD_THRESHOLD}",
-                      f"out_dir={project / 'spread_out'}", *overrides)
+    cfg = similar_cfg(
+        project,
+        f"image={queries}",
+        f"search_dir={images}",
+        f"sim_thresh={FIELD_THRESHOLD}",
+        f"out_dir={project / 'spread_out'}",
+        *overrides,
+    )
     rows = read_rows(run(cfg) / "scores.csv")
     return {query.name: [r for r in rows if Path(r["query"]) == query] for query in sorted(queries.iterdir())}
 

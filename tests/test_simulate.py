@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from obstacles.io.images import decode_image, split_panels
 from obstacles.config import compose
+from obstacles.io.images import decode_image, split_panels
 from obstacles.simulate import simulate, simulate_site
 from obstacles.simulation.camera import change_mask
 from obstacles.simulation.review import review
@@ -132,7 +132,12 @@ def test_frames_of_a_burst_share_reference_and_truth(site300):
     root, _ = site300
     labels = read_labels(root)
     first, second = labels.image.iloc[0], labels.image.iloc[1]  # bursts have at least two frames
-    assert 0 < datetime.strptime(second[-23:-4], STEM_TIME_FORMAT).timestamp() - datetime.strptime(first[-23:-4], STEM_TIME_FORMAT).timestamp() < 60
+    assert (
+        0
+        < datetime.strptime(second[-23:-4], STEM_TIME_FORMAT).timestamp()
+        - datetime.strptime(first[-23:-4], STEM_TIME_FORMAT).timestamp()
+        < 60
+    )
     images = root / "recordings" / SITE / "images"
     ref_a, cur_a, _ = split_panels(decode_image(images / first), 3)
     ref_b, cur_b, _ = split_panels(decode_image(images / second), 3)
@@ -220,7 +225,10 @@ def test_review_knobs():
 
 
 def test_simulate_runs_every_site_from_a_composed_config(tmp_path):
-    cfg = compose("simulate", [f"paths.root_dir={tmp_path}", "sites.plant_202209_01.n_frames=5", "sites.office_202210_02.n_frames=3"])
+    cfg = compose(
+        "simulate",
+        [f"paths.root_dir={tmp_path}", "sites.plant_202209_01.n_frames=5", "sites.office_202210_02.n_frames=3"],
+    )
     summaries = simulate(cfg)
     assert [(s.site, s.frames) for s in summaries] == [("plant_202209_01", 5), ("office_202210_02", 3)]
     assert sorted(p.name for p in (tmp_path / "labels").iterdir()) == ["office_202210_02.csv", "plant_202209_01.csv"]
@@ -231,9 +239,19 @@ def test_cli_writes_under_root_dir_and_nothing_else(tmp_path):
     root, cwd = tmp_path / "root", tmp_path / "cwd"
     cwd.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "obstacles.simulate", f"paths.root_dir={root}", "~sites.office_202210_02",
-         "sites.plant_202209_01.n_frames=4"],
-        cwd=cwd, capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "1"},
+        [
+            sys.executable,
+            "-m",
+            "obstacles.simulate",
+            f"paths.root_dir={root}",
+            "~sites.office_202210_02",
+            "sites.plant_202209_01.n_frames=4",
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HYDRA_FULL_ERROR": "1"},
     )
     assert result.returncode == 0, result.stderr
     assert "plant_202209_01: 4 frames" in result.stdout

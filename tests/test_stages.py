@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles.io import parallel
 from obstacles.io.images import decode_image, split_panels
@@ -13,7 +14,6 @@ from obstacles.stages import diff, merge, select, split, triage, unmask
 from obstacles.stages import weights as weights_stage
 from obstacles.stages.select import LabelFileError
 from obstacles.weights import diff_metric
-from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 SITE = "plant_202209_01"
 
@@ -24,7 +24,9 @@ def burst_stems(n_bursts=8, per_burst=3):
     for b in range(n_bursts):
         for f in range(per_burst):
             minute, second = b * 30, f * 5
-            stems.append(f"1116_obstacles_classification_2022-09-07T{6 + minute // 60:02d}-{minute % 60:02d}-{second:02d}")
+            stems.append(
+                f"1116_obstacles_classification_2022-09-07T{6 + minute // 60:02d}-{minute % 60:02d}-{second:02d}"
+            )
     return stems
 
 
@@ -94,8 +96,12 @@ def test_label_file_errors_give_the_files_own_line_numbers(site):
     label_file.write_text("\n".join(lines) + "\n")
     with pytest.raises(LabelFileError, match=f"{SITE}.csv:6: unknown label 'maybe'"):
         select.run(cfg)
-    label_file.write_bytes(f"image,label,opposite_label\n{rows[0][0]},obstacle,\ncaf\u00e9.jpg,obstacle,\n".encode("cp1252"))
-    with pytest.raises(LabelFileError, match=f"{SITE}.csv:3: byte 0xe9 at column 4 is not UTF-8 text; save it as UTF-8"):
+    label_file.write_bytes(
+        f"image,label,opposite_label\n{rows[0][0]},obstacle,\ncaf\u00e9.jpg,obstacle,\n".encode("cp1252")
+    )
+    with pytest.raises(
+        LabelFileError, match=f"{SITE}.csv:3: byte 0xe9 at column 4 is not UTF-8 text; save it as UTF-8"
+    ):
         select.run(cfg)
     label_file.write_text(f"image,label,opposite_label\n{rows[0][0]},obstacle\n")
     with pytest.raises(LabelFileError, match=f"{SITE}.csv:2: expected 3 fields"):
@@ -260,10 +266,13 @@ def test_a_site_too_small_for_three_splits_is_named_with_the_split(site):
     unmask.run(cfg)
     names = np.array(["train", "eval", "train", "eval"])
     labels, groups = np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3])
-    with pytest.raises(ValueError, match=r"site s1: split 'val' gets no no_obstacle image: its 2 no_obstacle image\(s\)"):
+    with pytest.raises(
+        ValueError, match=r"site s1: split 'val' gets no no_obstacle image: its 2 no_obstacle image\(s\)"
+    ):
         split.check_both_classes("s1", labels, groups, names, ("train", "val", "eval"))
     split.check_both_classes("s1", labels, groups, names, ("train", "eval"))
     from omegaconf import open_dict
+
     with open_dict(cfg):
         cfg.split.eval_fraction, cfg.split.val_fraction = 0.5, 0.9
     with pytest.raises(ValueError, match=f"site {SITE}: split 'train' gets no"):

@@ -21,14 +21,16 @@ from pathlib import Path
 import boto3
 import psutil
 import pytest
-
-from obstacles.storage import LOCAL_CREDENTIALS, local_s3_server
 from tests.conftest import REPO
 
-USER_LOCAL_CONFIG = (b"['remote \"storage\"']\n"
-                     b"    access_key_id = AKIAUSERSOWNKEY00000\n"
-                     b"    secret_access_key = users/own+secret/key\n"
-                     b"    region = eu-central-1\n")
+from obstacles.storage import LOCAL_CREDENTIALS, local_s3_server
+
+USER_LOCAL_CONFIG = (
+    b"['remote \"storage\"']\n"
+    b"    access_key_id = AKIAUSERSOWNKEY00000\n"
+    b"    secret_access_key = users/own+secret/key\n"
+    b"    region = eu-central-1\n"
+)
 ENDPOINT = re.compile(r"http://127\.0\.0\.1:(\d+)")
 CONFIG_DIR = re.compile(r"DVC_SYSTEM_CONFIG_DIR=(\S+)")
 
@@ -46,8 +48,11 @@ def scratch(tmp_path):
 
 def dvc_files(root: Path) -> dict[str, bytes]:
     """Every file under .dvc except DVC's own scratch folder (.dvc/tmp, git-ignored)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / ".dvc").rglob("*"))
-            if p.is_file() and "tmp" not in p.relative_to(root / ".dvc").parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted((root / ".dvc").rglob("*"))
+        if p.is_file() and "tmp" not in p.relative_to(root / ".dvc").parts
+    }
 
 
 def port_open(port: int) -> bool:
@@ -64,11 +69,21 @@ class Server:
             for signum in ignored:
                 signal.signal(signum, signal.SIG_IGN)
 
-        env = {**os.environ, "OBSTACLES_ROOT": str(root), "PYTHONUNBUFFERED": "1",
-               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        self.process = subprocess.Popen([sys.executable, "-m", "obstacles.storage"], cwd=root, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        preexec_fn=preexec)  # noqa: PLW1509 - dispositions as a shell leaves them
+        env = {
+            **os.environ,
+            "OBSTACLES_ROOT": str(root),
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "obstacles.storage"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=preexec,
+        )  # noqa: PLW1509 - dispositions as a shell leaves them
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
         self.reader.start()
@@ -130,12 +145,16 @@ def assert_stopped_cleanly(server: Server, port: int, scratch: Path, before: dic
     assert match and not Path(match.group(1)).exists(), "the throw-away remote config is removed"
 
 
-@pytest.mark.parametrize("signum, ignored", [
-    (signal.SIGTERM, ()),
-    (signal.SIGINT, ()),
-    (signal.SIGINT, (signal.SIGINT,)),  # `python -m obstacles.storage &` in a script, then `kill -INT`
-    (signal.SIGTERM, (signal.SIGINT, signal.SIGTERM)),
-], ids=["term", "int", "int-ignored-on-entry", "term-ignored-on-entry"])
+@pytest.mark.parametrize(
+    "signum, ignored",
+    [
+        (signal.SIGTERM, ()),
+        (signal.SIGINT, ()),
+        (signal.SIGINT, (signal.SIGINT,)),  # `python -m obstacles.storage &` in a script, then `kill -INT`
+        (signal.SIGTERM, (signal.SIGINT, signal.SIGTERM)),
+    ],
+    ids=["term", "int", "int-ignored-on-entry", "term-ignored-on-entry"],
+)
 def test_signal_stops_server_and_leaves_user_config(start, scratch, signum, ignored):
     before = dvc_files(scratch)
     server = start(ignored)
@@ -156,17 +175,22 @@ def test_push_and_pull_through_the_named_remote_while_user_remote_is_untouched(s
     env = {**os.environ, "DVC_SYSTEM_CONFIG_DIR": match.group(1)}
     dvc = [sys.executable, "-m", "dvc"]
     subprocess.run([*dvc, "push", "-q", "-r", "local-s3"], cwd=scratch, env=env, check=True)
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                      aws_access_key_id=LOCAL_CREDENTIALS["access_key_id"],
-                      aws_secret_access_key=LOCAL_CREDENTIALS["secret_access_key"])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_CREDENTIALS["access_key_id"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["secret_access_key"],
+    )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="obstacles-classification")["Contents"]]
     assert keys and all(key.startswith("dvc-store/") for key in keys), "pushed to the default remote's url"
     (scratch / "sample.txt").unlink()
     shutil.rmtree(scratch / ".dvc" / "cache")
     subprocess.run([*dvc, "pull", "-q", "-r", "local-s3"], cwd=scratch, env=env, check=True)
     assert (scratch / "sample.txt").read_text().startswith("bytes that travel")
-    default = subprocess.run([*dvc, "remote", "default"], cwd=scratch, env=env, capture_output=True, text=True,
-                             check=True)
+    default = subprocess.run(
+        [*dvc, "remote", "default"], cwd=scratch, env=env, capture_output=True, text=True, check=True
+    )
     assert default.stdout.strip() == "storage", "the user's default remote stays the default"
     server.process.send_signal(signal.SIGTERM)
     assert_stopped_cleanly(server, port, scratch, before)

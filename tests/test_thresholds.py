@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import beta, binom
+from tests.conftest import metric_leaves
 
 from obstacles.io.outputs import atomic_output
 from obstacles.io.predictions import read_predictions
@@ -27,7 +28,6 @@ from obstacles.thresholds import (
     search_per_site,
     upper_bound,
 )
-from tests.conftest import metric_leaves
 
 LIMITS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0)
 
@@ -266,8 +266,9 @@ def brute_force_certified(scores, is_obstacle, max_missed, max_false_alarm, conf
             return "tie"
         for upper in uppers[uppers >= lower]:
             as_obs = scores > upper
-            false_alarm_ok = certifies(int((~is_obstacle & as_obs).sum()), n_no, max_false_alarm, confidence,
-                                       upper >= 1.0)
+            false_alarm_ok = certifies(
+                int((~is_obstacle & as_obs).sum()), n_no, max_false_alarm, confidence, upper >= 1.0
+            )
             if false_alarm_ok is None:
                 return "tie"
             if not (missed_ok and false_alarm_ok):
@@ -307,10 +308,13 @@ def test_certified_optimum_matches_brute_force_over_all_pairs_with_the_bound_rul
         if expected == "tie":
             ties += 1
             continue
-        result = find_thresholds(scores, is_obstacle, max_missed=max_missed, max_false_alarm=max_false_alarm,
-                                 confidence=confidence)
-        context = (f"case {case}: {scores.tolist()} {is_obstacle.astype(int).tolist()} {max_missed} {max_false_alarm}"
-                   f" {confidence}")
+        result = find_thresholds(
+            scores, is_obstacle, max_missed=max_missed, max_false_alarm=max_false_alarm, confidence=confidence
+        )
+        context = (
+            f"case {case}: {scores.tolist()} {is_obstacle.astype(int).tolist()} {max_missed} {max_false_alarm}"
+            f" {confidence}"
+        )
         assert expected is not None, "deciding nothing is always certifiable: " + context
         not_decided, negative_correct = expected
         assert result.n_not_decided == not_decided, context
@@ -344,8 +348,9 @@ def test_certified_mode_always_has_an_answer():
     assert (result.lower_rounded, result.upper_rounded) == (-0.01, 1.0)  # a new frame at exactly 0.0 stays undecided
     assert result.certified and result.missed_rate_upper == result.false_alarm_rate_upper == 0.0
     # limits of 0 are never certified by data either, whatever the confidence
-    zero = find_thresholds(np.linspace(0, 1, 500), np.arange(500) % 2, max_missed=0.0, max_false_alarm=0.0,
-                           confidence=0.5)
+    zero = find_thresholds(
+        np.linspace(0, 1, 500), np.arange(500) % 2, max_missed=0.0, max_false_alarm=0.0, confidence=0.5
+    )
     assert zero.coverage == 0.0 and zero.certified
     # the empirical optimum of the same data decides everything and is not certified
     empirical = find_thresholds(scores, labels)
@@ -357,8 +362,9 @@ def test_empirical_mode_reports_bounds_at_the_reporting_confidence():
     is_obstacle = rng.random(3000) < 0.5
     scores = np.where(is_obstacle, rng.beta(5, 2, 3000), rng.beta(2, 5, 3000))
     for report_confidence in (0.95, 0.8):
-        result = find_thresholds(scores, is_obstacle, max_missed=0.05, max_false_alarm=0.1,
-                                 report_confidence=report_confidence)
+        result = find_thresholds(
+            scores, is_obstacle, max_missed=0.05, max_false_alarm=0.1, report_confidence=report_confidence
+        )
         assert not result.certified_search and result.confidence == report_confidence
         assert result.missed_rate <= 0.05 < result.missed_rate_upper  # at the empirical optimum the bound overshoots
         assert not result.certified and not result.rounded.certified
@@ -393,8 +399,15 @@ def test_certified_mode_on_a_million_predictions_is_within_three_times_the_empir
 def test_required_samples_is_the_clopper_pearson_sample_size():
     assert required_samples(0.01, 0.95) == 299 == int(np.ceil(np.log(0.05) / np.log(0.99)))
     assert required_samples(0.05, 0.95) == 59 and required_samples(0.01, 0.975) == 368
-    for max_rate, confidence, errors in [(0.01, 0.95, 1), (0.01, 0.95, 5), (0.05, 0.9, 3), (0.2, 0.99, 7),
-                                         (0.001, 0.95, 2), (0.3, 0.5, 0), (0.5, 0.975, 10)]:
+    for max_rate, confidence, errors in [
+        (0.01, 0.95, 1),
+        (0.01, 0.95, 5),
+        (0.05, 0.9, 3),
+        (0.2, 0.99, 7),
+        (0.001, 0.95, 2),
+        (0.3, 0.5, 0),
+        (0.5, 0.975, 10),
+    ]:
         n = required_samples(max_rate, confidence, errors)
         # `errors` errors among n certify the rate; among n - 1 they do not (binomial tail, scipy)
         assert binom.cdf(errors, n, max_rate) <= 1 - confidence < binom.cdf(errors, n - 1, max_rate)
@@ -408,8 +421,16 @@ def test_required_samples_is_the_clopper_pearson_sample_size():
 
 
 def test_max_allowed_errors_is_the_largest_count_the_binomial_tail_allows():
-    for n, max_rate, confidence in [(1, 0.5, 0.9), (46, 0.01, 0.975), (53, 0.05, 0.975), (400, 0.05, 0.95),
-                                    (1000, 0.1, 0.99), (5000, 0.02, 0.975), (20, 1.0, 0.95), (20, 0.0, 0.95)]:
+    for n, max_rate, confidence in [
+        (1, 0.5, 0.9),
+        (46, 0.01, 0.975),
+        (53, 0.05, 0.975),
+        (400, 0.05, 0.95),
+        (1000, 0.1, 0.99),
+        (5000, 0.02, 0.975),
+        (20, 1.0, 0.95),
+        (20, 0.0, 0.95),
+    ]:
         counts = np.arange(n + 1)
         allowed = counts[binom.cdf(counts, n, max_rate) <= 1 - confidence]
         expected = n if max_rate >= 1 else (int(allowed.max()) if allowed.size else -1)
@@ -436,8 +457,10 @@ def test_simulated_break_frequency_certified_within_one_minus_c_empirical_about_
             true_missed = beta.cdf(result.lower, 5, 2) if result.lower >= 0 else 0.0
             true_false_alarm = beta.sf(result.upper, 2, 5)
             broken[mode][draw] = (true_missed > limit, true_false_alarm > limit)
-            coverage[mode].append(0.5 * (beta.cdf(result.lower, 5, 2) + beta.cdf(result.lower, 2, 5))
-                                  + 0.5 * (beta.sf(result.upper, 5, 2) + beta.sf(result.upper, 2, 5)))
+            coverage[mode].append(
+                0.5 * (beta.cdf(result.lower, 5, 2) + beta.cdf(result.lower, 2, 5))
+                + 0.5 * (beta.sf(result.upper, 5, 2) + beta.sf(result.upper, 2, 5))
+            )
     # exact per-side break probability of the construction: P(Binomial(n, limit) <= k*) <= (1 - c) / 2
     k = max_allowed_errors(n_per_class, limit, 1 - (1 - confidence) / 2)
     per_side = binom.cdf(k, n_per_class, limit)
@@ -465,17 +488,25 @@ def test_per_site_table_is_the_same_search_on_each_site():
     assert table["site"].tolist() == ["dock", "hall", "yard"]
     for row in table.itertuples():
         mask = sites == row.site
-        assert (row.n, row.n_obstacle, row.n_no_obstacle) == (mask.sum(), is_obstacle[mask].sum(),
-                                                              (~is_obstacle[mask]).sum())
+        assert (row.n, row.n_obstacle, row.n_no_obstacle) == (
+            mask.sum(),
+            is_obstacle[mask].sum(),
+            (~is_obstacle[mask]).sum(),
+        )
         if row.site == "yard":
             assert not row.searched and not row.certified and np.isnan(row.lower)
             assert row.note == "no obstacle images: not searched"
             continue
-        result = find_thresholds(scores[mask], is_obstacle[mask], max_missed=0.02, max_false_alarm=0.05,
-                                 confidence=0.95)
+        result = find_thresholds(
+            scores[mask], is_obstacle[mask], max_missed=0.02, max_false_alarm=0.05, confidence=0.95
+        )
         empirical = find_thresholds(scores[mask], is_obstacle[mask], max_missed=0.02, max_false_alarm=0.05)
         assert (row.lower, row.upper, row.lower_rounded, row.upper_rounded) == (
-            result.lower, result.upper, result.lower_rounded, result.upper_rounded)
+            result.lower,
+            result.upper,
+            result.lower_rounded,
+            result.upper_rounded,
+        )
         assert (row.coverage, row.coverage_rounded) == (result.coverage, result.rounded.coverage)
         assert row.missed_rate_upper_rounded == result.rounded.missed_rate_upper <= 0.02
         assert row.false_alarm_rate_upper_rounded == result.rounded.false_alarm_rate_upper <= 0.05
@@ -538,9 +569,26 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
     # deployed: the certified pair at the default 0.95; the empirical optimum beside it
     expected = find_thresholds(table["score"], table["label"], max_missed=0.01, max_false_alarm=0.1, confidence=0.95)
     empirical = find_thresholds(table["score"], table["label"], max_missed=0.01, max_false_alarm=0.1)
-    for key in ("lower", "upper", "lower_rounded", "upper_rounded", "coverage", "missed_rate", "false_alarm_rate",
-                "accuracy_decided", "n_not_decided", "tp", "tn", "fp", "fn", "missed_rate_upper",
-                "false_alarm_rate_upper", "confidence", "certified", "certified_search"):
+    for key in (
+        "lower",
+        "upper",
+        "lower_rounded",
+        "upper_rounded",
+        "coverage",
+        "missed_rate",
+        "false_alarm_rate",
+        "accuracy_decided",
+        "n_not_decided",
+        "tp",
+        "tn",
+        "fp",
+        "fn",
+        "missed_rate_upper",
+        "false_alarm_rate_upper",
+        "confidence",
+        "certified",
+        "certified_search",
+    ):
         assert report[key] == getattr(expected, key), key
     assert report["certified_search"] and report["certified"] and report["rounded"]["certified"]
     assert report["rounded"]["coverage"] == expected.rounded.coverage
@@ -561,9 +609,21 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
     assert per_site["site"].tolist() == ["office", "plant"] and per_site["searched"].all()
     for row in per_site.itertuples():
         numbers = report["per_site"][row.site]
-        assert (numbers["n_obstacle"], numbers["n_no_obstacle"], numbers["lower_rounded"], numbers["upper_rounded"],
-                numbers["coverage_rounded"], numbers["certified"]) == (
-            row.n_obstacle, row.n_no_obstacle, row.lower_rounded, row.upper_rounded, row.coverage_rounded, row.certified)
+        assert (
+            numbers["n_obstacle"],
+            numbers["n_no_obstacle"],
+            numbers["lower_rounded"],
+            numbers["upper_rounded"],
+            numbers["coverage_rounded"],
+            numbers["certified"],
+        ) == (
+            row.n_obstacle,
+            row.n_no_obstacle,
+            row.lower_rounded,
+            row.upper_rounded,
+            row.coverage_rounded,
+            row.certified,
+        )
     # thresholds.json is the DVC metric runs are compared by: numbers only, what produced it beside it
     assert not {"provenance", "wandb", "outputs", "predictions", "checkpoint", "git_commit"} & set(report)
     not_numbers = {key: value for key, value in metric_leaves(report) if not isinstance(value, (int, float))}
@@ -604,13 +664,17 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
     assert list((wandb_run / "files" / "media" / "images").rglob("risk_coverage*.png"))
 
 
-
-
 def test_cli_with_confidence_null_deploys_the_empirical_optimum_and_per_site_can_be_off(tmp_path):
     predictions = tmp_path / "eval" / "predictions.csv"
     table = write_predictions(predictions, n=300, seed=4)
-    done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false", "confidence=null", "per_site=false",
-                   "sweep.max_missed=[0.05]")
+    done = run_cli(
+        tmp_path,
+        f"predictions={predictions}",
+        "logger.enabled=false",
+        "confidence=null",
+        "per_site=false",
+        "sweep.max_missed=[0.05]",
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "eval" / "thresholds.json").read_text())
     expected = find_thresholds(table["score"], table["label"])
@@ -639,19 +703,38 @@ GOOD_ROWS = "eval/a.jpg,office,obstacle,0.9\neval/b.jpg,office,no_obstacle,0.1\n
         (b"", r":1: empty file; expected the header path,site,label,score"),
         (b"path,site,label,score\n", r":2: no predictions below the header"),
         (f"path,site,label,score\n{GOOD_ROWS}\n\neval/c.jpg,x,maybe,0.4\n".encode(), r":6: unknown label 'maybe'"),
-        (f"path,site,label,score\n{GOOD_ROWS}path,site,label,score\n{GOOD_ROWS}".encode(),
-         r":4: a second header line"),
-        (f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,high\n".encode(), r":4: score 'high' is not a number"),
-        (f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,1.7\n".encode(),
-         r":4: score 1.7 is not a probability in \[0, 1\]"),
-        (f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,nan\n".encode(), r":4: score nan is not a probability"),
+        (f"path,site,label,score\n{GOOD_ROWS}path,site,label,score\n{GOOD_ROWS}".encode(), r":4: a second header line"),
+        (
+            f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,high\n".encode(),
+            r":4: score 'high' is not a number",
+        ),
+        (
+            f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,1.7\n".encode(),
+            r":4: score 1.7 is not a probability in \[0, 1\]",
+        ),
+        (
+            f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,nan\n".encode(),
+            r":4: score nan is not a probability",
+        ),
         (f"path,site,label,score\n{GOOD_ROWS}eval/c.jpg,x,obstacle,\n".encode(), r":4: score '' is not a number"),
-        ("path,site,label,score\neval/caf\u00e9.jpg,x,obstacle,0.5\n".encode("cp1252"),
-         r":2: byte 0xe9 at column 9 is not UTF-8 text; save it as UTF-8"),
+        (
+            "path,site,label,score\neval/caf\u00e9.jpg,x,obstacle,0.5\n".encode("cp1252"),
+            r":2: byte 0xe9 at column 9 is not UTF-8 text; save it as UTF-8",
+        ),
         (b"path,site,score\neval/a.jpg,x,0.5\n", r":1: missing column\(s\) \['label'\]"),
     ],
-    ids=["empty", "header-only", "unknown-label-after-blank-lines", "second-header", "not-a-number", "above-one",
-         "nan", "blank-score", "cp1252", "missing-column"],
+    ids=[
+        "empty",
+        "header-only",
+        "unknown-label-after-blank-lines",
+        "second-header",
+        "not-a-number",
+        "above-one",
+        "nan",
+        "blank-score",
+        "cp1252",
+        "missing-column",
+    ],
 )
 def test_a_bad_predictions_file_is_named_with_its_line(tmp_path, content, message):
     path = tmp_path / "predictions.csv"
@@ -686,7 +769,9 @@ def test_cli_reads_provenance_from_an_evaluation_written_before_metrics_json_hel
     run_dir = tmp_path / "eval"
     predictions = run_dir / "predictions.csv"
     write_predictions(predictions, n=60)
-    (run_dir / "metrics.json").write_text(json.dumps({"checkpoint": "old.ckpt", "manifest_sha256": "cd34", "auroc": 0.8}))
+    (run_dir / "metrics.json").write_text(
+        json.dumps({"checkpoint": "old.ckpt", "manifest_sha256": "cd34", "auroc": 0.8})
+    )
     done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false", "sweep.max_missed=[0.05]")
     assert done.returncode == 0, done.stderr
     provenance = json.loads((run_dir / "thresholds.provenance.json").read_text())

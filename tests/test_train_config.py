@@ -9,7 +9,6 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from training_fixtures import train_cfg, write_pair_dataset
 
 from obstacles.config import CONF_DIR
 from obstacles.data import ObstacleDataModule, PairTransform
@@ -26,9 +25,19 @@ from obstacles.training.run_dir import (
     run_name,
     sweep_dir,
 )
+from training_fixtures import train_cfg, write_pair_dataset
 
 GROUPS = (
-    "data", "model", "augment", "weighting", "trainer", "callbacks", "logger", "experiment", "hparams_search", "debug",
+    "data",
+    "model",
+    "augment",
+    "weighting",
+    "trainer",
+    "callbacks",
+    "logger",
+    "experiment",
+    "hparams_search",
+    "debug",
 )
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((Path(CONF_DIR) / group).glob("*.yaml"))]
 
@@ -147,8 +156,14 @@ def test_a_sweep_jobs_checkpoint_path_pastes_unquoted_into_the_command_line(tmp_
 
     parser = OverridesParser.create()
     long = ",".join(f"weights.key_{i}=0.123456789" for i in range(20))
-    for number, overrides in enumerate(["seed=1,weights.alfa=-5.0", "model.optimizer.lr=3.5e-05", long,
-                                        "model.weights_path=/a/b c.pt,data.panel_size=96"]):
+    for number, overrides in enumerate(
+        [
+            "seed=1,weights.alfa=-5.0",
+            "model.optimizer.lr=3.5e-05",
+            long,
+            "model.weights_path=/a/b c.pt,data.panel_size=96",
+        ]
+    ):
         path = f"{tmp_path}/experiments/001.tiny.sweep-x/{job_dir_name(number, overrides)}/checkpoints/last.ckpt"
         assert parser.parse_override(f"ckpt_path={path}").value() == path
 

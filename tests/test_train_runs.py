@@ -12,16 +12,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from training_fixtures import train_cfg, write_pair_dataset
 
-from obstacles.train import train
 from obstacles.io.provenance import file_sha256
+from obstacles.train import train
 from obstacles.training.weighting import WEIGHTING_MODES
+from training_fixtures import train_cfg, write_pair_dataset
 
 QUICK = ("model=field_cnn", "data.batch_size=4", "debug=limit")
 RUN_FILES = (
-    "checkpoints/last.ckpt", "checkpoints/best.ckpt", ".hydra/config.yaml",
-    "curves.csv", "curves.png", "samples.png", "run.json",
+    "checkpoints/last.ckpt",
+    "checkpoints/best.ckpt",
+    ".hydra/config.yaml",
+    "curves.csv",
+    "curves.png",
+    "samples.png",
+    "run.json",
 )
 
 
@@ -79,8 +84,9 @@ def refused_cli(root: Path, *overrides: str, multirun: bool = False) -> str:
 def test_a_refused_config_gets_no_run_folder(tmp_path, multirun):
     write_pair_dataset(tmp_path, n_pairs=8, panel=16)
     sweep = ["weights.alfa=-2.0,-5.0"] if multirun else []
-    err = refused_cli(tmp_path, "dataset.name=tiny", "experiment=demo", "model.backbone=resnet_nope", *sweep,
-                      multirun=multirun)
+    err = refused_cli(
+        tmp_path, "dataset.name=tiny", "experiment=demo", "model.backbone=resnet_nope", *sweep, multirun=multirun
+    )
     assert "unknown backbone 'resnet_nope'" in err and "no run folder was made" in err
     assert "Traceback" not in err
     experiments = tmp_path / "experiments"
@@ -98,10 +104,16 @@ def test_a_missing_or_empty_image_is_named_before_the_first_step(tmp_path, damag
     manifest = pd.read_csv(dataset / "manifest.csv")
     lost = manifest["path"].iloc[-1]  # an eval image: every file of the manifest is checked
     (dataset / lost).unlink() if damage == "missing" else (dataset / lost).write_bytes(b"")
-    cfg = train_cfg(tmp_path, "model=field_cnn", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
-                    output_dir=tmp_path / "out")
-    with pytest.raises(FileNotFoundError,
-                       match=rf"1 of {len(manifest)} image file\(s\) .* first \['{lost} \({damage}\)'\]"):
+    cfg = train_cfg(
+        tmp_path,
+        "model=field_cnn",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+        output_dir=tmp_path / "out",
+    )
+    with pytest.raises(
+        FileNotFoundError, match=rf"1 of {len(manifest)} image file\(s\) .* first \['{lost} \({damage}\)'\]"
+    ):
         train(cfg)
     assert not (tmp_path / "out" / "checkpoints").exists()
     err = refused_cli(tmp_path, "dataset.name=tiny", "model=field_cnn")
@@ -176,8 +188,16 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
     from obstacles.thresholds.__main__ import run as search_thresholds
 
     write_pair_dataset(tmp_path, n_pairs=32, panel=32)
-    overrides = ("model=field_cnn", "data.batch_size=4", "data.num_workers=1", "augment=strong", "weighting=both",
-                 "trainer.max_epochs=2", "logger=none", "seed=7")
+    overrides = (
+        "model=field_cnn",
+        "data.batch_size=4",
+        "data.num_workers=1",
+        "augment=strong",
+        "weighting=both",
+        "trainer.max_epochs=2",
+        "logger=none",
+        "seed=7",
+    )
     out, outcomes = tmp_path / "run", []
     for attempt in range(2):
         cfg = train_cfg(tmp_path, *overrides, output_dir=out)
@@ -185,11 +205,24 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
         train(cfg)
         (out / ".hydra").mkdir()
         OmegaConf.save(cfg, out / ".hydra" / "config.yaml", resolve=True)  # what Hydra writes for a CLI run
-        evaluated = evaluate(compose("evaluate", [f"paths.root_dir={tmp_path}", f"run_dir={out}",
-                                                  f"out_dir={tmp_path / f'eval{attempt}'}", "logger.enabled=false",
-                                                  "eval.progress=false", "eval.num_workers=1"]))
-        searched = search_thresholds(compose("thresholds", [f"predictions={tmp_path / f'eval{attempt}' / 'predictions.csv'}",
-                                                            "logger.enabled=false"]))
+        evaluated = evaluate(
+            compose(
+                "evaluate",
+                [
+                    f"paths.root_dir={tmp_path}",
+                    f"run_dir={out}",
+                    f"out_dir={tmp_path / f'eval{attempt}'}",
+                    "logger.enabled=false",
+                    "eval.progress=false",
+                    "eval.num_workers=1",
+                ],
+            )
+        )
+        searched = search_thresholds(
+            compose(
+                "thresholds", [f"predictions={tmp_path / f'eval{attempt}' / 'predictions.csv'}", "logger.enabled=false"]
+            )
+        )
         outcomes.append(((out / "checkpoints" / "best.ckpt").read_bytes(), evaluated, searched))
         shutil.rmtree(out)
     (ckpt_a, eval_a, thresholds_a), (ckpt_b, eval_b, thresholds_b) = outcomes

@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from obstacles.weights import WEIGHT_COLUMNS, changed_fraction, compute_sample_weights, diff_coef, diff_histogram, diff_metric
+from obstacles.weights import (
+    WEIGHT_COLUMNS,
+    changed_fraction,
+    compute_sample_weights,
+    diff_coef,
+    diff_histogram,
+    diff_metric,
+)
 from obstacles.weights.curve import diff_mask
 
 CURVE = dict(alfa=-3.5, beta=2.0, gamma=8.0, swc=2.0, std_threshold_dist=1.5)
@@ -63,7 +70,7 @@ def test_degenerate_class_gets_weight_one_and_a_warning(obstacle_values):
         table = compute_sample_weights(metric, labels, **CURVE)
     assert np.all(table["sample_weight"][: len(obstacle_values)] == 1.0)
     assert np.all(np.isfinite(table.to_numpy()))
-    assert table["sample_weight"][len(obstacle_values):].max() > 1.0
+    assert table["sample_weight"][len(obstacle_values) :].max() > 1.0
 
 
 def test_empty_class_and_bad_values():
@@ -155,13 +162,15 @@ def write_training_manifest(root, metric, labels):
 
     dataset = root / "datasets" / "demo_balanced"
     dataset.mkdir(parents=True)
-    pd.DataFrame({
-        "path": [f"train/{label}/img_{i}.jpg" for i, label in enumerate(labels)],
-        "site": "plant_202209_01",
-        "split": "train",
-        "label": labels,
-        "diff_metric": metric,
-    }).to_csv(dataset / "manifest.csv", index=False)
+    pd.DataFrame(
+        {
+            "path": [f"train/{label}/img_{i}.jpg" for i, label in enumerate(labels)],
+            "site": "plant_202209_01",
+            "split": "train",
+            "label": labels,
+            "diff_metric": metric,
+        }
+    ).to_csv(dataset / "manifest.csv", index=False)
 
 
 @pytest.mark.parametrize(
@@ -176,8 +185,9 @@ def write_training_manifest(root, metric, labels):
 def test_weights_stage_warns_naming_a_class_whose_weights_sit_at_one_value(tmp_path, capsys, overrides, warned):
     import json
 
-    from obstacles.stages import weights as weights_stage
     from tests.conftest import pipeline_cfg
+
+    from obstacles.stages import weights as weights_stage
 
     metric, labels = realistic_spread()
     write_training_manifest(tmp_path, metric, labels)
@@ -185,12 +195,20 @@ def test_weights_stage_warns_naming_a_class_whose_weights_sit_at_one_value(tmp_p
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: class")]
     assert {line.split()[2].rstrip(":") for line in lines} == warned
     if warned:
-        assert lines == [("warning: class no_obstacle: 100.0% of its 300 training images have weight 3.000 "
-                          "(within 1%; warned above 90%): the weighting does not single out its hard cases; "
-                          "see weight_distribution.png, or lower weights.std_threshold_dist")]
+        assert lines == [
+            (
+                "warning: class no_obstacle: 100.0% of its 300 training images have weight 3.000 "
+                "(within 1%; warned above 90%): the weighting does not single out its hard cases; "
+                "see weight_distribution.png, or lower weights.std_threshold_dist"
+            )
+        ]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["weights_report"] == {"max_share": 1.0 if "weights_report.max_share=1.0" in overrides else 0.9,
-                                         "tolerance": 0.01, "min_weight": 1.0, "max_weight": 3.0}
+    assert summary["weights_report"] == {
+        "max_share": 1.0 if "weights_report.max_share=1.0" in overrides else 0.9,
+        "tolerance": 0.01,
+        "min_weight": 1.0,
+        "max_weight": 3.0,
+    }
     no_obstacle, obstacle = summary["classes"]["no_obstacle"], summary["classes"]["obstacle"]
     if "weights.std_threshold_dist=1.5" in overrides:
         assert no_obstacle["share_at_max_weight"] == 1.0 and no_obstacle["share_at_min_weight"] == 0.0

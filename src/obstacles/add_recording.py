@@ -18,8 +18,8 @@ from obstacles.io.outputs import atomic_dir, inside, write_csv
 from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.sites import register_site, validate_site_id
-from obstacles.storage import DVC
 from obstacles.stages.select import LABEL_HEADER, SKIP, prefill_label
+from obstacles.storage import DVC
 
 
 def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
@@ -28,7 +28,7 @@ def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
         import s3fs
 
         fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint_url} if endpoint_url else {})
-        prefix = source[len("s3://"):].rstrip("/")
+        prefix = source[len("s3://") :].rstrip("/")
         for sub in (IMAGES_DIR, JSON_DIR):
             if not fs.exists(f"{prefix}/{sub}"):
                 raise FileNotFoundError(f"{source} has no {sub}/ prefix")
@@ -68,11 +68,15 @@ def run(cfg: DictConfig) -> Path:
     write_csv(labels, LABEL_HEADER, rows)
     register_site(root, site, cfg.pixel_threshold, note=cfg.note)
     counts = {label: sum(r[1] == label for r in rows) for label in (OBSTACLE, NO_OBSTACLE, SKIP)}
-    print(f"[add_recording] {site}: {len(rows)} frames copied to {recording} "
-          f"({counts[OBSTACLE]} obstacle, {counts[NO_OBSTACLE]} no_obstacle, {counts[SKIP]} skip pre-filled)")
+    print(
+        f"[add_recording] {site}: {len(rows)} frames copied to {recording} "
+        f"({counts[OBSTACLE]} obstacle, {counts[NO_OBSTACLE]} no_obstacle, {counts[SKIP]} skip pre-filled)"
+    )
     if bad.items:
-        print(f"[add_recording] {len(bad.items)} file(s) triage will reject got no label row, e.g. "
-              f"{bad.items[0][0]}: {bad.items[0][1]} (the src stage lists them all in its bad_inputs.csv)")
+        print(
+            f"[add_recording] {len(bad.items)} file(s) triage will reject got no label row, e.g. "
+            f"{bad.items[0][0]}: {bad.items[0][1]} (the src stage lists them all in its bad_inputs.csv)"
+        )
     if cfg.dvc_add and (root / ".dvc").is_dir():
         subprocess.run([*DVC, "add", "data"], cwd=root, check=True)
     print(f"next: review {labels}, then `dvc repro` builds {site} and the merged dataset")
@@ -85,8 +89,9 @@ _hydra_main = entry_point("add_recording", run)
 def main() -> None:
     """`site=<id>` names the new recording; Hydra would read it as a choice in the conf/site/ group,
     where a new site has no file yet, so it is passed on as `recording_id`."""
-    sys.argv = [f"recording_id={arg[len('site='):]}" if arg.startswith("site=") else arg for arg in sys.argv]
+    sys.argv = [f"recording_id={arg[len('site=') :]}" if arg.startswith("site=") else arg for arg in sys.argv]
     _hydra_main()
+
 
 if __name__ == "__main__":
     main()

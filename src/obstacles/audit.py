@@ -48,8 +48,16 @@ def embed_manifest(cfg: DictConfig, dataset_dir: Path, frame: pd.DataFrame, embe
     parts = []
     for threshold, index in groups.items():
         files = [dataset_dir / p for p in frame.loc[index, "path"]]
-        parts.append(embed_files(files, embedder, replace(spec, pixel_threshold=float(threshold)),
-                                 cache_dir=cfg.cache_dir, batch_size=cfg.batch_size, desc="embed dataset"))
+        parts.append(
+            embed_files(
+                files,
+                embedder,
+                replace(spec, pixel_threshold=float(threshold)),
+                cache_dir=cfg.cache_dir,
+                batch_size=cfg.batch_size,
+                desc="embed dataset",
+            )
+        )
     vectors = [part.vectors for part in parts if part.paths]
     return Embedded(
         paths=[p for part in parts for p in part.paths],
@@ -152,8 +160,13 @@ def log_wandb(cfg: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, d
 
     Path(cfg.wandb.dir).mkdir(parents=True, exist_ok=True)
     run = wandb.init(
-        project=cfg.wandb.project, entity=cfg.wandb.entity, mode=cfg.wandb.mode, dir=cfg.wandb.dir,
-        job_type="audit", name=f"audit-{cfg.dataset.name}", config=summary,
+        project=cfg.wandb.project,
+        entity=cfg.wandb.entity,
+        mode=cfg.wandb.mode,
+        dir=cfg.wandb.dir,
+        job_type="audit",
+        name=f"audit-{cfg.dataset.name}",
+        config=summary,
     )
     try:
         for name, table in tables.items():
@@ -161,8 +174,10 @@ def log_wandb(cfg: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, d
             columns = [*table.columns, *(f"image{c[4:]}" for c in image_columns)]
             rows = []
             for k, row in enumerate(table.itertuples(index=False)):
-                images = [wandb.Image(str(dataset_dir / getattr(row, c))) if k < cfg.wandb.max_images else None
-                          for c in image_columns]
+                images = [
+                    wandb.Image(str(dataset_dir / getattr(row, c))) if k < cfg.wandb.max_images else None
+                    for c in image_columns
+                ]
                 rows.append([*row, *images])
             run.log({name: wandb.Table(columns=columns, data=rows)})
         run.summary.update(summary["counts"])
@@ -181,8 +196,12 @@ def write_report(
         write_csv(out / "skipped.csv", ("file", "reason"), sorted((str(p), r) for p, r in skipped))
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
         title = f"Audit of {cfg.dataset.name} (near-duplicate: similarity >= {cfg.dup_thresh})"
-        write_page(out / "index.html", title, html_sections(cfg, tables, dataset_dir, final),
-                   thumb_height=cfg.sheet.thumb_height)
+        write_page(
+            out / "index.html",
+            title,
+            html_sections(cfg, tables, dataset_dir, final),
+            thumb_height=cfg.sheet.thumb_height,
+        )
     return final
 
 
@@ -224,8 +243,10 @@ def run(cfg: DictConfig) -> Path:
     }
     out = write_report(cfg, tables, summary, embedded.skipped, dataset_dir)
     counts = ", ".join(f"{n} {k}" for k, n in summary["counts"].items())
-    print(f"[audit {cfg.dataset.name}] {len(frame)} images ({embedded.computed} embedded, the rest cached): "
-          f"{counts}; report in {out}")
+    print(
+        f"[audit {cfg.dataset.name}] {len(frame)} images ({embedded.computed} embedded, the rest cached): "
+        f"{counts}; report in {out}"
+    )
     if cfg.wandb.enabled:
         print(f"[audit {cfg.dataset.name}] W&B run {log_wandb(cfg, tables, summary, dataset_dir)} ({cfg.wandb.mode})")
     return out

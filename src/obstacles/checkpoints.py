@@ -60,8 +60,10 @@ def numbered_runs(experiments_dir: Path) -> list[Path]:
 def _skip_unfinished(job: Path) -> bool:
     if is_finished(job):
         return True
-    print(f"skipping {job}: it has checkpoints but no {RUN_RECORD}, so its training did not finish "
-          "(interrupted, killed or still running); pass ckpt_path= to use it anyway")
+    print(
+        f"skipping {job}: it has checkpoints but no {RUN_RECORD}, so its training did not finish "
+        "(interrupted, killed or still running); pass ckpt_path= to use it anyway"
+    )
     return False
 
 

@@ -55,7 +55,9 @@ FIGURE_FILE = "comparison.png"
 COVERAGE_KINDS = ("rounded", "exact")  # at the rounded (deployable) thresholds, or the exact ones
 COVERAGE_PAIRS = ("empirical", "deployed")  # thresholds.json's `empirical` optimum, or its top-level pair
 KEPT_ENTRIES = ("wandb",)  # earlier comparisons' offline W&B runs outlive a rerun
-DEFAULT_EXCLUDE_KEYS = OmegaConf.load(Path(CONF_DIR) / "hydra" / "default.yaml").job.config.override_dirname.exclude_keys
+DEFAULT_EXCLUDE_KEYS = OmegaConf.load(
+    Path(CONF_DIR) / "hydra" / "default.yaml"
+).job.config.override_dirname.exclude_keys
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,11 @@ class Metric:
     title: str  # picture and printout
 
 
-METRICS = (Metric("val_auroc", "val AUROC"), Metric("eval_auroc", "eval AUROC"), Metric("eval_coverage", "eval coverage"))
+METRICS = (
+    Metric("val_auroc", "val AUROC"),
+    Metric("eval_auroc", "eval AUROC"),
+    Metric("eval_coverage", "eval coverage"),
+)
 
 
 @dataclass
@@ -115,7 +121,9 @@ def expand(folders: list[Path]) -> list[Path]:
         inside = (p for p in folder.iterdir() if p.is_dir() and is_run_dir(p))
         jobs = [folder] if is_run_dir(folder) else sorted(inside, key=_job_order)
         if not jobs:
-            raise FileNotFoundError(f"{folder}: neither a run folder ({RUN_RECORD}, {CONFIG_DIR}/) nor a sweep holding runs")
+            raise FileNotFoundError(
+                f"{folder}: neither a run folder ({RUN_RECORD}, {CONFIG_DIR}/) nor a sweep holding runs"
+            )
         for job in jobs:
             if job.resolve() not in seen:
                 seen.add(job.resolve())
@@ -206,8 +214,10 @@ def read_values(cfg: DictConfig, tools: Tools, run_dir: Path, record: dict) -> d
     if found is None:
         print(f"{run_dir.name}: no {eval_dir / THRESHOLDS_FILE}: no eval coverage")
     elif not all(math.isclose(float(found["limits"][k]), v) for k, v in tools.limits.items()):
-        print(f"{run_dir.name}: {THRESHOLDS_FILE} was searched at {found['limits']}, not {tools.limits}: no eval coverage "
-              "(search again with python -m obstacles.thresholds, or set limits.* to match)")
+        print(
+            f"{run_dir.name}: {THRESHOLDS_FILE} was searched at {found['limits']}, not {tools.limits}: no eval coverage "
+            "(search again with python -m obstacles.thresholds, or set limits.* to match)"
+        )
     else:
         values["eval_coverage"] = _number(coverage_of(found, cfg.pair, cfg.coverage))
     return values
@@ -288,36 +298,85 @@ def compare_runs(results: list[RunResult], alpha: float, confidence: float) -> C
     keys = list(dict.fromkeys(r.config_key for r in results))
     names = labels(keys)
     runs = pd.DataFrame(
-        [{"run": str(r.run_dir), "configuration": names[r.config_key], "config_key": r.config_key, "seed": r.seed,
-          **{m.name: r.values.get(m.name) for m in METRICS}} for r in results],
+        [
+            {
+                "run": str(r.run_dir),
+                "configuration": names[r.config_key],
+                "config_key": r.config_key,
+                "seed": r.seed,
+                **{m.name: r.values.get(m.name) for m in METRICS},
+            }
+            for r in results
+        ],
         columns=["run", "configuration", "config_key", "seed", *(m.name for m in METRICS)],
     )
     summaries, rows = {}, []
     for key in keys:
         mine = [r for r in results if r.config_key == key]
         summaries[key] = {m.name: comparison.summarize({r.seed: r.values.get(m.name) for r in mine}) for m in METRICS}
-        row = {"configuration": names[key], "config_key": key, "runs": len(mine),
-               "seeds": ",".join(str(s) for s in sorted(r.seed for r in mine))}
+        row = {
+            "configuration": names[key],
+            "config_key": key,
+            "runs": len(mine),
+            "seeds": ",".join(str(s) for s in sorted(r.seed for r in mine)),
+        }
         for m in METRICS:
             s = summaries[key][m.name]
-            row.update({f"{m.name}_n": s.n, f"{m.name}_mean": s.mean, f"{m.name}_sd": s.sd,
-                        f"{m.name}_values": json.dumps({str(k): v for k, v in s.values.items()})})
+            row.update(
+                {
+                    f"{m.name}_n": s.n,
+                    f"{m.name}_mean": s.mean,
+                    f"{m.name}_sd": s.sd,
+                    f"{m.name}_values": json.dumps({str(k): v for k, v in s.values.items()}),
+                }
+            )
         rows.append(row)
     pair_rows = []
     for m in METRICS:
         tests = []
         for i, a in enumerate(keys):
-            for b in keys[i + 1:]:
+            for b in keys[i + 1 :]:
                 values = (summaries[a][m.name].values, summaries[b][m.name].values)
                 tests.append((a, b, comparison.compare(*values, confidence=confidence)))
         adjusted = comparison.holm([test.p_value for _, _, test in tests])
         for (a, b, test), p_holm in zip(tests, adjusted):
-            pair_rows.append({"metric": m.name, "a": names[a], "b": names[b], **test.to_dict(), "confidence": confidence,
-                              "p_holm": p_holm, "verdict": comparison.verdict(p_holm, alpha),
-                              "config_key_a": a, "config_key_b": b})
-    pairs = pd.DataFrame(pair_rows, columns=[
-        "metric", "a", "b", "test", "n_a", "n_b", "n_shared", "difference", "ci_low", "ci_high", "confidence",
-        "t", "df", "p_value", "p_holm", "verdict", "note", "config_key_a", "config_key_b"])
+            pair_rows.append(
+                {
+                    "metric": m.name,
+                    "a": names[a],
+                    "b": names[b],
+                    **test.to_dict(),
+                    "confidence": confidence,
+                    "p_holm": p_holm,
+                    "verdict": comparison.verdict(p_holm, alpha),
+                    "config_key_a": a,
+                    "config_key_b": b,
+                }
+            )
+    pairs = pd.DataFrame(
+        pair_rows,
+        columns=[
+            "metric",
+            "a",
+            "b",
+            "test",
+            "n_a",
+            "n_b",
+            "n_shared",
+            "difference",
+            "ci_low",
+            "ci_high",
+            "confidence",
+            "t",
+            "df",
+            "p_value",
+            "p_holm",
+            "verdict",
+            "note",
+            "config_key_a",
+            "config_key_b",
+        ],
+    )
     return Comparison(runs, pd.DataFrame(rows), pairs, summaries, names)
 
 
@@ -363,8 +422,9 @@ def comparison_figure(result: Comparison, title: str = "") -> Figure:
     offsets = {seed: 0.12 + i * step for i, seed in enumerate(seeds)}
     names = [result.labels[k] for k in keys]
     tilt = len(keys) > 3 or max(map(len, names)) > 24
-    fig = Figure(figsize=(max(6.0, 1.6 * len(keys) + 2), 2.4 * len(METRICS) + (1.2 if tilt else 0.4)),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(max(6.0, 1.6 * len(keys) + 2), 2.4 * len(METRICS) + (1.2 if tilt else 0.4)), layout="constrained"
+    )
     axes = fig.subplots(len(METRICS), 1, sharex=True, squeeze=False)[:, 0]
     for ax, m in zip(axes, METRICS):
         for x, key in enumerate(keys):
@@ -372,22 +432,41 @@ def comparison_figure(result: Comparison, title: str = "") -> Figure:
             for seed, value in s.values.items():
                 ax.scatter(x + offsets[seed], value, color=colours[seed], s=22, zorder=3, label=f"seed {seed}")
             if s.mean is not None:
-                ax.errorbar(x - 0.12, s.mean, yerr=s.sd, fmt="s", color="black", capsize=4, markersize=5, zorder=2,
-                            label="mean ± sd")
+                ax.errorbar(
+                    x - 0.12,
+                    s.mean,
+                    yerr=s.sd,
+                    fmt="s",
+                    color="black",
+                    capsize=4,
+                    markersize=5,
+                    zorder=2,
+                    label="mean ± sd",
+                )
             if s.n < 2:
-                ax.annotate("no spread", (x - 0.12, s.mean if s.mean is not None else 0), fontsize="x-small",
-                            xytext=(0, 8), textcoords="offset points", ha="center", color="grey")
+                ax.annotate(
+                    "no spread",
+                    (x - 0.12, s.mean if s.mean is not None else 0),
+                    fontsize="x-small",
+                    xytext=(0, 8),
+                    textcoords="offset points",
+                    ha="center",
+                    color="grey",
+                )
         ax.set_ylabel(m.title)
         ax.grid(alpha=0.3, axis="y")
-    axes[-1].set_xticks(range(len(keys)), names, rotation=25 if tilt else 0, ha="right" if tilt else "center",
-                        fontsize="small")
+    axes[-1].set_xticks(
+        range(len(keys)), names, rotation=25 if tilt else 0, ha="right" if tilt else "center", fontsize="small"
+    )
     axes[-1].set_xlim(-0.6, len(keys) - 0.4)
     handles = {}
     for ax in axes:
         for handle, name in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(name, handle)
     if handles:
-        ordered = sorted(handles, key=lambda n: (n.startswith("seed"), int(n.split()[1]) if n.startswith("seed") else 0))
+        ordered = sorted(
+            handles, key=lambda n: (n.startswith("seed"), int(n.split()[1]) if n.startswith("seed") else 0)
+        )
         fig.legend([handles[n] for n in ordered], ordered, loc="outside right upper", fontsize="small")
     if title:
         fig.suptitle(title, fontsize="medium")
@@ -432,13 +511,17 @@ def log_to_wandb(cfg: DictConfig, out_dir: Path, result: Comparison, group: str 
     config = {"compare": OmegaConf.to_container(cfg, resolve=True), "test": comparison.TEST_DESCRIPTION}
     with wandb_run(logger, wandb_dir, run_id=None, name=name, config=config) as (run, record):
         prefix = cfg.logger.prefix
-        run.log({
-            f"{prefix}/configurations": _table(result.configurations),
-            f"{prefix}/pairs": _table(result.pairs),
-            f"{prefix}/runs": _table(result.runs),
-            f"{prefix}/figure": wandb.Image(str(out_dir / FIGURE_FILE)),
-        })
-        run.summary.update({f"{prefix}/n_configurations": len(result.configurations), f"{prefix}/n_runs": len(result.runs)})
+        run.log(
+            {
+                f"{prefix}/configurations": _table(result.configurations),
+                f"{prefix}/pairs": _table(result.pairs),
+                f"{prefix}/runs": _table(result.runs),
+                f"{prefix}/figure": wandb.Image(str(out_dir / FIGURE_FILE)),
+            }
+        )
+        run.summary.update(
+            {f"{prefix}/n_configurations": len(result.configurations), f"{prefix}/n_runs": len(result.runs)}
+        )
     return record
 
 
@@ -475,8 +558,11 @@ def run(cfg: DictConfig) -> dict:
         "pair": cfg.pair,
         "metrics": {m.name: m.title for m in METRICS},
         "configurations": [
-            {"configuration": result.labels[key], "config_key": key,
-             **{m: s.to_dict() | {"values": {str(k): v for k, v in s.values.items()}} for m, s in by_metric.items()}}
+            {
+                "configuration": result.labels[key],
+                "config_key": key,
+                **{m: s.to_dict() | {"values": {str(k): v for k, v in s.values.items()}} for m, s in by_metric.items()},
+            }
             for key, by_metric in result.summaries.items()
         ],
         "pairs": [{k: _plain(v) for k, v in row.items()} for row in result.pairs.to_dict("records")],

@@ -62,12 +62,16 @@ def _dataset_lines(dataset: Path) -> list[str]:
     for row in rows:
         key = (row["site"], row["split"], row["label"])
         counts[key] = counts.get(key, 0) + 1
-    lines = [f"dataset {dataset.relative_to(ROOT)} ({len(rows)} pairs)",
-             f"  {'site':<20} {'split':<6} {'obstacle':>9} {'no_obstacle':>12}"]
+    lines = [
+        f"dataset {dataset.relative_to(ROOT)} ({len(rows)} pairs)",
+        f"  {'site':<20} {'split':<6} {'obstacle':>9} {'no_obstacle':>12}",
+    ]
     for site in sorted({r["site"] for r in rows}):
         for split in SPLITS:
-            lines.append(f"  {site:<20} {split:<6} {counts.get((site, split, 'obstacle'), 0):>9} "
-                         f"{counts.get((site, split, 'no_obstacle'), 0):>12}")
+            lines.append(
+                f"  {site:<20} {split:<6} {counts.get((site, split, 'obstacle'), 0):>9} "
+                f"{counts.get((site, split, 'no_obstacle'), 0):>12}"
+            )
     for site in demo_sites():
         report = ROOT / "datasets" / site / "src" / "bad_inputs.csv"
         n_bad = max(0, len(report.read_text().splitlines()) - 1) if report.exists() else 0
@@ -79,31 +83,43 @@ def _weights_lines(weights_dir: Path) -> list[str]:
     classes = json.loads((weights_dir / "summary.json").read_text())["classes"]
     lines = ["sample weights (training split)"]
     for label, stats in classes.items():
-        ends = (f"  {stats['share_at_min_weight']:.0%} at the minimum weight, {stats['share_at_max_weight']:.0%} at "
-                "the maximum" if "share_at_max_weight" in stats else "")
-        lines.append(f"  {label:<12} mean {stats['sample_weight_mean']:.3f}  max {stats['sample_weight_max']:.3f}"
-                     f"  (diff_threshold {stats['diff_threshold']:.4f}){ends}")
+        ends = (
+            f"  {stats['share_at_min_weight']:.0%} at the minimum weight, {stats['share_at_max_weight']:.0%} at "
+            "the maximum"
+            if "share_at_max_weight" in stats
+            else ""
+        )
+        lines.append(
+            f"  {label:<12} mean {stats['sample_weight_mean']:.3f}  max {stats['sample_weight_max']:.3f}"
+            f"  (diff_threshold {stats['diff_threshold']:.4f}){ends}"
+        )
     return lines
 
 
 def _training_lines(run: Path) -> list[str]:
     record = json.loads((run / "run.json").read_text())
     selected_on = record.get("validation_split") or VAL
-    return [f"training on the {TRAIN} split; best.ckpt picked (and early stopping watched) on the {selected_on} "
-            f"split: {record['optimized_metric']} {record['best_value']:.3f} there"
-            + ("" if selected_on != EVAL else " (no val split: the eval numbers below are optimistic)")]
+    return [
+        f"training on the {TRAIN} split; best.ckpt picked (and early stopping watched) on the {selected_on} "
+        f"split: {record['optimized_metric']} {record['best_value']:.3f} there"
+        + ("" if selected_on != EVAL else " (no val split: the eval numbers below are optimistic)")
+    ]
 
 
 def _evaluation_lines(eval_dir: Path) -> list[str]:
     metrics = json.loads((eval_dir / "metrics.json").read_text())
     origin = json.loads((eval_dir / "metrics.provenance.json").read_text())  # metrics.json holds numbers only
-    lines = [f"evaluation of {origin['checkpoint']} on {metrics['n']} eval pairs: AUROC {metrics['auroc']:.3f}, "
-             f"AP {metrics['average_precision']:.3f}, specificity at sensitivity {metrics['sensitivity_target']} "
-             f"{metrics['specificity_at_sensitivity']:.3f}",
-             f"  {'threshold':>9} {'recall':>7} {'specif.':>7} {'accuracy':>8} {'FN':>4} {'FP':>4}"]
+    lines = [
+        f"evaluation of {origin['checkpoint']} on {metrics['n']} eval pairs: AUROC {metrics['auroc']:.3f}, "
+        f"AP {metrics['average_precision']:.3f}, specificity at sensitivity {metrics['sensitivity_target']} "
+        f"{metrics['specificity_at_sensitivity']:.3f}",
+        f"  {'threshold':>9} {'recall':>7} {'specif.':>7} {'accuracy':>8} {'FN':>4} {'FP':>4}",
+    ]
     for row in metrics["thresholds"].values():
-        lines.append(f"  {row['threshold']:>9.2f} {row['recall']:>7.3f} {row['specificity']:>7.3f} "
-                     f"{row['accuracy']:>8.3f} {row['fn']:>4} {row['fp']:>4}")
+        lines.append(
+            f"  {row['threshold']:>9.2f} {row['recall']:>7.3f} {row['specificity']:>7.3f} "
+            f"{row['accuracy']:>8.3f} {row['fn']:>4} {row['fp']:>4}"
+        )
     return lines
 
 
@@ -130,15 +146,20 @@ def _threshold_lines(thresholds_dir: Path) -> list[str]:
             f"  empirical optimum beside it: lower {e['lower_rounded']:.2f}  upper {e['upper_rounded']:.2f}  "
             f"coverage {e['coverage_rounded']:.3f}  (bounds {e['missed_rate_upper']:.3f} missed, "
             f"{e['false_alarm_rate_upper']:.3f} false alarms: "
-            f"{'certified' if e['certified_rounded'] else 'not certified'})")
+            f"{'certified' if e['certified_rounded'] else 'not certified'})"
+        )
     lines.append(f"  what it guarantees: {wording.guarantee(t)}")
     lines += [f"  {line}" for line in wording.sides_deciding_nothing(t)]
     lines += [f"  more labelling: {line}" for line in wording.advice(t)]
     sites = t.get("per_site") or {}
     if sites:
-        rows = [f"{site} {row['lower_rounded']:.2f}..{row['upper_rounded']:.2f} coverage {row['coverage_rounded']:.3f}"
-                f"{'' if row.get('certified') else ' (not certified)'}" if "coverage_rounded" in row
-                else f"{site} not searched (one class only)" for site, row in sorted(sites.items())]
+        rows = [
+            f"{site} {row['lower_rounded']:.2f}..{row['upper_rounded']:.2f} coverage {row['coverage_rounded']:.3f}"
+            f"{'' if row.get('certified') else ' (not certified)'}"
+            if "coverage_rounded" in row
+            else f"{site} not searched (one class only)"
+            for site, row in sorted(sites.items())
+        ]
         lines.append(f"  per site (per_site_thresholds.csv): {'; '.join(rows)}")
     return lines
 
@@ -147,26 +168,29 @@ def summary() -> str:
     name = OmegaConf.load(Path(CONF_DIR) / "dataset" / "default.yaml").name
     reports = ROOT / "reports" / name
     run = ROOT / "experiments" / f"000.{name}.demo"
-    lines = ["", "=== demo summary ===",
-             *_dataset_lines(ROOT / "datasets" / name),
-             *_weights_lines(ROOT / "datasets" / f"{name}_weights"),
-             *_training_lines(run),
-             *_evaluation_lines(reports / "eval"),
-             *_threshold_lines(reports / "thresholds"),
-             "where to look",
-             f"  weights      datasets/{name}_weights/weight_curve.png, weight_distribution.png",
-             f"  training     {run.relative_to(ROOT)}/ (curves.png, samples.png, checkpoints/)",
-             f"  evaluation   reports/{name}/eval/figures/ (confusion_t*.png, roc_pr.png), "
-             f"galleries/t*/index.html (false negatives and positives)",
-             f"  thresholds   reports/{name}/thresholds/thresholds.json, risk_coverage.png, per_site_thresholds.csv",
-             "  dvc          dvc metrics show; dvc plots show (writes dvc_plots/index.html); dvc dag",
-             f"  ship it      python -m obstacles.export ckpt_path={run.relative_to(ROOT)} "
-             f"thresholds_path=reports/{name}/thresholds/thresholds.json",
-             f"  audit        reports/audit/{name}/index.html (leakage, label conflicts, surprising labels)",
-             "  curate       python -m obstacles.similar | audit | review site=<id> (docs/curation.md)",
-             f"  W&B          offline runs in {run.relative_to(ROOT)}/wandb/ and reports/{name}/wandb/;",
-             f"               upload with: wandb sync {run.relative_to(ROOT)}/wandb/offline-run-* "
-             f"reports/{name}/wandb/offline-run-*"]
+    lines = [
+        "",
+        "=== demo summary ===",
+        *_dataset_lines(ROOT / "datasets" / name),
+        *_weights_lines(ROOT / "datasets" / f"{name}_weights"),
+        *_training_lines(run),
+        *_evaluation_lines(reports / "eval"),
+        *_threshold_lines(reports / "thresholds"),
+        "where to look",
+        f"  weights      datasets/{name}_weights/weight_curve.png, weight_distribution.png",
+        f"  training     {run.relative_to(ROOT)}/ (curves.png, samples.png, checkpoints/)",
+        f"  evaluation   reports/{name}/eval/figures/ (confusion_t*.png, roc_pr.png), "
+        f"galleries/t*/index.html (false negatives and positives)",
+        f"  thresholds   reports/{name}/thresholds/thresholds.json, risk_coverage.png, per_site_thresholds.csv",
+        "  dvc          dvc metrics show; dvc plots show (writes dvc_plots/index.html); dvc dag",
+        f"  ship it      python -m obstacles.export ckpt_path={run.relative_to(ROOT)} "
+        f"thresholds_path=reports/{name}/thresholds/thresholds.json",
+        f"  audit        reports/audit/{name}/index.html (leakage, label conflicts, surprising labels)",
+        "  curate       python -m obstacles.similar | audit | review site=<id> (docs/curation.md)",
+        f"  W&B          offline runs in {run.relative_to(ROOT)}/wandb/ and reports/{name}/wandb/;",
+        f"               upload with: wandb sync {run.relative_to(ROOT)}/wandb/offline-run-* "
+        f"reports/{name}/wandb/offline-run-*",
+    ]
     return "\n".join(lines)
 
 

@@ -22,8 +22,7 @@ def run(cfg: DictConfig) -> dict:
     )
     for tag, row in report["thresholds"].items():
         print(
-            f"  {tag}: recall {row['recall']:.4f}, specificity {row['specificity']:.4f}, "
-            f"FN {row['fn']}, FP {row['fp']}"
+            f"  {tag}: recall {row['recall']:.4f}, specificity {row['specificity']:.4f}, FN {row['fn']}, FP {row['fp']}"
         )
     print(f"outputs: {report['out_dir']}")
     return report

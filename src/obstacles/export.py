@@ -29,9 +29,9 @@ from obstacles.checkpoints import find_checkpoint, load_classifier
 from obstacles.config import entry_point
 from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.io.outputs import atomic_dir, write_text_atomic
-from obstacles.training.run_dir import checkpoint_run_dir
 from obstacles.io.provenance import file_sha256
 from obstacles.thresholds import wording
+from obstacles.training.run_dir import checkpoint_run_dir
 
 TORCHSCRIPT_NAME = "model.ts"
 ONNX_NAME = "model.onnx"
@@ -72,8 +72,14 @@ def export_onnx(model: ScoreModel, example: torch.Tensor, path: Path, opset: int
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            model, (example,), str(path), dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME], dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: {0: "batch"}},
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: {0: "batch"}},
         )
 
 
@@ -117,9 +123,14 @@ def preprocessing(cfg: DictConfig, in_chans: int, ckpt: Path, hparams: dict, run
         "input": {"name": INPUT_NAME, "shape": ["batch", in_chans, *spatial], "dtype": "float32", "layout": "NCHW"},
         "output": {"name": OUTPUT_NAME, "shape": ["batch"], "meaning": "obstacle score in [0, 1] (sigmoid)"},
         "panel_size": [size, size],
-        "resize": None if size == int(cfg.stored_panel_size) else {
-            "from": [int(cfg.stored_panel_size)] * 2, "to": [size, size], "interpolation": "area",
-            "order": "each panel resized before the diff mask is computed"},
+        "resize": None
+        if size == int(cfg.stored_panel_size)
+        else {
+            "from": [int(cfg.stored_panel_size)] * 2,
+            "to": [size, size],
+            "interpolation": "area",
+            "order": "each panel resized before the diff mask is computed",
+        },
         "panel_order": list(PANEL_ORDER),
         "source_image": "panels side by side, equal width: [reference | current] or the recorder's "
         "[reference | current | mask]; the recorder's mask panel is not an input",

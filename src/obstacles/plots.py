@@ -77,19 +77,24 @@ def risk_coverage_figure(
     if "certified_coverage" in sweep:
         confidence = float(sweep["confidence"].iloc[0]) if "confidence" in sweep else None
         kinds.append(("certified_coverage", f"certified at {confidence:g}" if confidence else "certified"))
-    tables = {column: sweep.pivot_table(index="max_false_alarm", columns="max_missed", values=column)
-              for column, _ in kinds}
+    tables = {
+        column: sweep.pivot_table(index="max_false_alarm", columns="max_missed", values=column) for column, _ in kinds
+    }
     fig = Figure(figsize=(5.5 * (1 + len(kinds)), 4.5), layout="constrained")
     line_ax, *heat_axes = fig.subplots(1, 1 + len(kinds))
     colours = {}
     for (column, label), style in zip(kinds, ("-", "--")):
         for max_false_alarm, row in tables[column].iterrows():
             name = f"max false alarm {max_false_alarm:g}" if style == "-" else None  # one entry per colour
-            line = line_ax.plot(row.index, row.to_numpy(), marker="o", linestyle=style,
-                                color=colours.get(max_false_alarm), label=name)
+            line = line_ax.plot(
+                row.index, row.to_numpy(), marker="o", linestyle=style, color=colours.get(max_false_alarm), label=name
+            )
             colours.setdefault(max_false_alarm, line[0].get_color())
     line_ax.set(
-        xscale="log", xlabel="max missed-obstacle rate", ylabel="coverage (decided fraction)", ylim=(0, 1.02),
+        xscale="log",
+        xlabel="max missed-obstacle rate",
+        ylabel="coverage (decided fraction)",
+        ylim=(0, 1.02),
         title="coverage at the exact thresholds" + (f" (dashed: {kinds[1][1]})" if len(kinds) > 1 else ""),
     )
     line_ax.grid(alpha=0.3, which="both")

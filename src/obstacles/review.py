@@ -54,16 +54,18 @@ def review_items(cfg: DictConfig, src: Path, page_dir: Path, labels: dict[str, P
     for row in read_index(src):
         score = float(row["score"])
         pick = labels.get(row["image"])
-        items.append({
-            "image": row["image"],
-            "score": score,
-            "cls": row["class"],
-            "band": row["band"],
-            "src": relative_url(src / row["path"], page_dir),
-            "label": pick.label if pick else prefill_label(score, cfg.triage),
-            "opposite": pick.opposite_label if pick else "",
-            "source": "labels file" if pick else "deployed score",
-        })
+        items.append(
+            {
+                "image": row["image"],
+                "score": score,
+                "cls": row["class"],
+                "band": row["band"],
+                "src": relative_url(src / row["path"], page_dir),
+                "label": pick.label if pick else prefill_label(score, cfg.triage),
+                "opposite": pick.opposite_label if pick else "",
+                "source": "labels file" if pick else "deployed score",
+            }
+        )
     return items
 
 
@@ -103,11 +105,15 @@ def run(cfg: DictConfig) -> Path:
     data["fingerprint"] = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:16]
     page = write_text_atomic(page_dir / PAGE_NAME, render_page(f"Review {site}", data))
     from_file = sum(item["source"] == "labels file" for item in items)
-    print(f"[review {site}] {len(items)} images ({from_file} labelled in {labels_file}, "
-          f"{len(items) - from_file} pre-filled from the deployed score): open {page}")
+    print(
+        f"[review {site}] {len(items)} images ({from_file} labelled in {labels_file}, "
+        f"{len(items) - from_file} pre-filled from the deployed score): open {page}"
+    )
     if dropped:
-        print(f"[review {site}] {len(dropped)} row(s) of {labels_file} name images triage did not keep "
-              f"(see {src / 'bad_inputs.csv'}); the export leaves them out, e.g. {dropped[0]}")
+        print(
+            f"[review {site}] {len(dropped)} row(s) of {labels_file} name images triage did not keep "
+            f"(see {src / 'bad_inputs.csv'}); the export leaves them out, e.g. {dropped[0]}"
+        )
     return page
 
 

@@ -169,8 +169,10 @@ def run(cfg: DictConfig) -> Path:
         + (f"; {len(skipped)} unreadable, see {SKIPPED_NAME}" if skipped else "")
     )
     if center != cfg.center:
-        print(f"[similar] center={cfg.center} needs center_min_images={cfg.center_min_images} searched images, "
-              f"{len(candidates.paths)} found: similarities are not centred")
+        print(
+            f"[similar] center={cfg.center} needs center_min_images={cfg.center_min_images} searched images, "
+            f"{len(candidates.paths)} found: similarities are not centred"
+        )
     return out
 
 

@@ -142,14 +142,21 @@ def stage_burst(job: SiteJob, burst: Burst) -> BurstState:
     size = panel + 2 * margin
     rng = job.rng(Stream.BURST, burst.index)
     scene = render_scene(rng, vars(c.styles)[job.spec.style], size)
-    obstacle = draw_obstacle(rng, scene, c.obstacle, panel, margin) if rng.random() < job.spec.obstacle_fraction else None
+    obstacle = (
+        draw_obstacle(rng, scene, c.obstacle, panel, margin) if rng.random() < job.spec.obstacle_fraction else None
+    )
     lighting = draw_lighting(rng, c.lighting, size)
     shadow = draw_shadow(rng, c.shadow, size, panel)
     noise_sd = rng.uniform(*c.camera.noise_sd)
     error = rng.normal(0, c.score.burst_noise_sd)
     reference = capture(
         scene * lighting.reference_gain + lighting.reference_offset,
-        rng, shift=(0, 0), margin=margin, panel=panel, gain=1.0, noise_sd=noise_sd,
+        rng,
+        shift=(0, 0),
+        margin=margin,
+        panel=panel,
+        gain=1.0,
+        noise_sd=noise_sd,
     )
     current = obstacle.over(scene) if obstacle else scene
     if shadow is not None:
@@ -243,7 +250,9 @@ def _check_target(job: SiteJob, overwrite: bool) -> None:
     existing = [p for p in site_dir.rglob("*") if p.is_file()] if site_dir.is_dir() else []
     if not overwrite:
         if existing:
-            raise FileExistsError(f"{site_dir} already holds {len(existing)} files; set overwrite=true to regenerate site {job.site}")
+            raise FileExistsError(
+                f"{site_dir} already holds {len(existing)} files; set overwrite=true to regenerate site {job.site}"
+            )
         if job.labels_path.exists():
             raise FileExistsError(f"{job.labels_path} already exists; set overwrite=true to regenerate site {job.site}")
         return
@@ -256,7 +265,9 @@ def _check_target(job: SiteJob, overwrite: bool) -> None:
         )
 
 
-def prepare_site(recordings_dir: Path, labels_dir: Path, site: str, spec, common, *, seed: int, overwrite: bool = False) -> SiteJob:
+def prepare_site(
+    recordings_dir: Path, labels_dir: Path, site: str, spec, common, *, seed: int, overwrite: bool = False
+) -> SiteJob:
     """Validate one site's config, plan its capture times and check its output folders."""
     if not SITE_NAME.match(site):
         raise ValueError(f"site {site!r} is not named <site>_<yyyymm>_<seq>, e.g. plant_202209_01")
@@ -317,17 +328,35 @@ def run_site(job: SiteJob, workers: int = 1) -> SiteSummary:
 
 
 def simulate_site(
-    recordings_dir: Path, labels_dir: Path, site: str, spec, common, *, seed: int, overwrite: bool = False, workers: int = 1
+    recordings_dir: Path,
+    labels_dir: Path,
+    site: str,
+    spec,
+    common,
+    *,
+    seed: int,
+    overwrite: bool = False,
+    workers: int = 1,
 ) -> SiteSummary:
     """One site without Hydra: `spec` and `common` as in conf/simulate.yaml (mappings or DictConfig)."""
-    return run_site(prepare_site(recordings_dir, labels_dir, site, spec, common, seed=seed, overwrite=overwrite), workers)
+    return run_site(
+        prepare_site(recordings_dir, labels_dir, site, spec, common, seed=seed, overwrite=overwrite), workers
+    )
 
 
 def simulate(cfg) -> list[SiteSummary]:
     """Every configured site; all sites are checked before any file is written."""
     cfg = _namespace(cfg)
     jobs = [
-        prepare_site(cfg.paths.recordings_dir, cfg.paths.labels_dir, site, spec, cfg.common, seed=cfg.seed, overwrite=cfg.overwrite)
+        prepare_site(
+            cfg.paths.recordings_dir,
+            cfg.paths.labels_dir,
+            site,
+            spec,
+            cfg.common,
+            seed=cfg.seed,
+            overwrite=cfg.overwrite,
+        )
         for site, spec in vars(cfg.sites).items()
     ]
     summaries = []

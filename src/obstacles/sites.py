@@ -19,9 +19,7 @@ SITE_MERGE_INPUTS = ("train", "val", "eval", "split.csv", "diff_metrics.csv")
 
 def validate_site_id(site: str) -> str:
     if not SITE_ID.match(site):
-        raise ValueError(
-            f"site {site!r} must look like <site>_<yyyymm>_<seq>, lower case, e.g. plant_202209_01"
-        )
+        raise ValueError(f"site {site!r} must look like <site>_<yyyymm>_<seq>, lower case, e.g. plant_202209_01")
     return site
 
 
@@ -49,8 +47,11 @@ def merge_deps(site: str) -> list[str]:
 def check_registry(root: Path) -> list[str]:
     """Problems between conf/sites.yaml, conf/site/*.yaml and dvc.yaml (empty when consistent)."""
     sites = registered_sites(root)
-    deps = [d for d in _yaml().load((root / "dvc.yaml").read_text())["stages"][MERGE_STAGE]["deps"]
-            if str(d).startswith("datasets/")]
+    deps = [
+        d
+        for d in _yaml().load((root / "dvc.yaml").read_text())["stages"][MERGE_STAGE]["deps"]
+        if str(d).startswith("datasets/")
+    ]
     expected = [dep for site in sites for dep in merge_deps(site)]
     problems = [f"conf/site/{s}.yaml is missing" for s in sites if not (root / "conf" / "site" / f"{s}.yaml").is_file()]
     if sorted(deps) != sorted(expected):

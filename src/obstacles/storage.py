@@ -136,9 +136,14 @@ def local_s3_server(log_path: Path | None = None) -> Iterator[str]:
     url = f"http://{LOOPBACK}:{port}"
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     try:
-        process = subprocess.Popen([_moto_server(), "-H", LOOPBACK, "-p", str(port)], stdout=log, stderr=log,
-                                   stdin=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=_die_with_parent())  # noqa: PLW1509 - one prctl call
+        process = subprocess.Popen(
+            [_moto_server(), "-H", LOOPBACK, "-p", str(port)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
+        )  # noqa: PLW1509 - one prctl call
     except BaseException:
         if log_path:
             log.close()
@@ -247,11 +252,14 @@ def main() -> None:
     try:
         with local_s3_server() as endpoint, local_remote(root, endpoint) as remote:
             env = f"{CONFIG_DIR_ENV}={remote.config_dir}"
-            print(f"local S3 server at {endpoint}, as DVC remote {remote.name!r} for {remote.url}\n"
-                  f"(your own remotes and .dvc/config.local are left as they are). While this runs:\n"
-                  f"  {env} dvc push -r {remote.name}\n"
-                  f"  {env} dvc pull -r {remote.name}\n"
-                  "Ctrl-C or SIGTERM stops it (its contents are in memory).", flush=True)
+            print(
+                f"local S3 server at {endpoint}, as DVC remote {remote.name!r} for {remote.url}\n"
+                f"(your own remotes and .dvc/config.local are left as they are). While this runs:\n"
+                f"  {env} dvc push -r {remote.name}\n"
+                f"  {env} dvc pull -r {remote.name}\n"
+                "Ctrl-C or SIGTERM stops it (its contents are in memory).",
+                flush=True,
+            )
             while True:
                 time.sleep(3600)
     except _Stop as stop:

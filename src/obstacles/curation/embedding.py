@@ -93,7 +93,10 @@ class TimmEmbedder(Embedder):
             warnings.filterwarnings("ignore", "Initializing zero-element tensors")  # field_cnn's empty head
             # pretrained + a local file: timm loads it and adapts the first conv to in_chans
             self.net = timm.create_model(
-                backbone, pretrained=bool(weights_path), pretrained_cfg_overlay=overlay, num_classes=0,
+                backbone,
+                pretrained=bool(weights_path),
+                pretrained_cfg_overlay=overlay,
+                num_classes=0,
                 in_chans=in_chans,
             ).eval()
         self.in_chans = in_chans

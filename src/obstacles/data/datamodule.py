@@ -97,7 +97,11 @@ class ObstacleDataModule(L.LightningDataModule):
         if self.validation_split == EVAL:
             log.warning(
                 "manifest %s has no %s split (split.val_fraction: 0): checkpoints are picked and training stops "
-                "on %s, so metrics later reported on %s are optimistic", self.manifest, VAL, EVAL, EVAL
+                "on %s, so metrics later reported on %s are optimistic",
+                self.manifest,
+                VAL,
+                EVAL,
+                EVAL,
             )
         train_rows, val_rows = rows[TRAIN], rows[self.validation_split]
         check_image_files(self.dataset_dir, frame["path"].tolist(), self.manifest)  # eval too: a broken dataset

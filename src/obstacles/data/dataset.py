@@ -111,7 +111,9 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         row = self.rows.iloc[index]
-        reference, current = (resize_panel(p, self.panel_size) for p in read_pair(self.dataset_dir / row["path"], self.panels))
+        reference, current = (
+            resize_panel(p, self.panel_size) for p in read_pair(self.dataset_dir / row["path"], self.panels)
+        )
         mask = diff_mask(reference, current, row["pixel_threshold"]).astype(np.uint8) if self.with_diff_mask else None
         if self.transform is not None:
             reference, current, mask = self.transform(reference, current, mask)

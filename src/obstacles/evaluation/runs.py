@@ -59,8 +59,10 @@ def split_caveat(target: RunTarget, split: str) -> str | None:
     """What a reader must know about numbers on this split: None for a held-out eval split."""
     selected_on = target.record.get("validation_split")
     if selected_on == split:
-        return (f"warning: {target.run_dir} picked its checkpoint and stopped training on the {split!r} split "
-                f"(its dataset has no val split: split.val_fraction 0), so these metrics are optimistic")
+        return (
+            f"warning: {target.run_dir} picked its checkpoint and stopped training on the {split!r} split "
+            f"(its dataset has no val split: split.val_fraction 0), so these metrics are optimistic"
+        )
     if split != EVAL:
         return f"note: evaluating on the {split!r} split, not the held-out {EVAL!r} split the team acts on"
     return None

@@ -127,8 +127,13 @@ def resize_panel(panel: np.ndarray, size: int | None) -> np.ndarray:
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     """Baseline JPEG bytes of an RGB array; deterministic for the same pixels and quality."""
-    return simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=int(quality), colorspace="RGB",
-                                  colorsubsampling=JPEG_SUBSAMPLING, fastdct=False)
+    return simplejpeg.encode_jpeg(
+        np.ascontiguousarray(image),
+        quality=int(quality),
+        colorspace="RGB",
+        colorsubsampling=JPEG_SUBSAMPLING,
+        fastdct=False,
+    )
 
 
 def read_pair(path: str | Path, n_panels: int = 2) -> tuple[np.ndarray, np.ndarray]:

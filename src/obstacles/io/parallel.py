@@ -25,7 +25,12 @@ def resolve_workers(workers: int) -> int:
 
 
 def parallel_map(
-    fn: Callable[[T], R], items: Sequence[T] | Iterable[T], *, workers: int = 0, desc: str = "", chunksize: int = CHUNKSIZE
+    fn: Callable[[T], R],
+    items: Sequence[T] | Iterable[T],
+    *,
+    workers: int = 0,
+    desc: str = "",
+    chunksize: int = CHUNKSIZE,
 ) -> Iterator[R]:
     """Results in input order; with one worker (or few items) runs in-process."""
     items = list(items)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,7 +118,9 @@ def scan_recording(folder: Path, score_field: str, panels: int, bad: BadInputs) 
     frames = []
     for image, score_file in pair_files(folder, bad):
         try:
-            frames.append(Frame(os.path.basename(image), Path(image), check_frame(image, score_file, score_field, panels)))
+            frames.append(
+                Frame(os.path.basename(image), Path(image), check_frame(image, score_file, score_field, panels))
+            )
         except BadFrame as exc:
             bad.add(exc.file, str(exc))
     return frames

@@ -45,7 +45,9 @@ def draw_lighting(rng: np.random.Generator, cfg, size: int) -> Lighting:
             cur_gain = cur_gain * (1.0 + (factor - 1.0) * _ramp(rng, size))
         else:
             cur_gain = cur_gain * factor
-    return Lighting(float(ref_gain), float(ref_offset), np.asarray(cur_gain, dtype=np.float32), float(cur_offset), strong)
+    return Lighting(
+        float(ref_gain), float(ref_offset), np.asarray(cur_gain, dtype=np.float32), float(cur_offset), strong
+    )
 
 
 def draw_shadow(rng: np.random.Generator, cfg, size: int, panel: int) -> np.ndarray | None:

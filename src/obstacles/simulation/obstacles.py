@@ -72,8 +72,12 @@ def _person(colour, alpha, rng, cx, cy, side, base):
     _paint(colour, alpha, lambda img, c: cv2.circle(img, at(0, 0.1), px(0.09), c, -1, AA), head)
     _paint(colour, alpha, lambda img, c: cv2.ellipse(img, at(0, 0.38), (px(0.16), px(0.2)), 0, 0, 360, c, -1, AA), base)
     for s in (-1, 1):
-        _paint(colour, alpha, lambda img, c, s=s: cv2.line(img, at(0.06 * s, 0.55), at(0.1 * s, 1.0), c, thick, AA), legs)
-        _paint(colour, alpha, lambda img, c, s=s: cv2.line(img, at(0.12 * s, 0.25), at(0.22 * s, 0.55), c, thick, AA), base)
+        _paint(
+            colour, alpha, lambda img, c, s=s: cv2.line(img, at(0.06 * s, 0.55), at(0.1 * s, 1.0), c, thick, AA), legs
+        )
+        _paint(
+            colour, alpha, lambda img, c, s=s: cv2.line(img, at(0.12 * s, 0.25), at(0.22 * s, 0.55), c, thick, AA), base
+        )
 
 
 def _textured(colour, alpha, rng, cx, cy, side, base):

@@ -119,7 +119,9 @@ def _fixtures(canvas, rng, style, size, horizon):
 def _texture(rng, style, size) -> np.ndarray:
     """Smooth stains plus fine grain, static: both frames of a pair share it."""
     cells = max(size // style.texture_cell, 2)
-    blotch = cv2.resize(rng.standard_normal((cells, cells), dtype=np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    blotch = cv2.resize(
+        rng.standard_normal((cells, cells), dtype=np.float32), (size, size), interpolation=cv2.INTER_CUBIC
+    )
     grain = rng.standard_normal((size, size), dtype=np.float32)
     return (style.texture * blotch + style.grain * grain)[..., None]
 

@@ -13,7 +13,9 @@ import numpy as np
 
 def evidence(obstacle_signal: float, distractor: float, cfg) -> float:
     """Noise-free logit: saturating in the obstacle signal, linear in the distractor area."""
-    return cfg.bias + cfg.obstacle_gain * np.tanh(obstacle_signal / cfg.obstacle_scale) + cfg.distractor_gain * distractor
+    return (
+        cfg.bias + cfg.obstacle_gain * np.tanh(obstacle_signal / cfg.obstacle_scale) + cfg.distractor_gain * distractor
+    )
 
 
 def deployed_score(obstacle_signal: float, distractor: float, error: float, cfg) -> float:

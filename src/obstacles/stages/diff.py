@@ -26,8 +26,10 @@ def run(cfg: DictConfig) -> Path:
     threshold = cfg.site.pixel_threshold
     table = read_histograms(site_dir(cfg) / "no_mask_train" / HISTOGRAMS_NAME)
     values = changed_fraction(table["counts"], threshold)  # rows come sorted by label, then image
-    rows = [(str(image), str(label), f"{value:.8f}", threshold)
-            for image, label, value in zip(table["image"], table["label"], values)]
+    rows = [
+        (str(image), str(label), f"{value:.8f}", threshold)
+        for image, label, value in zip(table["image"], table["label"], values)
+    ]
     target = write_csv(site_dir(cfg) / DIFF_TABLE, DIFF_HEADER, rows)
     print(f"[diff_metrics {site}] {len(rows)} pairs at pixel threshold {threshold}")
     return target

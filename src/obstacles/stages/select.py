@@ -103,8 +103,9 @@ def rejected_reasons(src: Path) -> dict[str, str]:
         return {Path(row["file"]).stem: row["reason"] for row in csv.DictReader(handle)}
 
 
-def usable_picks(picks: list[Pick], src: Path, available: dict[str, str], label_file: Path,
-                 recording_images: Path) -> list[Pick]:
+def usable_picks(
+    picks: list[Pick], src: Path, available: dict[str, str], label_file: Path, recording_images: Path
+) -> list[Pick]:
     """Picks of images triage kept. A row naming an image triage rejected (listed in its
     bad_inputs.csv) is dropped with a warning naming the row, as the review page does; a row
     naming an image the recording does not have is a typo, and an error."""
@@ -115,8 +116,11 @@ def usable_picks(picks: list[Pick], src: Path, available: dict[str, str], label_
         if pick.image in available:
             usable.append(pick)
         elif stem in rejected:
-            print(f"warning: {label_file}:{pick.line}: image {pick.image!r} was rejected by triage "
-                  f"({rejected[stem]}); row left out (see {src / 'bad_inputs.csv'})", file=sys.stderr)
+            print(
+                f"warning: {label_file}:{pick.line}: image {pick.image!r} was rejected by triage "
+                f"({rejected[stem]}); row left out (see {src / 'bad_inputs.csv'})",
+                file=sys.stderr,
+            )
         else:
             raise LabelFileError(f"{label_file}:{pick.line}: image {pick.image!r} is not in {recording_images}")
     return usable
@@ -142,9 +146,15 @@ def run(cfg: DictConfig) -> Path:
         write_csv(out / PICKS_NAME, LABEL_HEADER, [(p.image, p.label, p.opposite_label) for p in chosen])
     counts = {c: sum(p.label == c for p in picks) for c in (OBSTACLE, NO_OBSTACLE, SKIP)}
     reversals = sum(bool(p.opposite_label) for p in picks)
-    print(f"[mask_train {site}] {counts[OBSTACLE]} obstacle, {counts[NO_OBSTACLE]} no_obstacle, "
-          f"{counts[SKIP]} skipped, {reversals} to reverse"
-          + (f"; {len(rows) - len(picks)} row(s) naming images triage rejected left out" if len(rows) > len(picks) else ""))
+    print(
+        f"[mask_train {site}] {counts[OBSTACLE]} obstacle, {counts[NO_OBSTACLE]} no_obstacle, "
+        f"{counts[SKIP]} skipped, {reversals} to reverse"
+        + (
+            f"; {len(rows) - len(picks)} row(s) naming images triage rejected left out"
+            if len(rows) > len(picks)
+            else ""
+        )
+    )
     return site_dir(cfg) / "mask_train"
 
 

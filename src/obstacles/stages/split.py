@@ -79,8 +79,9 @@ def hold_out(labels: np.ndarray, groups: np.ndarray, fraction: float, seed) -> n
     return held_out[group_of]
 
 
-def assign_splits(labels: np.ndarray, groups: np.ndarray, eval_fraction: float, val_fraction: float,
-                  seed: int) -> np.ndarray:
+def assign_splits(
+    labels: np.ndarray, groups: np.ndarray, eval_fraction: float, val_fraction: float, seed: int
+) -> np.ndarray:
     """The split name of every sample: eval held out first, then val from the rest, train the remainder."""
     if not 0.0 < eval_fraction < 1.0:
         raise ValueError(f"split.eval_fraction must be in (0, 1), got {eval_fraction}")

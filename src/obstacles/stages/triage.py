@@ -12,8 +12,8 @@ from omegaconf import DictConfig
 from obstacles.config import entry_point
 from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
 from obstacles.io.parallel import parallel_map
-from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.io.recording import BadFrame, check_frame, pair_files
+from obstacles.labels import NO_OBSTACLE, OBSTACLE
 from obstacles.stages.common import bad_inputs, site_dir, site_name
 
 INDEX_NAME = "index.csv"
@@ -90,8 +90,13 @@ def run(cfg: DictConfig) -> Path:
     files = pair_files(recording, bad)
     rows = []
     with atomic_dir(site_dir(cfg) / "src") as out:
-        triage = Triage(triage_classes(cfg.triage.obstacle_above, cfg.triage.no_obstacle_at_most),
-                        int(cfg.triage.nranges), int(cfg.recording.panels), str(cfg.recording.score_field), str(out))
+        triage = Triage(
+            triage_classes(cfg.triage.obstacle_above, cfg.triage.no_obstacle_at_most),
+            int(cfg.triage.nranges),
+            int(cfg.recording.panels),
+            str(cfg.recording.score_field),
+            str(out),
+        )
         bands = [out / cls.folder / band for cls in triage.classes for band in band_names(cls, triage.nranges)]
         for band in bands:
             band.mkdir(parents=True)

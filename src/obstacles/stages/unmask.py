@@ -20,9 +20,9 @@ from obstacles.io.images import BadImage, decode_image, encode_jpeg, split_panel
 from obstacles.io.outputs import atomic_dir
 from obstacles.io.parallel import parallel_map
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
-from obstacles.weights.curve import DIFF_LEVELS, diff_histogram
 from obstacles.stages.common import bad_inputs, site_dir, site_name
 from obstacles.stages.select import OPPOSITE_DIR, PICKS_NAME, SKIP
+from obstacles.weights.curve import DIFF_LEVELS, diff_histogram
 
 PAIR_SUFFIX = ".jpg"
 HISTOGRAMS_NAME = "diff_histograms.npy"
@@ -112,8 +112,9 @@ def run(cfg: DictConfig) -> Path:
             raise ValueError(f"two picks of {site} map to the same output name: {sorted(duplicates)[:5]}")
         unmask = Unmask(int(cfg.recording.panels), int(cfg.unmask.jpeg_quality), str(out))
         rows = []
-        for (source, targets), result in zip(jobs, parallel_map(unmask, jobs, workers=cfg.workers,
-                                                                  desc=f"no_mask_train {site}")):
+        for (source, targets), result in zip(
+            jobs, parallel_map(unmask, jobs, workers=cfg.workers, desc=f"no_mask_train {site}")
+        ):
             if isinstance(result, str):
                 bad.add(source, result)
                 continue

@@ -76,13 +76,21 @@ def run(cfg: DictConfig) -> Path:
         save_figure(weight_curve(table, is_obstacle, **shape), out / "weight_curve.png")
         save_figure(weight_distribution(table, is_obstacle), out / "weight_distribution.png")
         low, high = curve_bounds(float(curve["swc"]))
-        checked = {"max_share": float(report.max_share), "tolerance": float(report.tolerance),
-                   "min_weight": low, "max_weight": high}
+        checked = {
+            "max_share": float(report.max_share),
+            "tolerance": float(report.tolerance),
+            "min_weight": low,
+            "max_weight": high,
+        }
         summary = {"curve": curve, "classes": class_summary(table, spreads), "weights_report": checked}
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    print(f"[weights {cfg.dataset.name}] {len(table)} training images; " + ", ".join(
-        f"{label}: mean weight {s['sample_weight_mean']:.3f} (max {s['sample_weight_max']:.3f})"
-        for label, s in summary["classes"].items()))
+    print(
+        f"[weights {cfg.dataset.name}] {len(table)} training images; "
+        + ", ".join(
+            f"{label}: mean weight {s['sample_weight_mean']:.3f} (max {s['sample_weight_max']:.3f})"
+            for label, s in summary["classes"].items()
+        )
+    )
     for line in concentration_warnings(spreads, max_share=report.max_share, tolerance=report.tolerance):
         print(line)
     return Path(cfg.dataset.weights_dir)

@@ -27,7 +27,6 @@ from obstacles.config import entry_point
 from obstacles.io.outputs import write_text_atomic
 from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
-from obstacles.tracking import wandb_run
 from obstacles.plots import risk_coverage_figure, save_figure
 from obstacles.thresholds import wording
 from obstacles.thresholds.search import (
@@ -40,6 +39,7 @@ from obstacles.thresholds.search import (
     search_per_site,
 )
 from obstacles.thresholds.search import sweep as sweep_sorted
+from obstacles.tracking import wandb_run
 
 THRESHOLDS_FILE = "thresholds.json"  # numbers only: what `dvc metrics show/diff` and `dvc exp show` compare
 PROVENANCE_FILE = "thresholds.provenance.json"  # what produced them (not a DVC metric)
@@ -47,8 +47,19 @@ SWEEP_FILE = "coverage_sweep.csv"
 PLOT_FILE = "risk_coverage.png"
 PER_SITE_FILE = "per_site_thresholds.csv"
 # the empirical optimum's figures in thresholds.json (all of them are in the W&B thresholds table)
-EMPIRICAL_KEYS = ("lower", "upper", "lower_rounded", "upper_rounded", "coverage", "n_not_decided",
-                  "missed_rate", "false_alarm_rate", "missed_rate_upper", "false_alarm_rate_upper", "certified")
+EMPIRICAL_KEYS = (
+    "lower",
+    "upper",
+    "lower_rounded",
+    "upper_rounded",
+    "coverage",
+    "n_not_decided",
+    "missed_rate",
+    "false_alarm_rate",
+    "missed_rate_upper",
+    "false_alarm_rate_upper",
+    "certified",
+)
 # per site in thresholds.json (the full table is per_site_thresholds.csv)
 PER_SITE_KEYS = ("n_obstacle", "n_no_obstacle", "lower_rounded", "upper_rounded", "coverage_rounded", "certified")
 
@@ -187,8 +198,14 @@ def run(cfg: DictConfig) -> dict:
     grid = limit_grid(cfg.sweep.max_missed, cfg.sweep.max_false_alarm)
     sweep = sweep_sorted(data, grid, confidence=result.confidence, **rounding)
     if cfg.per_site:
-        per_site = search_per_site(scores, labels, table["site"].to_numpy(), confidence=confidence,
-                                   report_confidence=cfg.report_confidence, **options)
+        per_site = search_per_site(
+            scores,
+            labels,
+            table["site"].to_numpy(),
+            confidence=confidence,
+            report_confidence=cfg.report_confidence,
+            **options,
+        )
     else:
         per_site = pd.DataFrame(columns=list(PER_SITE_COLUMNS))
 
@@ -212,8 +229,12 @@ def run(cfg: DictConfig) -> dict:
         "rule": wording.RULE,
         "guarantee": wording.guarantee(report),
         "advice_in_words": wording.advice(report),
-        "outputs": {"thresholds": THRESHOLDS_FILE, "coverage_sweep": SWEEP_FILE, "risk_coverage": PLOT_FILE,
-                    "per_site": PER_SITE_FILE},
+        "outputs": {
+            "thresholds": THRESHOLDS_FILE,
+            "coverage_sweep": SWEEP_FILE,
+            "risk_coverage": PLOT_FILE,
+            "per_site": PER_SITE_FILE,
+        },
     }
 
     write_text_atomic(out_dir / SWEEP_FILE, sweep.to_csv(index=False))

@@ -101,9 +101,7 @@ def max_allowed_errors(n: int, max_rate: float, confidence: float) -> int:
     can never make that error (deciding nothing on that side) meets the limit with that confidence.
     About log2(n) bound evaluations, cached per (n, max_rate, confidence).
     """
-    return _max_allowed_errors(
-        _check_count("n", n), _check_rate("max_rate", max_rate), check_confidence(confidence)
-    )
+    return _max_allowed_errors(_check_count("n", n), _check_rate("max_rate", max_rate), check_confidence(confidence))
 
 
 def required_samples(max_rate: float, confidence: float, errors: int = 0) -> int:

@@ -28,8 +28,8 @@ import pandas as pd
 from obstacles.metrics import safe_ratio, split_sorted, validate_predictions
 from obstacles.thresholds.bounds import (
     DEFAULT_CONFIDENCE,
-    check_confidence,
     best_certifiable_rate,
+    check_confidence,
     max_allowed_errors,
     required_samples,
     side_confidence,
@@ -286,9 +286,7 @@ def round_upper(data: SortedPredictions, x: float, decimals: int, epsilon: float
 # --------------------------------------------------------------------------- bounds
 
 
-def with_bounds(
-    decisions: Decisions, confidence: float, max_missed: float, max_false_alarm: float
-) -> BoundedDecisions:
+def with_bounds(decisions: Decisions, confidence: float, max_missed: float, max_false_alarm: float) -> BoundedDecisions:
     """``decisions`` with both one-sided Clopper-Pearson bounds, each at `side_confidence` (confidence)."""
     side = side_confidence(confidence)
     missed_upper = 0.0 if decisions.lower < 0.0 else upper_bound(decisions.fn, decisions.n_obstacle, side)
@@ -503,8 +501,18 @@ def sweep(
                 data, max_missed=max_missed, max_false_alarm=max_false_alarm, confidence=confidence, **rounding
             )
             row["confidence"] = certified.confidence
-            for name in ("lower", "upper", "lower_rounded", "upper_rounded", "coverage", "n_not_decided",
-                         "missed_rate", "false_alarm_rate", "missed_rate_upper", "false_alarm_rate_upper"):
+            for name in (
+                "lower",
+                "upper",
+                "lower_rounded",
+                "upper_rounded",
+                "coverage",
+                "n_not_decided",
+                "missed_rate",
+                "false_alarm_rate",
+                "missed_rate_upper",
+                "false_alarm_rate_upper",
+            ):
                 row[f"certified_{name}"] = getattr(certified, name)
             row["certified_coverage_rounded"] = certified.rounded.coverage
         rows.append(row)
@@ -526,8 +534,9 @@ def coverage_sweep(
     With ``confidence``: the bounds of each empirical optimum at that confidence, and each cell's
     certified optimum beside it (``certified_*`` columns). Each cell is certified for its own limits.
     """
-    return sweep(SortedPredictions.build(scores, labels), limits, confidence=confidence, decimals=decimals,
-                 epsilon=epsilon)
+    return sweep(
+        SortedPredictions.build(scores, labels), limits, confidence=confidence, decimals=decimals, epsilon=epsilon
+    )
 
 
 # --------------------------------------------------------------------------- per site
@@ -584,8 +593,15 @@ def search_per_site(
         mask = site_array == site
         n_obstacle = int(is_obstacle[mask].sum())
         row = dict.fromkeys(PER_SITE_COLUMNS, float("nan"))
-        row.update(site=site, n=int(mask.sum()), n_obstacle=n_obstacle, n_no_obstacle=int(mask.sum()) - n_obstacle,
-                   searched=False, certified=False, note="")
+        row.update(
+            site=site,
+            n=int(mask.sum()),
+            n_obstacle=n_obstacle,
+            n_no_obstacle=int(mask.sum()) - n_obstacle,
+            searched=False,
+            certified=False,
+            note="",
+        )
         if n_obstacle == 0 or n_obstacle == row["n"]:
             row["note"] = f"no {'obstacle' if n_obstacle == 0 else 'no_obstacle'} images: not searched"
             rows.append(row)
@@ -594,11 +610,14 @@ def search_per_site(
         result = search(data, confidence=confidence, report_confidence=report_confidence, **options)
         empirical = result if confidence is None else search(data, report_confidence=confidence, **options)
         rounded = result.rounded
-        too_few = [f"too few {cls} images to certify {name}: {side} decides nothing"
-                   for allowed, cls, name, side in ((result.allowed_missed, "obstacle", "max_missed", "lower"),
-                                                    (result.allowed_false_alarms, "no_obstacle", "max_false_alarm",
-                                                     "upper"))
-                   if allowed < 0]
+        too_few = [
+            f"too few {cls} images to certify {name}: {side} decides nothing"
+            for allowed, cls, name, side in (
+                (result.allowed_missed, "obstacle", "max_missed", "lower"),
+                (result.allowed_false_alarms, "no_obstacle", "max_false_alarm", "upper"),
+            )
+            if allowed < 0
+        ]
         row.update(
             note="; ".join(too_few),
             searched=True,

@@ -34,39 +34,53 @@ def guarantee(report: dict) -> str:
     rounded = report.get("rounded") or {}
     max_missed, max_false_alarm = report.get("max_missed"), report.get("max_false_alarm")
     if "missed_rate_upper" not in rounded or max_missed is None:
-        return "not certified: this thresholds file carries no confidence bounds (search again with " \
-               "python -m obstacles.thresholds)"
+        return (
+            "not certified: this thresholds file carries no confidence bounds (search again with "
+            "python -m obstacles.thresholds)"
+        )
     confidence = float(rounded["confidence"])
     n = int(rounded["n"])
-    bounds = (f"upper bounds {rounded['missed_rate_upper']:.4f} missed and "
-              f"{rounded['false_alarm_rate_upper']:.4f} false alarms at the deployed values")
+    bounds = (
+        f"upper bounds {rounded['missed_rate_upper']:.4f} missed and "
+        f"{rounded['false_alarm_rate_upper']:.4f} false alarms at the deployed values"
+    )
     decides = f"they decide {rounded['n_decided']} of the {n} evaluation images ({_percent(rounded['coverage'])})"
     if rounded["n_decided"] == 0:
         decides = f"trivially so: they decide none of the {n} evaluation images, every frame goes to a person"
     if is_certified(report):
-        return (f"certified: with {_percent(confidence)} confidence over the draw of the {n} evaluation images, "
-                f"on new frames like them at most {_percent(max_missed)} of obstacles are missed and at most "
-                f"{_percent(max_false_alarm)} of obstacle-free frames raise a false alarm, both at once "
-                f"({bounds}); {decides}")
-    return (f"not certified: the limits (missed <= {_percent(max_missed)}, false alarms <= "
-            f"{_percent(max_false_alarm)}) held on the {n} evaluation images only; at {_percent(confidence)} "
-            f"confidence the true rates may be as high as the {bounds}; {decides}")
+        return (
+            f"certified: with {_percent(confidence)} confidence over the draw of the {n} evaluation images, "
+            f"on new frames like them at most {_percent(max_missed)} of obstacles are missed and at most "
+            f"{_percent(max_false_alarm)} of obstacle-free frames raise a false alarm, both at once "
+            f"({bounds}); {decides}"
+        )
+    return (
+        f"not certified: the limits (missed <= {_percent(max_missed)}, false alarms <= "
+        f"{_percent(max_false_alarm)}) held on the {n} evaluation images only; at {_percent(confidence)} "
+        f"confidence the true rates may be as high as the {bounds}; {decides}"
+    )
 
 
 def sides_deciding_nothing(report: dict) -> list[str]:
     """Which side a certified pair leaves undecided because the class has too few images."""
     sides = []
     if report.get("allowed_missed", 0) < 0:
-        sides.append(f"no image is called no_obstacle: {report['n_obstacle']} obstacle images cannot "
-                     f"certify missed <= {_percent(report['max_missed'])}")
+        sides.append(
+            f"no image is called no_obstacle: {report['n_obstacle']} obstacle images cannot "
+            f"certify missed <= {_percent(report['max_missed'])}"
+        )
     if report.get("allowed_false_alarms", 0) < 0:
-        sides.append(f"no image is called obstacle: {report['n_no_obstacle']} no_obstacle images cannot "
-                     f"certify false alarms <= {_percent(report['max_false_alarm'])}")
+        sides.append(
+            f"no image is called obstacle: {report['n_no_obstacle']} no_obstacle images cannot "
+            f"certify false alarms <= {_percent(report['max_false_alarm'])}"
+        )
     return sides
 
 
-ADVICE_NAMES = {"missed": ("missed", "obstacle", "max_missed", "no miss"),
-                "false_alarm": ("false alarms", "no_obstacle", "max_false_alarm", "no false alarm")}
+ADVICE_NAMES = {
+    "missed": ("missed", "obstacle", "max_missed", "no miss"),
+    "false_alarm": ("false alarms", "no_obstacle", "max_false_alarm", "no false alarm"),
+}
 
 
 def advice(report: dict) -> list[str]:
@@ -82,7 +96,9 @@ def advice(report: dict) -> list[str]:
             need = f"enough for {name} <= {limit} (at least {needed} with {no_error} among them)"
         else:
             need = f"{needed} with {no_error} among them would certify {name} <= {limit}: label {needed - have} more"
-        lines.append(f"{name}: {have} {cls} images in eval; {need}; as it is they certify {name} <= "
-                     f"{_percent(entry['best_limit'])} at best (at {_percent(report['confidence'])} confidence "
-                     f"for both limits)")
+        lines.append(
+            f"{name}: {have} {cls} images in eval; {need}; as it is they certify {name} <= "
+            f"{_percent(entry['best_limit'])} at best (at {_percent(report['confidence'])} confidence "
+            f"for both limits)"
+        )
     return lines

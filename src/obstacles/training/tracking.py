@@ -18,6 +18,7 @@ from obstacles.training.run_key import running_config_key
 
 PREVIOUS_RECORD_SUFFIX = ".previous"  # run.json of the training a resumed run continues
 
+
 def _outs(yaml_file: Path) -> list[tuple[Path, str]]:
     """(absolute path, md5) of every output a dvc.lock or .dvc file records."""
     if not yaml_file.is_file():

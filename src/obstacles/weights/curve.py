@@ -42,7 +42,9 @@ def diff_histogram(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
     diff = max_channel_diff(reference, current)
     if diff.dtype != np.uint8:
         raise ValueError(f"diff_histogram needs 8-bit images, got {diff.dtype}")
-    return cv2.calcHist([np.ascontiguousarray(diff)], [0], None, [DIFF_LEVELS], [0, DIFF_LEVELS]).ravel().astype(np.int64)
+    return (
+        cv2.calcHist([np.ascontiguousarray(diff)], [0], None, [DIFF_LEVELS], [0, DIFF_LEVELS]).ravel().astype(np.int64)
+    )
 
 
 def changed_fraction(histograms: np.ndarray, pixel_threshold: float) -> np.ndarray | float:
@@ -110,8 +112,7 @@ def compute_sample_weights(
         if values.size < 2 or std <= NO_SPREAD:
             if values.size:
                 warnings.warn(
-                    f"class {name}: {values.size} training image(s), std {std:g}: "
-                    "weights set to 1.0 for this class",
+                    f"class {name}: {values.size} training image(s), std {std:g}: weights set to 1.0 for this class",
                     stacklevel=2,
                 )
                 table.loc[members, "diff_threshold"] = float(values.mean())

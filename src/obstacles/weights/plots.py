@@ -26,8 +26,11 @@ def weight_curve(table: pd.DataFrame, is_obstacle: np.ndarray, *, alfa, beta, ga
     for mask, name, colour in ((is_obstacle, "obstacle", "tab:red"), (~is_obstacle, "no_obstacle", "tab:blue")):
         ax.scatter(table["sigma_dist"][mask], table["sample_weight"][mask], s=10, alpha=0.5, color=colour, label=name)
     ax.axvline(beta / alfa, ls="--", color="grey", lw=1, label=f"half weight at {beta / alfa:.2f}")
-    ax.set(xlabel="sigma_dist (signed distance past the class threshold, in stds)", ylabel="sample_weight",
-           title=f"alfa={alfa}, beta={beta}, gamma={gamma}, swc={swc}")
+    ax.set(
+        xlabel="sigma_dist (signed distance past the class threshold, in stds)",
+        ylabel="sample_weight",
+        title=f"alfa={alfa}, beta={beta}, gamma={gamma}, swc={swc}",
+    )
     ax.legend(loc="best", fontsize=8)
     return fig
 
@@ -45,7 +48,9 @@ def weight_distribution(table: pd.DataFrame, is_obstacle: np.ndarray) -> Figure:
             continue
         axes[0].hist(part["diff_metric"], bins=metric_bins, histtype="stepfilled", alpha=0.5, color=colour, label=name)
         axes[0].axvline(part["diff_threshold"].iloc[0], color=colour, ls="--", lw=1)
-        axes[1].hist(part["sample_weight"], bins=weight_bins, histtype="stepfilled", alpha=0.5, color=colour, label=name)
+        axes[1].hist(
+            part["sample_weight"], bins=weight_bins, histtype="stepfilled", alpha=0.5, color=colour, label=name
+        )
     axes[0].set(xlabel="diff_metric (dashed: class diff_threshold)", ylabel="images")
     axes[1].set(xlabel="sample_weight", ylabel="images")
     for ax in axes:
