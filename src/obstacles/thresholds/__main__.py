@@ -30,6 +30,7 @@ from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
 from obstacles.plots import risk_coverage_figure, save_figure
 from obstacles.thresholds import wording
 from obstacles.thresholds.search import (
+    HEADLINE_FIELDS,
     PER_SITE_COLUMNS,
     SortedPredictions,
     ThresholdResult,
@@ -47,19 +48,7 @@ SWEEP_FILE = "coverage_sweep.csv"
 PLOT_FILE = "risk_coverage.png"
 PER_SITE_FILE = "per_site_thresholds.csv"
 # the empirical optimum's figures in thresholds.json (all of them are in the W&B thresholds table)
-EMPIRICAL_KEYS = (
-    "lower",
-    "upper",
-    "lower_rounded",
-    "upper_rounded",
-    "coverage",
-    "n_not_decided",
-    "missed_rate",
-    "false_alarm_rate",
-    "missed_rate_upper",
-    "false_alarm_rate_upper",
-    "certified",
-)
+EMPIRICAL_KEYS = (*HEADLINE_FIELDS, "certified")
 # per site in thresholds.json (the full table is per_site_thresholds.csv)
 PER_SITE_KEYS = ("n_obstacle", "n_no_obstacle", "lower_rounded", "upper_rounded", "coverage_rounded", "certified")
 

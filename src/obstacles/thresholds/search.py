@@ -441,6 +441,21 @@ def limit_grid(max_missed=DEFAULT_GRID, max_false_alarm=DEFAULT_GRID) -> list[tu
     return [(float(m), float(f)) for m, f in product(max_missed, max_false_alarm)]
 
 
+# The figures that describe one (lower, upper) pair at a glance: the sweep's certified columns and
+# thresholds.json's empirical block.
+HEADLINE_FIELDS = (
+    "lower",
+    "upper",
+    "lower_rounded",
+    "upper_rounded",
+    "coverage",
+    "n_not_decided",
+    "missed_rate",
+    "false_alarm_rate",
+    "missed_rate_upper",
+    "false_alarm_rate_upper",
+)
+
 SWEEP_COLUMNS = (
     "max_missed",
     "max_false_alarm",
@@ -501,18 +516,7 @@ def sweep(
                 data, max_missed=max_missed, max_false_alarm=max_false_alarm, confidence=confidence, **rounding
             )
             row["confidence"] = certified.confidence
-            for name in (
-                "lower",
-                "upper",
-                "lower_rounded",
-                "upper_rounded",
-                "coverage",
-                "n_not_decided",
-                "missed_rate",
-                "false_alarm_rate",
-                "missed_rate_upper",
-                "false_alarm_rate_upper",
-            ):
+            for name in HEADLINE_FIELDS:
                 row[f"certified_{name}"] = getattr(certified, name)
             row["certified_coverage_rounded"] = certified.rounded.coverage
         rows.append(row)
