@@ -78,20 +78,27 @@ def upper_bound(errors: int, n: int, confidence: float) -> float:
     return float(beta.ppf(confidence, errors + 1, n - errors))
 
 
+def _crossing(holds, low: int, high: int) -> tuple[int, int]:
+    """(last, first): the adjacent integers in [low, high] where a monotone predicate changes value,
+    given that it differs at low and at high (bisection: about log2(high - low) calls)."""
+    at_low = holds(low)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if holds(middle) == at_low:
+            low = middle
+        else:
+            high = middle
+    return low, high
+
+
 @lru_cache(maxsize=4096)
 def _max_allowed_errors(n: int, max_rate: float, confidence: float) -> int:
     if upper_bound(n, n, confidence) <= max_rate:  # max_rate == 1: every count certifies it
         return n
     if n == 0 or upper_bound(0, n, confidence) > max_rate:
         return -1
-    low, high = 0, n  # bound(low) <= max_rate < bound(high); the bound grows with the count
-    while high - low > 1:
-        middle = (low + high) // 2
-        if upper_bound(middle, n, confidence) <= max_rate:
-            low = middle
-        else:
-            high = middle
-    return low
+    last, _ = _crossing(lambda errors: upper_bound(errors, n, confidence) <= max_rate, 0, n)  # grows with errors
+    return last
 
 
 def max_allowed_errors(n: int, max_rate: float, confidence: float) -> int:
@@ -128,13 +135,8 @@ def required_samples(max_rate: float, confidence: float, errors: int = 0) -> int
     high = 2 * low
     while upper_bound(errors, high, confidence) > max_rate:
         low, high = high, 2 * high
-    while high - low > 1:  # bound(low) > max_rate >= bound(high)
-        middle = (low + high) // 2
-        if upper_bound(errors, middle, confidence) <= max_rate:
-            high = middle
-        else:
-            low = middle
-    return high
+    _, first = _crossing(lambda images: upper_bound(errors, images, confidence) <= max_rate, low, high)  # falls with n
+    return first
 
 
 def best_certifiable_rate(n: int, confidence: float) -> float:
