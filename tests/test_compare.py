@@ -243,6 +243,7 @@ def test_each_pair_gets_a_verdict_with_its_test_and_p_value(compared):
     report = json.loads((sweep / "compare" / "comparison.json").read_text())
     assert report["test"] == comparison.TEST_DESCRIPTION and report["limits"] == LIMITS
     assert "paired t-test" in output and "seed noise" in output
+    assert "choose a setting on val AUROC" in output, "selection is on val, eval only reports"
 
 
 def test_the_picture_is_written(compared):

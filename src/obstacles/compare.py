@@ -66,6 +66,11 @@ class Metric:
     title: str  # picture and printout
 
 
+# Choosing a setting is tuning: it must not look at the split that reports (DESIGN section 2.4).
+SELECTION_RULE = (
+    "choose a setting on val AUROC; eval AUROC and coverage are the report on the held-out "
+    "split (choosing by them would flatter the number that is shipped)"
+)
 METRICS = (
     Metric("val_auroc", "val AUROC"),
     Metric("eval_auroc", "eval AUROC"),
@@ -394,6 +399,7 @@ def summary_text(result: Comparison, alpha: float) -> str:
             spread = f"± {_fmt(s.sd)}" if s.sd is not None else "(no spread: fewer than 2 seeds)"
             cells.append(f"{m.title} {_fmt(s.mean)} {spread} (n={s.n})")
         lines.append(f"{result.labels[key]}: " + "; ".join(cells))
+    lines.append(SELECTION_RULE)
     lines.append(f"pairs ({comparison.TEST_DESCRIPTION}; alpha {alpha:g}):")
     titles = {m.name: m.title for m in METRICS}
     for row in result.pairs.itertuples(index=False):
