@@ -88,11 +88,17 @@ def press(driver, *keys: str) -> None:
         ActionChains(driver).send_keys(key).perform()
 
 
+def download_finished(path: Path) -> bool:
+    """Chromium may create the target empty before it writes it, next to a .crdownload partial."""
+    partials = list(path.parent.glob("*.crdownload"))
+    return path.is_file() and path.stat().st_size > 0 and not partials
+
+
 def wait_for_file(path: Path) -> Path:
     deadline = time.monotonic() + DOWNLOAD_WAIT_S
-    while not path.is_file() and time.monotonic() < deadline:
+    while not download_finished(path) and time.monotonic() < deadline:
         time.sleep(POLL_S)
-    assert path.is_file(), f"no download at {path}"
+    assert download_finished(path), f"no complete download at {path}"
     return path
 
 
