@@ -36,8 +36,8 @@ DATASET = "bench"
 
 
 def eval_dataset(root: Path) -> PairDataset:
-    rows = read_manifest(root / "datasets" / DATASET / "manifest.csv")
-    return PairDataset(root / "datasets" / DATASET, rows[rows["split"] == "eval"])
+    rows = read_manifest(root / "datasets" / DATASET / "manifest.csv", root)
+    return PairDataset(rows[rows["split"] == "eval"])
 
 
 def loader(dataset: PairDataset, batch_size: int, workers: int) -> DataLoader:

@@ -27,12 +27,18 @@ from omegaconf import open_dict
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from obstacles.config import compose  # noqa: E402
 from obstacles.io.parallel import parallel_map, resolve_workers  # noqa: E402
+from obstacles.lineage import MANIFEST_NAME  # noqa: E402
 from obstacles.simulate import simulate  # noqa: E402
-from obstacles.splits import SPLITS  # noqa: E402
-from obstacles.stages import diff, merge, select, split, triage, unmask, weights  # noqa: E402
+from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src, weights  # noqa: E402
 
 SITE = "bench_202401_01"
-STAGES = (("src", triage), ("mask_train", select), ("no_mask_train", unmask), ("split", split), ("diff_metrics", diff))
+STAGES = (
+    ("src", src),
+    ("mask_train", mask_train),
+    ("no_mask_train", no_mask_train),
+    ("split", split),
+    ("diff_metrics", diff_metrics),
+)
 
 
 def make_batch(root: Path, frames: int) -> list[Path]:
@@ -81,12 +87,12 @@ def run_pipeline(root: Path, datasets: Path) -> tuple[dict[str, float], int]:
         cfg.site = {"name": SITE, "pixel_threshold": 50}
         cfg.sites = [SITE]
     seconds, cpu = {}, {}
-    for name, stage in STAGES + (("balanced", merge), ("weights", weights)):
+    for name, stage in STAGES + (("balanced", balanced), ("weights", weights)):
         before, started = cpu_seconds(), time.perf_counter()
         stage.run(cfg)
         seconds[name] = time.perf_counter() - started
         cpu[name] = tuple(after - first for after, first in zip(cpu_seconds(), before))
-    n_pairs = sum(1 for split in SPLITS for _ in (datasets / "demo_balanced" / split).rglob("*.jpg"))
+    n_pairs = len((datasets / "demo_balanced" / MANIFEST_NAME).read_text().splitlines()) - 1
     return seconds, cpu, n_pairs
 
 
@@ -183,13 +189,16 @@ def main() -> None:
     wait_after_cleanup(marker)
     for frames in (args.small, args.frames):
         if frames:
-            run_dir = args.root / "runs" / f"{frames}-{time.time_ns()}"
+            run_dir = (
+                args.root / str(frames) / "runs" / str(time.time_ns())
+            )  # inside the root: manifests are relative to it
             # each size in a fresh process, so peak memory is this size's own
             if os.fork() == 0:
                 report(bench(args.root / str(frames), frames, run_dir))
                 os._exit(0)
             os.wait()
-    shutil.rmtree(args.root / "runs", ignore_errors=True)
+    for frames in (args.small, args.frames):
+        shutil.rmtree(args.root / str(frames) / "runs", ignore_errors=True)
     marker.touch()
 
 

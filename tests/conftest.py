@@ -17,9 +17,9 @@ from obstacles.io.images import encode_jpeg
 REPO = Path(CONF_DIR).parent
 
 
-def pipeline_cfg(root: Path, site: str | None = None, pixel_threshold: int = 50, overrides=()):
-    """conf/pipeline.yaml as the stages see it, rooted at a scratch folder."""
-    cfg = compose("pipeline", [f"paths.root_dir={root}", "workers=1", *overrides])
+def pipeline_cfg(root: Path, site: str | None = None, pixel_threshold: int = 50, overrides=(), config="pipeline"):
+    """conf/pipeline.yaml (or a config built on it) as the stages see it, rooted at a scratch folder."""
+    cfg = compose(config, [f"paths.root_dir={root}", "workers=1", *overrides])
     with open_dict(cfg):
         if site:
             cfg.site = OmegaConf.create({"name": site, "pixel_threshold": pixel_threshold})

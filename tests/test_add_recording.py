@@ -2,12 +2,13 @@
 
 import sys
 
+import pandas as pd
 import pytest
 from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles import add_recording
 from obstacles.config import compose
-from obstacles.stages import select, triage
+from obstacles.stages import mask_train, src
 
 SITE = "lab_202301_03"
 
@@ -18,9 +19,8 @@ def project(tmp_path):
     (tmp_path / "conf" / "site").mkdir(parents=True)
     (tmp_path / "conf" / "sites.yaml").write_text("sites:\n  - plant_202209_01\n")
     (tmp_path / "dvc.yaml").write_text(
-        "stages:\n  balanced:\n    cmd: python -m obstacles.stages.merge\n    deps:\n"
-        "      - src/obstacles/stages/merge.py\n      - datasets/plant_202209_01/train\n"
-        "      - datasets/plant_202209_01/val\n      - datasets/plant_202209_01/eval\n      - datasets/plant_202209_01/split.csv\n"
+        "stages:\n  balanced:\n    cmd: python -m obstacles.stages.balanced\n    deps:\n"
+        "      - src/obstacles/stages/balanced.py\n      - datasets/plant_202209_01/split.csv\n"
         "      - datasets/plant_202209_01/diff_metrics.csv\n"
     )
     (tmp_path / "conf" / "site" / "plant_202209_01.yaml").write_text("name: plant_202209_01\npixel_threshold: 50\n")
@@ -121,9 +121,9 @@ def test_a_batch_with_broken_images_goes_through_triage_and_picks_with_no_hand_e
     assert labelled == {f"{stem(i)}.jpg" for i in range(4)}, "no row for a file triage rejects"
     labels_before = label_file.read_bytes()
     cfg = pipeline_cfg(project, SITE)
-    src = triage.run(cfg)
-    rejected = (src / "bad_inputs.csv").read_text()
+    triaged = src.run(cfg)
+    rejected = (triaged / "bad_inputs.csv").read_text()
     assert all(f"{name}.jpg" in rejected for name in broken)
-    picks = select.run(cfg)
-    assert sorted(p.name for p in (picks / "obstacle").iterdir()) == [f"{stem(2)}.jpg"]
+    picks = pd.read_csv(mask_train.run(cfg))
+    assert list(picks.loc[picks["label"] == "obstacle", "image"]) == [f"{stem(2)}.jpg"]
     assert label_file.read_bytes() == labels_before, "the label file is never modified"

@@ -15,14 +15,15 @@ from obstacles.config import compose
 from obstacles.io.images import decode_image, encode_jpeg
 from training_fixtures import write_pair_dataset
 
-TRAIN_IMAGE = "train/obstacle/site_a__pair_0001.jpg"  # copied into eval: leakage
-RELABELED = "train/no_obstacle/site_b__pair_0010.jpg"  # re-encoded, filed as obstacle: conflict
-REVERSED_OF = "train/obstacle/site_b__pair_0009.jpg"  # its "_reversed" twin, labelled no_obstacle
+PAIRS = "datasets/tiny/pairs"  # where write_pair_dataset puts the images; manifest paths are root-relative
+TRAIN_IMAGE = f"{PAIRS}/train/obstacle/site_a__pair_0001.jpg"  # copied into eval: leakage
+RELABELED = f"{PAIRS}/train/no_obstacle/site_b__pair_0010.jpg"  # re-encoded, filed as obstacle: conflict
+REVERSED_OF = f"{PAIRS}/train/obstacle/site_b__pair_0009.jpg"  # its "_reversed" twin, labelled no_obstacle
 
 
-def plant(dataset, relative: str, data: bytes, split: str, label: str) -> None:
-    """Add one image and its manifest row to the tiny dataset."""
-    (dataset / relative).write_bytes(data)
+def plant(root, dataset, relative: str, data: bytes, split: str, label: str) -> None:
+    """Add one image (`relative` to root) and its manifest row to the dataset."""
+    (root / relative).write_bytes(data)
     manifest = pd.read_csv(dataset / "manifest.csv")
     row = {
         "path": relative,
@@ -41,15 +42,16 @@ def audited(tmp_path_factory):
     root = tmp_path_factory.mktemp("audit")
     trained_run(root)
     dataset = root / "datasets" / "tiny"
-    copy = (dataset / TRAIN_IMAGE).read_bytes()
-    plant(dataset, "eval/obstacle/site_a__pair_0001_again.jpg", copy, "eval", "obstacle")
-    reencoded = encode_jpeg(decode_image(dataset / RELABELED), 95)
-    plant(dataset, "train/obstacle/site_b__pair_0010_relabeled.jpg", reencoded, "train", "obstacle")
+    copy = (root / TRAIN_IMAGE).read_bytes()
+    plant(root, dataset, f"{PAIRS}/eval/obstacle/site_a__pair_0001_again.jpg", copy, "eval", "obstacle")
+    reencoded = encode_jpeg(decode_image(root / RELABELED), 95)
+    plant(root, dataset, f"{PAIRS}/train/obstacle/site_b__pair_0010_relabeled.jpg", reencoded, "train", "obstacle")
     # the same bytes as its original, so the pair is surely a near-duplicate: only the name excuses it
     plant(
+        root,
         dataset,
-        "train/no_obstacle/site_b__pair_0009_reversed.jpg",
-        (dataset / REVERSED_OF).read_bytes(),
+        f"{PAIRS}/train/no_obstacle/site_b__pair_0009_reversed.jpg",
+        (root / REVERSED_OF).read_bytes(),
         "train",
         "no_obstacle",
     )
@@ -66,7 +68,7 @@ def audited(tmp_path_factory):
 def test_planted_train_eval_duplicate_is_leakage(audited):
     _, out = audited
     leakage = pd.read_csv(out / "leakage.csv")
-    planted = leakage[leakage["path_b"] == "eval/obstacle/site_a__pair_0001_again.jpg"]
+    planted = leakage[leakage["path_b"] == f"{PAIRS}/eval/obstacle/site_a__pair_0001_again.jpg"]
     assert planted["path_a"].tolist() == [TRAIN_IMAGE] and planted["similarity"].tolist() == [1.0]
     order = {"train": 0, "val": 1, "eval": 2}
     assert (leakage["split_a"].map(order) < leakage["split_b"].map(order)).all(), "side a is the earlier split"
@@ -76,7 +78,7 @@ def test_planted_label_conflict_is_found_and_reversal_pairs_are_not(audited):
     _, out = audited
     conflicts = pd.read_csv(out / "label_conflicts.csv")
     pairs = set(zip(conflicts["path_a"], conflicts["path_b"]))
-    assert ("train/obstacle/site_b__pair_0010_relabeled.jpg", RELABELED) in pairs
+    assert (f"{PAIRS}/train/obstacle/site_b__pair_0010_relabeled.jpg", RELABELED) in pairs
     assert not any("_reversed" in a + b for a, b in pairs)
     assert (conflicts["label_a"] == "obstacle").all() and (conflicts["label_b"] == "no_obstacle").all()
     assert conflicts["similarity"].ge(0.99999).all()
@@ -92,7 +94,7 @@ def test_surprising_images_are_ranked_by_loss_and_reported(audited):
     )
     np.testing.assert_allclose(surprising["loss"], expected, rtol=1e-4)
     page = (out / "index.html").read_text()
-    assert "leakage (" in page and "../../../datasets/tiny/eval/obstacle/site_a__pair_0001_again.jpg" in page
+    assert "leakage (" in page and f"../../../{PAIRS}/eval/obstacle/site_a__pair_0001_again.jpg" in page
     (record,) = root.glob("wandb/offline-run-*/run-*.wandb")
     data = record.read_bytes()
     assert all(name in data for name in (b"leakage", b"label_conflicts", b"surprising"))
@@ -111,13 +113,18 @@ def hostile_dataset(root, name: str):
     paths = []
     for path, stem in zip(manifest["path"], hostile_stems()):
         renamed = f"{path.rsplit('/', 1)[0]}/{stem}.jpg"
-        (dataset / path).rename(dataset / renamed)
+        (root / path).rename(root / renamed)
         paths.append(renamed)
     manifest.assign(path=paths).to_csv(dataset / "manifest.csv", index=False)
-    first = dataset / paths[0]
-    plant(dataset, f"eval/no_obstacle/{first.stem} again.jpg", first.read_bytes(), "eval", "no_obstacle")
-    plant(dataset, f"train/obstacle/{first.stem} relabeled.jpg", first.read_bytes(), "train", "obstacle")
-    return dataset, [*paths, f"eval/no_obstacle/{first.stem} again.jpg", f"train/obstacle/{first.stem} relabeled.jpg"]
+    first = root / paths[0]
+    pairs = f"datasets/{name}/pairs"
+    again, relabeled = (
+        f"{pairs}/eval/no_obstacle/{first.stem} again.jpg",
+        f"{pairs}/train/obstacle/{first.stem} relabeled.jpg",
+    )
+    plant(root, dataset, again, first.read_bytes(), "eval", "no_obstacle")
+    plant(root, dataset, relabeled, first.read_bytes(), "train", "obstacle")
+    return dataset, [*paths, again, relabeled]
 
 
 @pytest.mark.browser

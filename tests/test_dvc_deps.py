@@ -93,3 +93,13 @@ def test_every_module_a_stage_runs_is_one_of_its_deps(pipeline, stage):
         if not any(path == dep or dep in path.parents for dep in covered)
     )
     assert missing == [], f"{pipeline}: `{stage['cmd'].split()[2]}` imports modules missing from its deps: {missing}"
+
+
+@pytest.mark.parametrize(("pipeline", "stage"), list(stages()))
+def test_every_code_dep_of_a_stage_is_code_it_runs(pipeline, stage):
+    """The other way round: a listed module the command never imports re-runs the stage for nothing."""
+    (entry,) = COMMAND_MODULE.findall(stage["cmd"])
+    ran = closure(entry)
+    deps = [dep for dep in stage.get("deps", []) if isinstance(dep, str) and dep.startswith("src/")]
+    unused = [dep for dep in deps if not any(path == REPO / dep or REPO / dep in path.parents for path in ran)]
+    assert unused == [], f"{pipeline}: `{stage['cmd'].split()[2]}` lists deps it never imports: {unused}"

@@ -84,10 +84,27 @@ def test_first_repro_builds_every_stage(project):
     assert ran_stages(output) == expected
     manifest = (root / "datasets" / "demo_balanced" / "manifest.csv").read_text().splitlines()
     assert len(manifest) > 60 and {line.split(",")[1] for line in manifest[1:]} == set(SITES)
+    # selections are manifests: image files only where pixels change, about one file per recorded frame
+    files = [p.relative_to(root / "datasets") for p in (root / "datasets").rglob("*") if p.is_file()]
+    images = [p for p in files if p.suffix == ".jpg"]
+    assert images and all(p.parts[1] == "no_mask_train" for p in images)
+    recorded = sum(1 for _ in (root / "data" / "recordings").glob("*/images/*"))
+    assert len(images) <= 1.2 * recorded, (len(images), recorded)
+    assert len(files) - len(images) <= 12 * len(SITES) + 8, "tables: a few per site, none per image"
+    # cache.type hardlink,copy (.dvc/config): a pair and its cache object are one file on disk
+    assert all(os.stat(root / "datasets" / p).st_nlink >= 2 for p in images)
 
 
 def test_second_repro_runs_nothing(project):
     root, _ = project
+    assert ran_stages(run(root, "dvc", "repro", DATA_TARGET)) == set()
+
+
+def test_a_folder_view_is_invisible_to_dvc(project):
+    root, _ = project
+    run(root, sys.executable, "-m", "obstacles.folder_view")
+    assert any((root / "views" / "demo_balanced" / "train").rglob("*.jpg"))
+    assert "up to date" in run(root, "dvc", "status", DATA_TARGET)
     assert ran_stages(run(root, "dvc", "repro", DATA_TARGET)) == set()
 
 
@@ -319,5 +336,5 @@ def test_the_demos_pipelines_leave_dvc_status_clean(project):
     pipelines = {p.relative_to(root).as_posix() for p in root.rglob("dvc.yaml") if ".dvc" not in p.parts}
     assert pipelines == set(demo.PIPELINES)
     run(root, sys.executable, "-c", "from obstacles import demo; demo.reproduce()", env_extra={"WANDB_MODE": "offline"})
-    assert "up to date" in run(root, "dvc", "status")
+    assert "up to date" in run(root, "dvc", "status", DATA_TARGET)
     assert (root / "reports" / "audit" / "demo_balanced" / "index.html").is_file()

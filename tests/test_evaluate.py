@@ -130,7 +130,7 @@ def test_galleries_hold_exactly_the_errors_of_each_threshold(trained):
             found = {p.name for p in (folder / kind).glob("*")} if (folder / kind).exists() else set()
             assert found == set(expected), (tag, kind)
             for name, path in expected.items():
-                assert (folder / kind / name).read_bytes() == (root / "datasets" / "tiny" / path).read_bytes()
+                assert (folder / kind / name).read_bytes() == (root / path).read_bytes()
         page = (folder / "index.html").read_text()
         links = set(HREF.findall(page))
         assert all((folder / link).is_file() for link in links)

@@ -61,7 +61,7 @@ def real_batch(root: Path, with_mask: bool) -> tuple[torch.Tensor, list[str]]:
     manifest = pd.read_csv(root / "datasets" / "tiny" / "manifest.csv")
     tensors = []
     for path, threshold in zip(manifest["path"], manifest["pixel_threshold"]):
-        reference, current = read_pair(root / "datasets" / "tiny" / path)
+        reference, current = read_pair(root / path)
         mask = diff_mask(reference, current, threshold).astype(np.uint8) if with_mask else None
         tensors.append(to_tensor(reference, current, mask))
     return torch.stack(tensors), list(manifest["path"])

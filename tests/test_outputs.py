@@ -150,3 +150,21 @@ def test_output_replaces_a_file_or_an_empty_folder_of_the_same_name(tmp_path):
             write_output(out, "new", files=2)
         assert_one_complete_output(final, ["new"], files=2)
         assert leftovers(final) == []
+
+
+def test_break_links_gives_a_linked_file_its_own_bytes_and_leaves_the_other_name_alone(tmp_path):
+    from obstacles.io.outputs import break_links
+
+    cache, run = tmp_path / "cache", tmp_path / "run" / "checkpoints"
+    cache.mkdir()
+    run.mkdir(parents=True)
+    (cache / "object").write_bytes(b"cached checkpoint")
+    os.chmod(cache / "object", 0o444)  # as DVC leaves a linked file
+    os.link(cache / "object", run / "last.ckpt")
+    (run / "own.txt").write_text("not linked")
+    assert break_links(tmp_path / "run") == [run / "last.ckpt"]
+    assert os.stat(run / "last.ckpt").st_nlink == 1 and (run / "last.ckpt").read_bytes() == b"cached checkpoint"
+    with open(run / "last.ckpt", "wb") as handle:  # what a resumed run does to its last.ckpt
+        handle.write(b"epoch 2")
+    assert (cache / "object").read_bytes() == b"cached checkpoint", "the cache's bytes are untouched"
+    assert break_links(tmp_path / "run") == []

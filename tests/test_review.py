@@ -1,5 +1,5 @@
 """Review page: pre-filled labels, site errors, and (in a real headless Chromium) keys -> export ->
-labels/<site>.csv -> the select stage."""
+labels/<site>.csv -> the mask_train stage."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from curation_fixtures import SITE, simulated_recording
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.config import compose
+from obstacles.io.label_file import read_label_file
+from obstacles.lineage import prefill_label
 from obstacles.review import run
-from obstacles.stages import select, triage
-from obstacles.stages.select import prefill_label, read_label_file
+from obstacles.stages import mask_train, src
 
 DOWNLOAD_WAIT_S = 10.0
 RELOAD_TRIES = 5
@@ -34,7 +36,7 @@ def triaged(tmp_path):
     """A simulated recording, its triage, and the simulator's label file moved aside."""
     simulated_recording(tmp_path, n_frames=12, panel=48)
     shutil.move(tmp_path / "labels" / f"{SITE}.csv", tmp_path / "simulated_labels.csv")
-    triage.run(review_cfg(tmp_path))
+    src.run(review_cfg(tmp_path))
     return tmp_path
 
 
@@ -55,7 +57,10 @@ def test_labels_start_from_the_deployed_score_with_the_triage_cutoffs(triaged):
     items = page_data(page)["items"]
     assert [i["image"] for i in items] == [r["image"] for r in index_rows(triaged)]
     for item in items:
-        assert item["label"] == prefill_label(item["score"], cfg.triage) and item["opposite"] == ""
+        assert (
+            item["label"] == prefill_label(item["score"], cfg.src.obstacle_above, cfg.src.no_obstacle_at_most)
+            and item["opposite"] == ""
+        )
         assert (page.parent / item["src"]).resolve().is_file()  # relative links work from disk
     assert {i["label"] for i in items} == {"obstacle", "no_obstacle", "skip"}
 
@@ -103,7 +108,7 @@ def wait_for_file(path: Path) -> Path:
 
 
 @pytest.mark.browser
-def test_keys_and_export_round_trip_through_the_select_stage(triaged, browser, tmp_path):
+def test_keys_and_export_round_trip_through_the_mask_train_stage(triaged, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -123,18 +128,18 @@ def test_keys_and_export_round_trip_through_the_select_stage(triaged, browser, t
 
     labels_file = triaged / "labels" / f"{SITE}.csv"
     shutil.copy(exported, labels_file)
-    picks = {p.image: p for p in read_label_file(labels_file, cfg.unmask.reversed_default_label)}
+    picks = {p.image: p for p in read_label_file(labels_file, cfg.mask_train.reversed_default_label)}
     assert sorted(picks) == images
     assert (picks[images[0]].label, picks[images[0]].opposite_label) == ("obstacle", "")
     assert (picks[images[1]].label, picks[images[1]].opposite_label) == ("no_obstacle", "obstacle")
     assert (picks[images[2]].label, picks[images[2]].opposite_label) == ("skip", "")
     assert (picks[images[3]].label, picks[images[3]].opposite_label) == ("no_obstacle", "no_obstacle")
 
-    mask_train = select.run(cfg)
+    table = pd.read_csv(mask_train.run(cfg), keep_default_na=False)
     for label in ("obstacle", "no_obstacle"):
-        chosen = sorted(p.name for p in (mask_train / label).iterdir())
+        chosen = sorted(table.loc[table["label"] == label, "image"])
         assert chosen == sorted(image for image, pick in picks.items() if pick.label == label)
-    assert sorted(p.name for p in (mask_train / "opposite").iterdir()) == [images[1], images[3]]
+    assert sorted(table.loc[table["opposite_label"] != "", "image"]) == [images[1], images[3]]
 
     # a reload keeps the edits (localStorage) until Reset; Chromium commits storage asynchronously,
     # so a reload straight after the last key may come too early: allow a few
@@ -155,7 +160,7 @@ def hostile_triage(tmp_path):
     (tmp_path / "labels" / f"{SITE}.csv").unlink()  # it names the simulator's stems
     for folder in ("images", "json"):
         rename_to_hostile(sorted((recording / folder).iterdir()))
-    triage.run(review_cfg(tmp_path))
+    src.run(review_cfg(tmp_path))
     return tmp_path
 
 

@@ -10,9 +10,11 @@ from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles.io import parallel
 from obstacles.io.images import decode_image, split_panels
-from obstacles.stages import diff, merge, select, split, triage, unmask
+from obstacles.io.label_file import LabelFileError
+from obstacles.io.provenance import file_sha256
+from obstacles.lineage import MANIFEST_COLUMNS
+from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src
 from obstacles.stages import weights as weights_stage
-from obstacles.stages.select import LabelFileError
 from obstacles.weights import diff_metric
 
 SITE = "plant_202209_01"
@@ -43,7 +45,7 @@ def site(tmp_path, rng):
     rows[1] = (rows[1][0], "skip", "")
     write_labels(tmp_path, rows)
     cfg = pipeline_cfg(tmp_path, SITE, overrides=["split.eval_fraction=0.25"])
-    triage.run(cfg)
+    src.run(cfg)
     return tmp_path, cfg, rows
 
 
@@ -55,15 +57,36 @@ def write_labels(root, rows, header=("image", "label", "opposite_label")):
         writer.writerows(rows)
 
 
-def test_mask_train_copies_picks_byte_for_byte(site):
+def test_src_lists_every_frame_with_its_recording_path_hash_and_band_and_copies_nothing(site):
     root, cfg, rows = site
-    out = select.run(cfg)
-    images = root / "data" / "recordings" / SITE / "images"
-    for image, label, opposite in rows:
-        if label != "skip":
-            assert (out / label / image).read_bytes() == (images / image).read_bytes()
-        assert (out / "opposite" / image).exists() == bool(opposite)
-    assert not (out / "obstacle" / rows[1][0]).exists() and not (out / "no_obstacle" / rows[1][0]).exists()
+    out = root / "datasets" / SITE / "src"
+    assert sorted(p.name for p in out.iterdir()) == ["bad_inputs.csv", "index.csv"], "a manifest, no image"
+    index = pd.read_csv(out / "index.csv")
+    assert list(index.columns) == ["image", "path", "sha256", "score", "class", "band"]
+    assert sorted(index["image"]) == sorted(r[0] for r in rows)
+    for _, row in index.iterrows():
+        assert row["path"] == f"data/recordings/{SITE}/images/{row['image']}", "relative to the project root"
+        assert file_sha256(root / row["path"]) == row["sha256"]
+        obstacle = row["score"] > 0.5  # 0.9 or 0.1: the class's 4th of 5 bands, or its 2nd
+        assert (row["class"], row["band"]) == (
+            ("classified_obstacle", "obs_between_0.85_0.93")
+            if obstacle
+            else ("classified_no_obstacle", "no_obs_between_0.07_0.13")
+        )
+
+
+def test_mask_train_lists_the_picks_with_the_recordings_path_and_hash(site):
+    root, cfg, rows = site
+    out = mask_train.run(cfg)
+    assert out == root / "datasets" / SITE / "mask_train.csv"
+    picks = pd.read_csv(out, keep_default_na=False)
+    assert list(picks.columns) == ["image", "path", "sha256", "label", "opposite_label"]
+    chosen = [r for r in rows if r[1] != "skip" or r[2]]
+    assert list(zip(picks["image"], picks["label"], picks["opposite_label"])) == chosen
+    for row in picks.itertuples():
+        assert row.path == f"data/recordings/{SITE}/images/{row.image}"
+        assert file_sha256(root / row.path) == row.sha256
+    assert rows[1][0] not in set(picks["image"]), "a skipped image without a reversed label is no pick"
 
 
 @pytest.mark.parametrize(
@@ -84,9 +107,9 @@ def test_label_file_errors_name_file_and_line(site, row, message):
     bad_row = tuple(v.format(first=first, second=second) for v in row)
     write_labels(root, [rows[0], bad_row])
     with pytest.raises(LabelFileError, match=message) as error:
-        select.run(cfg)
+        mask_train.run(cfg)
     assert f"labels/{SITE}.csv" in str(error.value)
-    assert not (root / "datasets" / SITE / "mask_train").exists()
+    assert not (root / "datasets" / SITE / "mask_train.csv").exists()
 
 
 def test_label_file_errors_give_the_files_own_line_numbers(site):
@@ -95,17 +118,17 @@ def test_label_file_errors_give_the_files_own_line_numbers(site):
     lines = ["image,label,opposite_label", ",".join(rows[0]), "", "", ",".join(rows[2]), f"{rows[3][0]},maybe,"]
     label_file.write_text("\n".join(lines) + "\n")
     with pytest.raises(LabelFileError, match=f"{SITE}.csv:6: unknown label 'maybe'"):
-        select.run(cfg)
+        mask_train.run(cfg)
     label_file.write_bytes(
         f"image,label,opposite_label\n{rows[0][0]},obstacle,\ncaf\u00e9.jpg,obstacle,\n".encode("cp1252")
     )
     with pytest.raises(
         LabelFileError, match=f"{SITE}.csv:3: byte 0xe9 at column 4 is not UTF-8 text; save it as UTF-8"
     ):
-        select.run(cfg)
+        mask_train.run(cfg)
     label_file.write_text(f"image,label,opposite_label\n{rows[0][0]},obstacle\n")
     with pytest.raises(LabelFileError, match=f"{SITE}.csv:2: expected 3 fields"):
-        select.run(cfg)
+        mask_train.run(cfg)
 
 
 def test_a_row_naming_an_image_triage_rejected_is_dropped_with_a_warning(site, rng, capsys):
@@ -113,32 +136,31 @@ def test_a_row_naming_an_image_triage_rejected_is_dropped_with_a_warning(site, r
     recording = root / "data" / "recordings" / SITE
     broken = "1116_obstacles_classification_2022-09-07T23-00-00"
     write_frame(recording, broken, 0.9, triplet(rng, obstacle=True)[:200])  # truncated
-    triage.run(cfg)
+    src.run(cfg)
     write_labels(root, [*rows, (f"{broken}.jpg", "obstacle", "")])
-    out = select.run(cfg)
+    out = mask_train.run(cfg)
     err = capsys.readouterr().err
     assert f"{SITE}.csv:{len(rows) + 2}: image '{broken}.jpg' was rejected by triage" in err
-    assert not (out / "obstacle" / f"{broken}.jpg").exists()
-    assert broken not in (out / "picks.csv").read_text()
+    assert broken not in out.read_text()
     write_labels(root, [*rows, ("never_recorded.jpg", "obstacle", "")])
     with pytest.raises(LabelFileError, match=f":{len(rows) + 2}: image 'never_recorded.jpg' is not in"):
-        select.run(cfg)
+        mask_train.run(cfg)
 
 
 def test_label_file_header_and_rejected_image(site, rng):
     root, cfg, rows = site
     write_labels(root, rows[:2], header=("img", "label"))
     with pytest.raises(LabelFileError, match=":1: header must be image,label,opposite_label"):
-        select.run(cfg)
+        mask_train.run(cfg)
     (root / "labels" / f"{SITE}.csv").unlink()
     with pytest.raises(LabelFileError, match="label file not found"):
-        select.run(cfg)
+        mask_train.run(cfg)
 
 
 def test_no_mask_train_drops_mask_and_reverses(site):
     root, cfg, rows = site
-    select.run(cfg)
-    out = unmask.run(cfg)
+    mask_train.run(cfg)
+    out = no_mask_train.run(cfg)
     source = decode_image(root / "data" / "recordings" / SITE / "images" / rows[0][0])
     reference, current, _ = split_panels(source, 3)
     stem0 = rows[0][0][:-4]
@@ -150,18 +172,25 @@ def test_no_mask_train_drops_mask_and_reverses(site):
     assert np.abs(reversed_pair.astype(int) - np.hstack([current, reference])).mean() < 8
     n_reversed = sum(bool(r[2]) for r in rows)
     assert len(list((out / "no_obstacle").glob("*_reversed.jpg"))) == n_reversed
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert list(pairs.columns) == ["image", "path", "sha256", "label", "source"]
+    assert {(r.label, r.image) for r in pairs.itertuples()} == {(p.parent.name, p.name) for p in out.glob("*/*.jpg")}
+    for row in pairs.itertuples():
+        assert row.path == f"datasets/{SITE}/no_mask_train/{row.label}/{row.image}"
+        assert file_sha256(root / row.path) == row.sha256
+        assert row.image.replace("_reversed", "") == row.source
 
 
 def test_diff_metrics_come_from_the_one_decode_of_each_original(site):
     root, cfg, rows = site
-    select.run(cfg)
-    unmask.run(cfg)
-    table = pd.read_csv(diff.run(cfg))
+    mask_train.run(cfg)
+    no_mask_train.run(cfg)
+    table = pd.read_csv(diff_metrics.run(cfg))
     pairs = {(p.parent.name, p.name) for p in (root / "datasets" / SITE / "no_mask_train").glob("*/*.jpg")}
     assert set(zip(table["label"], table["image"])) == pairs, "one row per pair, reversed ones included"
     images = root / "data" / "recordings" / SITE / "images"
     for _, row in table.iterrows():
-        original = row["image"].replace(cfg.unmask.reversed_suffix, "")
+        original = row["image"].replace(cfg.no_mask_train.reversed_suffix, "")
         reference, current, _ = split_panels(decode_image(images / original), 3)
         assert row["diff_metric"] == pytest.approx(diff_metric(reference, current, 50), abs=1e-8)
         assert row["pixel_threshold"] == 50
@@ -170,16 +199,17 @@ def test_diff_metrics_come_from_the_one_decode_of_each_original(site):
 def test_to_pair_orders_panels():
     panels = [np.full((4, 4, 3), value, np.uint8) for value in (10, 20, 30)]
     triplet_image = np.hstack(panels)
-    assert (unmask.to_pair(triplet_image, 3, reverse=False) == np.hstack(panels[:2])).all()
-    assert (unmask.to_pair(triplet_image, 3, reverse=True) == np.hstack(panels[1::-1])).all()
+    assert (no_mask_train.to_pair(triplet_image, 3, reverse=False) == np.hstack(panels[:2])).all()
+    assert (no_mask_train.to_pair(triplet_image, 3, reverse=True) == np.hstack(panels[1::-1])).all()
 
 
 def test_split_is_stratified_seeded_and_keeps_bursts_together(site):
     root, cfg, rows = site
-    select.run(cfg)
-    unmask.run(cfg)
+    mask_train.run(cfg)
+    no_mask_train.run(cfg)
     split.run(cfg)
     table = pd.read_csv(root / "datasets" / SITE / "split.csv")
+    assert list(table.columns) == ["image", "path", "sha256", "label", "group", "split"]
     assert set(table["split"]) == {"train", "val", "eval"}
     assert table.groupby("group")["split"].nunique().max() == 1, "a burst never straddles the split"
     # reversed copies share their original's group
@@ -189,9 +219,9 @@ def test_split_is_stratified_seeded_and_keeps_bursts_together(site):
         assert table.loc[table["image"] == original, "group"].item() == row["group"]
     for split_name in ("train", "val", "eval"):
         assert set(table.loc[table["split"] == split_name, "label"]) == {"obstacle", "no_obstacle"}, split_name
-    for split_name in ("train", "val", "eval"):
-        on_disk = {p.name for p in (root / "datasets" / SITE / split_name).rglob("*.jpg")}
-        assert on_disk == set(table.loc[table["split"] == split_name, "image"])
+    pairs = pd.read_csv(root / "datasets" / SITE / "no_mask_train" / "pairs.csv")
+    assert sorted(zip(table["path"], table["sha256"])) == sorted(zip(pairs["path"], pairs["sha256"])), "every pair once"
+    assert not any((root / "datasets" / SITE / name).exists() for name in ("train", "val", "eval")), "no copies"
     first = tree_digest(root / "datasets" / SITE)
     split.run(cfg)
     assert tree_digest(root / "datasets" / SITE) == first, "seeded: same split again"
@@ -206,20 +236,22 @@ def test_burst_groups_follow_capture_time():
 
 def test_merge_and_weights(site, capsys):
     root, cfg, rows = site
-    for stage in (select, unmask, split, diff):
+    for stage in (mask_train, no_mask_train, split, diff_metrics):
         stage.run(cfg)
-    dataset = merge.run(cfg)
+    dataset = balanced.run(cfg)
+    assert [p.name for p in dataset.iterdir()] == ["manifest.csv"], "a manifest, no image linked or copied"
     manifest = pd.read_csv(dataset / "manifest.csv")
-    assert list(manifest.columns) == list(merge.MANIFEST_HEADER)
+    assert list(manifest.columns) == list(MANIFEST_COLUMNS)
     assert (manifest["site"] == SITE).all() and (manifest["pixel_threshold"] == 50).all()
+    split_table = pd.read_csv(root / "datasets" / SITE / "split.csv")
+    assert sorted(zip(manifest["path"], manifest["split"])) == sorted(zip(split_table["path"], split_table["split"]))
     for _, row in manifest.iterrows():
-        assert (dataset / row["path"]).is_file() and row["path"].split("/")[-1].startswith(f"{SITE}__")
+        assert row["path"].startswith(f"datasets/{SITE}/no_mask_train/"), "the one image output"
+        assert file_sha256(root / row["path"]) == row["sha256"]
     # the hand-made obstacle is a white 8x8 square in a 32x32 panel: 1/16 of the pixels change
     reversed_ = manifest["path"].str.contains("_reversed")
     assert manifest.loc[manifest["label"] == "obstacle", "diff_metric"].mean() == pytest.approx(1 / 16, abs=0.01)
     assert manifest.loc[(manifest["label"] == "no_obstacle") & ~reversed_, "diff_metric"].max() < 0.01
-    n_sites = sum(1 for _ in (dataset / "sites" / SITE).rglob("*.jpg"))
-    assert n_sites == len(manifest)
     out = weights_stage.run(cfg)
     table = pd.read_csv(out / "sample_weights.csv")
     assert len(table) == (manifest["split"] == "train").sum()
@@ -262,8 +294,8 @@ def test_three_splits_are_disjoint_whole_groups_with_their_shares_of_every_class
 
 def test_a_site_too_small_for_three_splits_is_named_with_the_split(site):
     root, cfg, rows = site
-    select.run(cfg)
-    unmask.run(cfg)
+    mask_train.run(cfg)
+    no_mask_train.run(cfg)
     names = np.array(["train", "eval", "train", "eval"])
     labels, groups = np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3])
     with pytest.raises(
@@ -277,7 +309,7 @@ def test_a_site_too_small_for_three_splits_is_named_with_the_split(site):
         cfg.split.eval_fraction, cfg.split.val_fraction = 0.5, 0.9
     with pytest.raises(ValueError, match=f"site {SITE}: split 'train' gets no"):
         split.run(cfg)
-    assert not (root / "datasets" / SITE / "val").exists(), "nothing written for a refused split"
+    assert not (root / "datasets" / SITE / "split.csv").exists(), "nothing written for a refused split"
 
 
 def test_eval_split_takes_the_configured_share_of_every_class_seeded():
@@ -312,10 +344,26 @@ def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypat
             rows.append((f"{stem(i)}.jpg", "obstacle" if obstacle else "no_obstacle", reverse))
         write_labels(root, rows)
         cfg = pipeline_cfg(root, SITE, overrides=[f"workers={workers}"])
-        for stage in (triage, select, unmask, split, diff, merge):
+        for stage in (src, mask_train, no_mask_train, split, diff_metrics, balanced):
             stage.run(cfg)
         outputs[workers] = tree_digest(root / "datasets")
         if workers == 1:
             assert pools == [], "one worker runs in-process"
-    assert pools == ["fork"] * 3, "triage, no_mask_train and the merge each fanned out"
-    assert outputs[1] == outputs[2] and len(outputs[1]) > 4 * n_frames
+    assert pools == ["fork"] * 2, "src and no_mask_train each fanned out"
+    assert outputs[1] == outputs[2] and len(outputs[1]) > n_frames
+
+
+def test_an_old_stage_module_name_still_runs_its_stage_with_a_deprecation_warning(site):
+    import subprocess
+    import sys
+
+    root, _, _ = site
+    (root / "datasets" / SITE / "src" / "index.csv").unlink()
+    result = subprocess.run(
+        [sys.executable, "-m", "obstacles.stages.triage", f"site={SITE}", f"paths.root_dir={root}", "workers=1"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "obstacles.stages.triage is deprecated" in result.stderr and "obstacles.stages.src" in result.stderr
+    assert (root / "datasets" / SITE / "src" / "index.csv").is_file()

@@ -31,7 +31,7 @@ def datamodule(root, *overrides):
 def test_samples_are_reference_and_current_in_unit_range(root):
     module = datamodule(root, "augment=none")
     item = module.train_set[0]
-    reference, current = read_pair(module.dataset_dir / module.train_set.rows.loc[0, "path"])
+    reference, current = read_pair(module.train_set.rows.loc[0, "file"])
     assert item["image"].shape == (6, 16, 16) and item["image"].dtype == torch.float32
     np.testing.assert_allclose(item["image"][:3].permute(1, 2, 0).numpy(), reference / 255.0, atol=1e-6)
     np.testing.assert_allclose(item["image"][3:].permute(1, 2, 0).numpy(), current / 255.0, atol=1e-6)
@@ -41,7 +41,7 @@ def test_samples_are_reference_and_current_in_unit_range(root):
 def test_seventh_channel_is_the_diff_mask_at_the_row_threshold(root):
     module = datamodule(root, "augment=none", "data.with_diff_mask=true")
     row = module.train_set.rows.loc[1]
-    reference, current = read_pair(module.dataset_dir / row["path"])
+    reference, current = read_pair(row["file"])
     image = module.train_set[1]["image"]
     assert image.shape[0] == module.channels == 7
     np.testing.assert_array_equal(image[6].numpy(), diff_mask(reference, current, row["pixel_threshold"]))
@@ -49,7 +49,7 @@ def test_seventh_channel_is_the_diff_mask_at_the_row_threshold(root):
 
 def test_weights_follow_the_curve_config_without_touching_images(root):
     module = datamodule(root, "weighting=loss", "weights.alfa=-2.0", "weights.swc=4.0")
-    rows = read_manifest(module.manifest).query("split == 'train'")
+    rows = read_manifest(module.manifest, module.root_dir).query("split == 'train'")
     expected = compute_sample_weights(
         rows["diff_metric"], rows["is_obstacle"], alfa=-2.0, beta=2.0, gamma=8.0, swc=4.0, std_threshold_dist=0.5
     )["sample_weight"]
@@ -95,7 +95,7 @@ def test_missing_manifest_names_the_dataset(tmp_path):
 
 def test_training_validates_on_val_and_never_reads_eval(root):
     module = datamodule(root)
-    manifest = read_manifest(root / "datasets" / "tiny" / "manifest.csv")
+    manifest = read_manifest(root / "datasets" / "tiny" / "manifest.csv", root)
     paths = {split: set(manifest.loc[manifest["split"] == split, "path"]) for split in ("train", "val", "eval")}
     assert all(paths.values()), "the fixture has all three splits"
     assert module.validation_split == "val"

@@ -103,7 +103,7 @@ def test_a_missing_or_empty_image_is_named_before_the_first_step(tmp_path, damag
     dataset = write_pair_dataset(tmp_path, n_pairs=16, panel=32)
     manifest = pd.read_csv(dataset / "manifest.csv")
     lost = manifest["path"].iloc[-1]  # an eval image: every file of the manifest is checked
-    (dataset / lost).unlink() if damage == "missing" else (dataset / lost).write_bytes(b"")
+    (tmp_path / lost).unlink() if damage == "missing" else (tmp_path / lost).write_bytes(b"")
     cfg = train_cfg(
         tmp_path,
         "model=field_cnn",

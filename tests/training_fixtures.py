@@ -17,9 +17,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from obstacles.config import CONF_DIR
-from obstacles.data.dataset import MANIFEST_COLUMNS
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
-from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.lineage import MANIFEST_COLUMNS, NO_OBSTACLE, OBSTACLE
 from obstacles.training.run_dir import register_resolvers
 from obstacles.weights import diff_metric
 
@@ -49,7 +48,8 @@ def write_pair_dataset(
     pixel_threshold: int = 50,
     seed: int = 0,
 ) -> Path:
-    """Write `<root>/datasets/<name>/` (images + manifest.csv); returns the dataset dir.
+    """Write `<root>/datasets/<name>/` (pairs/ + manifest.csv, whose paths are relative to `root`,
+    as the lineage's are to the project root); returns the dataset dir.
 
     Labels alternate no_obstacle/obstacle; of every `eval_every` pairs of each class the last goes
     to eval and (`with_val`) the one before to val, so every split holds both classes.
@@ -64,10 +64,10 @@ def write_pair_dataset(
         place = (i // 2) % eval_every
         split = "eval" if place == eval_every - 1 else "val" if with_val and place == eval_every - 2 else "train"
         site = "site_a" if i < n_pairs // 2 else "site_b"
-        relative = Path(split) / label / f"{site}__pair_{i:04d}.jpg"
+        relative = Path("datasets") / name / "pairs" / split / label / f"{site}__pair_{i:04d}.jpg"
         data = encode_jpeg(_pair(rng, panel, obstacle), quality=95)
-        (dataset_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-        (dataset_dir / relative).write_bytes(data)
+        (Path(root) / relative).parent.mkdir(parents=True, exist_ok=True)
+        (Path(root) / relative).write_bytes(data)
         reference, current = split_panels(decode_image(data), 2)
         rows.append(
             {
@@ -80,6 +80,7 @@ def write_pair_dataset(
                 "pixel_threshold": pixel_threshold,
             }
         )
+    dataset_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(dataset_dir / "manifest.csv", index=False)
     return dataset_dir
 

@@ -16,9 +16,8 @@ from obstacles.config import CONF_DIR, entry_point
 from obstacles.io.bad_inputs import BadInputs
 from obstacles.io.outputs import atomic_dir, inside, write_csv
 from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
-from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP, prefill_label
 from obstacles.sites import register_site, validate_site_id
-from obstacles.stages.select import LABEL_HEADER, SKIP, prefill_label
 from obstacles.storage import DVC
 
 
@@ -49,7 +48,10 @@ def prefill_labels(recording: Path, pipeline: DictConfig) -> tuple[list[tuple], 
     frames triage will keep: a file it rejects gets no row, so `dvc repro` needs no hand edit."""
     bad = BadInputs("skip", root=recording)
     frames = scan_recording(recording, pipeline.recording.score_field, int(pipeline.recording.panels), bad)
-    return [(frame.name, prefill_label(frame.score, pipeline.triage), "") for frame in frames], bad
+    return [
+        (frame.name, prefill_label(frame.score, pipeline.src.obstacle_above, pipeline.src.no_obstacle_at_most), "")
+        for frame in frames
+    ], bad
 
 
 def run(cfg: DictConfig) -> Path:

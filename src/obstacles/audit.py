@@ -41,13 +41,13 @@ EXACT = 1.0  # similarity reported for byte-identical files
 SIM_DECIMALS = 6  # in the CSVs: float32 features carry no more
 
 
-def embed_manifest(cfg: DictConfig, dataset_dir: Path, frame: pd.DataFrame, embedder: ClassifierEmbedder) -> Embedded:
+def embed_manifest(cfg: DictConfig, root: Path, frame: pd.DataFrame, embedder: ClassifierEmbedder) -> Embedded:
     """Embed every manifest row; a 7-channel model gets each row's own site pixel_threshold."""
     spec = InputSpec(cfg.panels, cfg.panel_size, embedder.in_chans > PAIR_CHANNELS, 0.0)
     groups = frame.groupby("pixel_threshold").groups if spec.with_diff_mask else {0.0: frame.index}
     parts = []
     for threshold, index in groups.items():
-        files = [dataset_dir / p for p in frame.loc[index, "path"]]
+        files = [root / p for p in frame.loc[index, "path"]]
         parts.append(
             embed_files(
                 files,
@@ -128,11 +128,11 @@ def surprising(frame: pd.DataFrame, logits: np.ndarray, top: int) -> pd.DataFram
     return table.sort_values("loss", ascending=False, kind="stable").head(top)[list(SURPRISE_COLUMNS)]
 
 
-def html_sections(cfg: DictConfig, tables: dict[str, pd.DataFrame], dataset_dir: Path, page_dir: Path) -> str:
+def html_sections(cfg: DictConfig, tables: dict[str, pd.DataFrame], root: Path, page_dir: Path) -> str:
     """Side-by-side pairs for the pair tables, single images with score and loss for the rest."""
 
     def card(path: str, *lines: str) -> str:
-        return figure(dataset_dir / path, page_dir, [path, *lines])
+        return figure(root / path, page_dir, [path, *lines])
 
     notes = {
         "leakage": "near-duplicates on two sides of the split (left: the earlier of train, val, eval)",
@@ -154,7 +154,7 @@ def html_sections(cfg: DictConfig, tables: dict[str, pd.DataFrame], dataset_dir:
     return "".join(parts)
 
 
-def log_wandb(cfg: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, dataset_dir: Path) -> str:
+def log_wandb(cfg: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, root: Path) -> str:
     """One W&B run (job_type audit) with a table per list; the first rows carry their images."""
     import wandb
 
@@ -175,7 +175,7 @@ def log_wandb(cfg: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, d
             rows = []
             for k, row in enumerate(table.itertuples(index=False)):
                 images = [
-                    wandb.Image(str(dataset_dir / getattr(row, c))) if k < cfg.wandb.max_images else None
+                    wandb.Image(str(root / getattr(row, c))) if k < cfg.wandb.max_images else None
                     for c in image_columns
                 ]
                 rows.append([*row, *images])
@@ -186,9 +186,7 @@ def log_wandb(cfg: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, d
     return run.id
 
 
-def write_report(
-    cfg: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, skipped: list, dataset_dir: Path
-) -> Path:
+def write_report(cfg: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, skipped: list, root: Path) -> Path:
     final = Path(cfg.out_dir)
     with atomic_dir(final) as out:
         for name, table in tables.items():
@@ -199,37 +197,35 @@ def write_report(
         write_page(
             out / "index.html",
             title,
-            html_sections(cfg, tables, dataset_dir, final),
+            html_sections(cfg, tables, root, final),
             thumb_height=cfg.sheet.thumb_height,
         )
     return final
 
 
-def usable_rows(
-    frame: pd.DataFrame, embedded: Embedded, dataset_dir: Path
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def usable_rows(frame: pd.DataFrame, embedded: Embedded, root: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Manifest rows whose image could be read, with their embeddings and logits in row order."""
     row_of = {path: k for k, path in enumerate(embedded.paths)}
-    frame = frame[[dataset_dir / p in row_of for p in frame["path"]]].reset_index(drop=True)
+    frame = frame[[root / p in row_of for p in frame["path"]]].reset_index(drop=True)
     if frame.empty:
-        raise ValueError(f"{dataset_dir}: none of the manifest's images is readable ({embedded.skipped[:1]})")
-    order = [row_of[dataset_dir / p] for p in frame["path"]]
+        raise ValueError(f"{root}: none of the manifest's images is readable ({embedded.skipped[:1]})")
+    order = [row_of[root / p] for p in frame["path"]]
     return frame, embedded.vectors[order], embedded.logits[order]
 
 
 def run(cfg: DictConfig) -> Path:
-    dataset_dir, manifest = Path(cfg.dataset.dir), Path(cfg.dataset.manifest)
+    root, manifest = Path(cfg.paths.root_dir), Path(cfg.dataset.manifest)  # manifest paths: under root
     if not manifest.is_file():
         raise FileNotFoundError(f"dataset {cfg.dataset.name!r}: no manifest at {manifest} (dvc repro / dvc pull)")
     ckpt = find_checkpoint(cfg.paths.experiments_dir, cfg.ckpt_path)
     model, _ = load_classifier(ckpt)
-    rows = read_manifest(manifest)
-    embedded = embed_manifest(cfg, dataset_dir, rows, ClassifierEmbedder(model, ckpt))
-    frame, vectors, logits = usable_rows(rows, embedded, dataset_dir)
+    rows = read_manifest(manifest, root)
+    embedded = embed_manifest(cfg, root, rows, ClassifierEmbedder(model, ckpt))
+    frame, vectors, logits = usable_rows(rows, embedded, root)
     pairs, nearest = duplicate_pairs(frame, vectors, cfg)
     tables = {
         "leakage": leakage(frame, pairs),
-        "label_conflicts": label_conflicts(frame, pairs, cfg.unmask.reversed_suffix),
+        "label_conflicts": label_conflicts(frame, pairs, cfg.no_mask_train.reversed_suffix),
         "surprising": surprising(frame, logits, int(cfg.top_surprising)),
     }
     summary = {
@@ -241,14 +237,14 @@ def run(cfg: DictConfig) -> Path:
         "counts": {name: len(table) for name, table in tables.items()} | {"skipped": len(embedded.skipped)},
         "nearest_neighbour_similarity": {f"q{round(q * 100)}": float(np.quantile(nearest, q)) for q in NN_QUANTILES},
     }
-    out = write_report(cfg, tables, summary, embedded.skipped, dataset_dir)
+    out = write_report(cfg, tables, summary, embedded.skipped, root)
     counts = ", ".join(f"{n} {k}" for k, n in summary["counts"].items())
     print(
         f"[audit {cfg.dataset.name}] {len(frame)} images ({embedded.computed} embedded, the rest cached): "
         f"{counts}; report in {out}"
     )
     if cfg.wandb.enabled:
-        print(f"[audit {cfg.dataset.name}] W&B run {log_wandb(cfg, tables, summary, dataset_dir)} ({cfg.wandb.mode})")
+        print(f"[audit {cfg.dataset.name}] W&B run {log_wandb(cfg, tables, summary, root)} ({cfg.wandb.mode})")
     return out
 
 

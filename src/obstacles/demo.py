@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from obstacles.config import CONF_DIR, PROJECT_ROOT
-from obstacles.splits import EVAL, SPLITS, TRAIN, VAL
+from obstacles.lineage import BAD_INPUTS_NAME, EVAL, MANIFEST_NAME, SPLITS, SRC_DIR, TRAIN, VAL
 from obstacles.storage import DVC, local_remote, local_s3_server
 
 ROOT = PROJECT_ROOT
@@ -56,7 +56,7 @@ def push_to_local_s3() -> None:
 
 
 def _dataset_lines(dataset: Path) -> list[str]:
-    with (dataset / "manifest.csv").open() as handle:
+    with (dataset / MANIFEST_NAME).open() as handle:
         rows = list(csv.DictReader(handle))
     counts: dict[tuple, int] = {}
     for row in rows:
@@ -73,9 +73,9 @@ def _dataset_lines(dataset: Path) -> list[str]:
                 f"{counts.get((site, split, 'no_obstacle'), 0):>12}"
             )
     for site in demo_sites():
-        report = ROOT / "datasets" / site / "src" / "bad_inputs.csv"
+        report = ROOT / "datasets" / site / SRC_DIR / BAD_INPUTS_NAME
         n_bad = max(0, len(report.read_text().splitlines()) - 1) if report.exists() else 0
-        lines.append(f"  {site}: {n_bad} bad input(s) in datasets/{site}/src/bad_inputs.csv")
+        lines.append(f"  {site}: {n_bad} bad input(s) in datasets/{site}/{SRC_DIR}/{BAD_INPUTS_NAME}")
     return lines
 
 
@@ -177,6 +177,8 @@ def summary() -> str:
         *_evaluation_lines(reports / "eval"),
         *_threshold_lines(reports / "thresholds"),
         "where to look",
+        f"  dataset      datasets/{name}/manifest.csv; as the field's folders: python -m obstacles.folder_view "
+        f"(views/{name}/, hard links)",
         f"  weights      datasets/{name}_weights/weight_curve.png, weight_distribution.png",
         f"  training     {run.relative_to(ROOT)}/ (curves.png, samples.png, checkpoints/)",
         f"  evaluation   reports/{name}/eval/figures/ (confusion_t*.png, roc_pr.png), "

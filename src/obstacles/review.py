@@ -1,8 +1,9 @@
 """A static review page for one site's triage: `python -m obstacles.review site=<id>` (conf/review.yaml).
 
 Replaces hand-copying images between folders: the page shows every image of
-`datasets/<site>/src/` (index.csv: deployed score, class, band) and the reviewer labels it with
-keys; "Export" downloads `<site>.csv` in the label-file format the select stage reads
+the site's triage (`datasets/<site>/src/index.csv`: deployed score, class, band; the images are
+the recording's own) and the reviewer labels it with
+keys; "Export" downloads `<site>.csv` in the label-file format the mask_train stage reads
 (`image,label,opposite_label`), to be saved as `labels/<site>.csv`. Labels start from that file
 when it exists (rows for images triage rejected are dropped, with a warning), otherwise from the
 deployed score with the pipeline's triage cut-offs. No server: inline script and style, images
@@ -11,7 +12,6 @@ linked relatively, so the page opens from disk.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -22,10 +22,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from obstacles.config import entry_point
 from obstacles.io.html import escape, relative_url, script_json
+from obstacles.io.label_file import Pick, read_label_file
+from obstacles.io.manifests import read_rows, resolve
 from obstacles.io.outputs import write_text_atomic
+from obstacles.lineage import INDEX_COLUMNS, INDEX_NAME, SRC_DIR, prefill_label
 from obstacles.stages.common import site_dir, site_name
-from obstacles.stages.select import Pick, prefill_label, read_label_file
-from obstacles.stages.triage import INDEX_NAME
 
 PAGE_NAME = "index.html"
 PANEL_NAMES = ("reference", "current", "mask")
@@ -36,16 +37,15 @@ def read_index(src: Path) -> list[dict[str, str]]:
     index = src / INDEX_NAME
     if not index.is_file():
         raise FileNotFoundError(f"{index}: no triage for this site yet (dvc repro src@{src.parent.name})")
-    with index.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return [row for _, row in read_rows(index, INDEX_COLUMNS)]
 
 
 def existing_labels(cfg: DictConfig, site: str) -> dict[str, Pick]:
-    """labels/<site>.csv if present, validated as the select stage validates it."""
+    """labels/<site>.csv if present, validated as the mask_train stage validates it."""
     path = Path(cfg.paths.labels_dir) / f"{site}.csv"
     if not path.is_file():
         return {}
-    return {pick.image: pick for pick in read_label_file(path, cfg.unmask.reversed_default_label)}
+    return {pick.image: pick for pick in read_label_file(path, cfg.mask_train.reversed_default_label)}
 
 
 def review_items(cfg: DictConfig, src: Path, page_dir: Path, labels: dict[str, Pick]) -> list[dict]:
@@ -60,8 +60,10 @@ def review_items(cfg: DictConfig, src: Path, page_dir: Path, labels: dict[str, P
                 "score": score,
                 "cls": row["class"],
                 "band": row["band"],
-                "src": relative_url(src / row["path"], page_dir),
-                "label": pick.label if pick else prefill_label(score, cfg.triage),
+                "src": relative_url(resolve(cfg.paths.root_dir, row["path"]), page_dir),
+                "label": pick.label
+                if pick
+                else prefill_label(score, cfg.src.obstacle_above, cfg.src.no_obstacle_at_most),
                 "opposite": pick.opposite_label if pick else "",
                 "source": "labels file" if pick else "deployed score",
             }
@@ -85,7 +87,7 @@ def render_page(title: str, data: dict) -> str:
 
 def run(cfg: DictConfig) -> Path:
     site = site_name(cfg)
-    src = site_dir(cfg) / "src"
+    src = site_dir(cfg) / SRC_DIR
     page_dir = Path(cfg.out_dir)
     labels = existing_labels(cfg, site)
     items = review_items(cfg, src, page_dir, labels)

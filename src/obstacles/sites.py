@@ -7,14 +7,14 @@ the `balanced` stage of dvc.yaml; `check_registry` tells when the two disagree.
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
-SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*(?:_[a-z0-9-]+)*_\d{6}_\d{2,}$")
+from obstacles.lineage import DIFF_TABLE, SITE_ID, SPLIT_TABLE
+
 MERGE_STAGE = "balanced"
-SITE_MERGE_INPUTS = ("train", "val", "eval", "split.csv", "diff_metrics.csv")
+SITE_MERGE_INPUTS = (SPLIT_TABLE, DIFF_TABLE)
 
 
 def validate_site_id(site: str) -> str:

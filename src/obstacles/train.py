@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from obstacles.config import CONF_DIR
+from obstacles.io.outputs import break_links
 from obstacles.training.checks import check_channels
 from obstacles.training.run_dir import RUN_RECORD, forget_reserved_dirs, register_resolvers
 from obstacles.training.tracking import log_run_info, set_record_aside, write_run_record
@@ -58,6 +59,8 @@ def train(cfg: DictConfig) -> float | None:
     record = Path(cfg.paths.output_dir) / RUN_RECORD
     if trainer.is_global_zero:
         set_record_aside(record)  # a resumed run is unfinished again until it writes a new one
+        if cfg.get("ckpt_path"):  # resuming writes into the run folder: never through a DVC cache link
+            break_links(cfg.paths.output_dir)
     try:
         info = log_run_info(trainer.loggers, cfg, datamodule, model)
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

@@ -17,7 +17,13 @@ import torch
 from torch.utils.data import DataLoader, get_worker_info
 
 from obstacles.data.augment import PairTransform
-from obstacles.data.dataset import PAIR_CHANNELS, PairDataset, check_image_files, read_manifest, require_manifest
+from obstacles.data.dataset import (
+    PAIR_CHANNELS,
+    PairDataset,
+    check_image_files,
+    read_manifest,
+    require_manifest,
+)
 from obstacles.splits import EVAL, SPLITS, TRAIN, VAL
 from obstacles.training.sampler import DistributedWeightedSampler
 from obstacles.training.weighting import get_weighting_mode, plan_weights
@@ -47,6 +53,7 @@ class ObstacleDataModule(L.LightningDataModule):
         dataset_dir: str | Path,
         manifest: str | Path,
         *,
+        root_dir: str | Path = ".",
         panels: int = 2,
         with_diff_mask: bool = False,
         panel_size: int | None = None,
@@ -61,6 +68,7 @@ class ObstacleDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.dataset_dir = Path(dataset_dir)
+        self.root_dir = Path(root_dir)  # the manifest's paths are relative to it (the project root)
         self.manifest = require_manifest(manifest, dataset_dir)
         get_weighting_mode(weighting)  # fail on an unknown mode before any data is read
         self.panels = panels
@@ -87,7 +95,7 @@ class ObstacleDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        frame = read_manifest(self.manifest)
+        frame = read_manifest(self.manifest, self.root_dir)
         rows = {split: frame[frame["split"] == split] for split in SPLITS}
         if rows[TRAIN].empty:
             raise ValueError(f"manifest {self.manifest} has no {TRAIN} rows")
@@ -104,7 +112,7 @@ class ObstacleDataModule(L.LightningDataModule):
                 EVAL,
             )
         train_rows, val_rows = rows[TRAIN], rows[self.validation_split]
-        check_image_files(self.dataset_dir, frame["path"].tolist(), self.manifest)  # eval too: a broken dataset
+        check_image_files(frame, self.manifest)  # eval too: a broken dataset
         is_obstacle = train_rows["is_obstacle"].to_numpy()
         self.weights_table = compute_sample_weights(train_rows["diff_metric"], is_obstacle, **self.curve)
         curve_weights = self.weights_table["sample_weight"].to_numpy()
@@ -113,10 +121,8 @@ class ObstacleDataModule(L.LightningDataModule):
         if self.train_transform is not None:
             self.train_transform.reseed(int(torch.randint(SEED_MODULUS, ()).item()))
         common = {"panels": self.panels, "with_diff_mask": self.with_diff_mask, "panel_size": self.panel_size}
-        self.train_set = PairDataset(
-            self.dataset_dir, train_rows, loss_weights=plan.loss, transform=self.train_transform, **common
-        )
-        self.val_set = PairDataset(self.dataset_dir, val_rows, **common)
+        self.train_set = PairDataset(train_rows, loss_weights=plan.loss, transform=self.train_transform, **common)
+        self.val_set = PairDataset(val_rows, **common)
 
     def _loader(self, dataset: PairDataset, **kwargs) -> DataLoader:
         return DataLoader(

@@ -20,24 +20,35 @@ from torch.utils.data import Dataset
 
 from obstacles.data.augment import PairTransform
 from obstacles.io.images import read_pair, resize_panel
+from obstacles.io.manifests import ManifestError, check_relative, resolve
+from obstacles.io.tables import data_line, read_utf8
 from obstacles.labels import to_is_obstacle
-from obstacles.splits import SPLITS
+from obstacles.lineage import MANIFEST_COLUMNS, SPLITS
 from obstacles.weights.curve import diff_mask
 
-MANIFEST_COLUMNS = ("path", "site", "split", "label", "sha256", "diff_metric", "pixel_threshold")
 PAIR_CHANNELS = 6  # reference RGB + current RGB
 SHOWN_MISSING = 5  # file names quoted when a manifest's images are missing
+FILE_COLUMN = "file"  # added on read: the image's file, `path` resolved under the project root
 
 
-def read_manifest(path: str | Path) -> pd.DataFrame:
-    """The manifest as a table; missing columns or unknown splits/labels are errors."""
-    frame = pd.read_csv(path)
+def read_manifest(path: str | Path, root: str | Path) -> pd.DataFrame:
+    """The manifest as a table with each image's `file` (its `path`, relative to the project root
+    `root`, resolved); missing columns, unknown splits/labels and paths leaving the project are
+    errors naming the file and line."""
+    frame = pd.read_csv(path, dtype={"path": str, "sha256": str})
     missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"manifest {path} lacks columns {missing}")
     unknown = sorted(set(frame["split"]) - set(SPLITS))
     if unknown:
         raise ValueError(f"manifest {path}: unknown split(s) {unknown}, expected {SPLITS}")
+    relative = frame["path"].fillna("").tolist()
+    for record, value in enumerate(relative):
+        try:
+            check_relative(value, str(path))
+        except ManifestError:
+            check_relative(value, f"{path}:{data_line(read_utf8(path), record)}")  # again, naming the line
+    frame[FILE_COLUMN] = [resolve(root, value) for value in relative]
     frame["is_obstacle"] = to_is_obstacle(frame["label"])
     return frame
 
@@ -52,20 +63,20 @@ def require_manifest(manifest: str | Path, dataset_dir: str | Path) -> Path:
     return manifest
 
 
-def check_image_files(dataset_dir: str | Path, paths, manifest: str | Path) -> None:
-    """Every image the rows name exists and is non-empty, checked before the first step: a run
-    must not train for minutes and die at batch 24 (or, with few batches, exit 0) on a lost file."""
-    root = os.fspath(dataset_dir)
+def check_image_files(rows: pd.DataFrame, manifest: str | Path) -> None:
+    """Every image the rows (as `read_manifest` gives them) name exists and is non-empty, checked
+    before the first step: a run must not train for minutes and die at batch 24 (or, with few
+    batches, exit 0) on a lost file. Messages name the manifest's own paths."""
     bad = []
-    for path in paths:  # one stat per image: milliseconds for the field's 24,000
+    for path, file in zip(rows["path"], rows[FILE_COLUMN]):  # one stat per image: milliseconds for 24,000
         try:
-            if os.stat(os.path.join(root, path)).st_size == 0:
+            if os.stat(file).st_size == 0:
                 bad.append(f"{path} (empty)")
         except OSError:
             bad.append(f"{path} (missing)")
     if bad:
         raise FileNotFoundError(
-            f"manifest {manifest}: {len(bad)} of {len(paths)} image file(s) under {dataset_dir} are missing or "
+            f"manifest {manifest}: {len(bad)} of {len(rows)} image file(s) are missing or "
             f"empty, first {bad[:SHOWN_MISSING]}; restore them (`dvc pull`, or `dvc repro` to rebuild)"
         )
 
@@ -79,11 +90,11 @@ def to_tensor(reference: np.ndarray, current: np.ndarray, mask: np.ndarray | Non
 
 
 class PairDataset(Dataset):
-    """Manifest rows of one split -> {"image", "target", "weight"}; `weight` feeds the loss."""
+    """Manifest rows of one split (as `read_manifest` gives them) -> {"image", "target", "weight"};
+    `weight` feeds the loss."""
 
     def __init__(
         self,
-        dataset_dir: str | Path,
         rows: pd.DataFrame,
         *,
         panels: int = 2,
@@ -92,7 +103,6 @@ class PairDataset(Dataset):
         loss_weights: np.ndarray | None = None,
         transform: PairTransform | None = None,
     ):
-        self.dataset_dir = Path(dataset_dir)
         self.rows = rows.reset_index(drop=True)
         self.panels = panels
         self.with_diff_mask = with_diff_mask
@@ -111,9 +121,7 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         row = self.rows.iloc[index]
-        reference, current = (
-            resize_panel(p, self.panel_size) for p in read_pair(self.dataset_dir / row["path"], self.panels)
-        )
+        reference, current = (resize_panel(p, self.panel_size) for p in read_pair(row[FILE_COLUMN], self.panels))
         mask = diff_mask(reference, current, row["pixel_threshold"]).astype(np.uint8) if self.with_diff_mask else None
         if self.transform is not None:
             reference, current, mask = self.transform(reference, current, mask)

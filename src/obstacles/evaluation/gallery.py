@@ -18,6 +18,7 @@ import pandas as pd
 
 from obstacles.evaluation.report import threshold_tag
 from obstacles.io.html import escape, figure, fragment_link, section, write_page
+from obstacles.io.manifests import resolve
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 
 GALLERIES_DIR = "galleries"
@@ -63,12 +64,12 @@ def file_names(rows: pd.DataFrame, decimals: int) -> list[str]:
     ]
 
 
-def copy_errors(dataset_dir: Path, folder: Path, rows: pd.DataFrame, kind: str, decimals: int) -> pd.DataFrame:
+def copy_errors(root: Path, folder: Path, rows: pd.DataFrame, kind: str, decimals: int) -> pd.DataFrame:
     """Copy the rows' images into `folder/kind/`; the rows with their relative `file`."""
     (folder / kind).mkdir(parents=True, exist_ok=True)
     files = [f"{kind}/{name}" for name in file_names(rows, decimals)]
     for path, file in zip(rows["path"], files):
-        shutil.copyfile(dataset_dir / path, folder / file)
+        shutil.copyfile(resolve(root, path), folder / file)  # path: a checked manifest path
     return rows.assign(file=files)
 
 
@@ -93,7 +94,7 @@ def sheet_html(gallery: Gallery, folder: Path, decimals: int) -> str:
 
 def write_gallery(
     out_dir: Path,
-    dataset_dir: Path,
+    root: Path,
     predictions: pd.DataFrame,
     threshold: float,
     *,
@@ -104,7 +105,7 @@ def write_gallery(
     """`galleries/<tag>/` for one threshold: the FN and FP images and their contact sheet."""
     folder = out_dir / GALLERIES_DIR / threshold_tag(threshold)
     errors = {
-        kind: copy_errors(dataset_dir, folder, rows, kind, decimals)
+        kind: copy_errors(root, folder, rows, kind, decimals)
         for kind, rows in errors_at(predictions, threshold).items()
     }
     gallery = Gallery(threshold, errors)

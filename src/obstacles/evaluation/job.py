@@ -112,7 +112,7 @@ def plan(cfg: DictConfig) -> Plan:
     thresholds = check_thresholds(cfg.eval.thresholds)
     dataset_dir = Path(cfg.paths.datasets_dir) / settings.dataset
     manifest = dataset_dir / cfg.dataset.manifest
-    rows = split_rows(manifest, cfg.eval.split)
+    rows = split_rows(manifest, cfg.eval.split, Path(cfg.paths.root_dir))
     out_dir = output_dir(cfg, target, [target.run_dir, target.checkpoint, dataset_dir, Path.cwd()])
     run_id = wandb_run_id(cfg, target)
     return Plan(target, checkpoint, settings, thresholds, dataset_dir, manifest, rows, out_dir, run_id)
@@ -125,7 +125,6 @@ def score(cfg: DictConfig, job: Plan) -> pd.DataFrame:
         print(caveat)
     return score_rows(
         build_model(job.checkpoint),
-        job.dataset_dir,
         job.rows,
         panels=job.settings.panels,
         with_diff_mask=job.settings.with_diff_mask,
@@ -146,7 +145,7 @@ def write_outputs(
         galleries = [
             write_gallery(
                 folder,
-                job.dataset_dir,
+                Path(cfg.paths.root_dir),
                 predictions,
                 threshold,
                 title=job.title,

@@ -21,14 +21,14 @@ from obstacles.metrics import validate_predictions
 from obstacles.models import ObstacleClassifier
 
 
-def split_rows(manifest: Path, split: str) -> pd.DataFrame:
+def split_rows(manifest: Path, split: str, root: Path) -> pd.DataFrame:
     """The manifest rows of `split` (with `is_obstacle`), or a ValueError saying why they cannot be evaluated."""
     if not manifest.is_file():
         raise FileNotFoundError(
             f"no manifest at {manifest} (build it with `dvc repro`, fetch it with `dvc pull`, or set dataset.name=)"
         )
     try:
-        frame = read_manifest(manifest)
+        frame = read_manifest(manifest, root)
     except ValueError as error:
         raise ValueError(f"manifest {manifest}: {error}") from error
     rows = frame[frame["split"] == split].reset_index(drop=True)
@@ -38,7 +38,7 @@ def split_rows(manifest: Path, split: str) -> pd.DataFrame:
         validate_predictions(np.zeros(len(rows)), rows["is_obstacle"].to_numpy(), require_both_classes=True)
     except ValueError as error:
         raise ValueError(f"cannot evaluate split {split!r} of {manifest}: {error}") from error
-    check_image_files(manifest.parent, rows["path"].tolist(), manifest)
+    check_image_files(rows, manifest)
     return rows
 
 
@@ -64,7 +64,6 @@ def score_loader(
 
 def score_rows(
     model: ObstacleClassifier,
-    dataset_dir: Path,
     rows: pd.DataFrame,
     *,
     panels: int,
@@ -76,7 +75,7 @@ def score_rows(
     progress: bool,
 ) -> pd.DataFrame:
     """Predictions `path,site,label,score` for the rows; a NaN/inf score names its image."""
-    dataset = PairDataset(dataset_dir, rows, panels=panels, with_diff_mask=with_diff_mask, panel_size=panel_size)
+    dataset = PairDataset(rows, panels=panels, with_diff_mask=with_diff_mask, panel_size=panel_size)
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False, pin_memory=device.type == "cuda"
     )

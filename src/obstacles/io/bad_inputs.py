@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from obstacles.io.outputs import write_csv
+from obstacles.lineage import BAD_INPUTS_NAME
 
 POLICIES = ("skip", "fail")
-REPORT_NAME = "bad_inputs.csv"
 
 
 class BadInputError(RuntimeError):
@@ -33,8 +33,8 @@ class BadInputs:
         self.items.append((name, reason))
 
     def write(self, folder: Path) -> Path:
-        return write_csv(folder / REPORT_NAME, ("file", "reason"), sorted(self.items))
+        return write_csv(folder / BAD_INPUTS_NAME, ("file", "reason"), sorted(self.items))
 
     def summary(self, stage: str, n_good: int) -> str:
         line = f"[{stage}] {n_good} good, {len(self.items)} bad input(s) skipped"
-        return line + (f" (listed in {REPORT_NAME})" if self.items else "")
+        return line + (f" (listed in {BAD_INPUTS_NAME})" if self.items else "")

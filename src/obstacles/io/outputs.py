@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from contextlib import contextmanager
@@ -281,3 +282,20 @@ def link_or_copy(source: str | Path, target: str | Path) -> None:
 def inside(path: str | Path, folder: str | Path) -> bool:
     """Whether path, once resolved, stays within folder (no `..` or absolute escapes)."""
     return Path(folder).resolve() in (Path(path).resolve(), *Path(path).resolve().parents)
+
+
+def break_links(folder: str | Path) -> list[Path]:
+    """Give every file under `folder` that shares its bytes with another name (a hard link: DVC's
+    cache with `cache.type` hardlink, or a folder view) a private copy, so a tool that rewrites a
+    file in place (a resumed training run's last.ckpt) can never change the other name's bytes.
+    The files it copied."""
+    copied = []
+    for path in sorted(Path(folder).rglob("*")):
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink < 2:
+            continue
+        with atomic_output(path) as tmp:
+            shutil.copyfile(path, tmp)
+        os.chmod(path, stat.S_IMODE(info.st_mode) | stat.S_IWUSR)  # DVC leaves linked files read-only
+        copied.append(path)
+    return copied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -25,6 +26,7 @@ class Frame:
     name: str  # file name inside images/
     path: Path
     score: float
+    sha256: str
 
 
 def read_score(path: str | Path, field: str) -> float:
@@ -55,8 +57,9 @@ class BadFrame(ValueError):
         self.file = file
 
 
-def check_frame(image: str, score_file: str, score_field: str, panels: int) -> float:
-    """The frame's deployed score once its JSON and its image's structure pass (what triage keeps).
+def check_frame(image: str, score_file: str, score_field: str, panels: int) -> tuple[float, str]:
+    """The frame's deployed score and the image's sha256, once its JSON and its image's structure
+    pass (what triage keeps; the hash comes from the bytes the check reads anyway).
 
     One check for every place that decides which frames exist: the src stage, and
     add_recording's label pre-fill, so no label row is written for an image triage will reject.
@@ -67,10 +70,11 @@ def check_frame(image: str, score_file: str, score_field: str, panels: int) -> f
         raise BadFrame(score_file, str(exc)) from None
     try:
         with open(image, "rb") as handle:
-            validate_image(handle.read(), panels)
+            data = handle.read()
+        validate_image(data, panels)
     except BadImage as exc:
         raise BadFrame(image, str(exc)) from None
-    return score
+    return score, hashlib.sha256(data).hexdigest()
 
 
 def pair_files(folder: Path, bad: BadInputs) -> list[tuple[str, str]]:
@@ -119,7 +123,7 @@ def scan_recording(folder: Path, score_field: str, panels: int, bad: BadInputs) 
     for image, score_file in pair_files(folder, bad):
         try:
             frames.append(
-                Frame(os.path.basename(image), Path(image), check_frame(image, score_file, score_field, panels))
+                Frame(os.path.basename(image), Path(image), *check_frame(image, score_file, score_field, panels))
             )
         except BadFrame as exc:
             bad.add(exc.file, str(exc))

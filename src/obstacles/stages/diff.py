@@ -1,41 +1,8 @@
-"""diff_metrics: the changed-pixel fraction of every pair, with the site's pixel threshold.
+"""Deprecated alias of `python -m obstacles.stages.diff_metrics` (see _renamed.py)."""
 
-Read from the diff histograms no_mask_train stored while it had the pixels decoded, so a new
-threshold costs no decode; stored once per image, so the weight curve can be swept without
-touching an image again.
-"""
+from obstacles.stages._renamed import renamed
 
-from __future__ import annotations
-
-from pathlib import Path
-
-from omegaconf import DictConfig
-
-from obstacles.config import entry_point
-from obstacles.io.outputs import write_csv
-from obstacles.stages.common import site_dir, site_name
-from obstacles.stages.unmask import HISTOGRAMS_NAME, read_histograms
-from obstacles.weights.curve import changed_fraction
-
-DIFF_TABLE = "diff_metrics.csv"
-DIFF_HEADER = ("image", "label", "diff_metric", "pixel_threshold")
-
-
-def run(cfg: DictConfig) -> Path:
-    site = site_name(cfg)
-    threshold = cfg.site.pixel_threshold
-    table = read_histograms(site_dir(cfg) / "no_mask_train" / HISTOGRAMS_NAME)
-    values = changed_fraction(table["counts"], threshold)  # rows come sorted by label, then image
-    rows = [
-        (str(image), str(label), f"{value:.8f}", threshold)
-        for image, label, value in zip(table["image"], table["label"], values)
-    ]
-    target = write_csv(site_dir(cfg) / DIFF_TABLE, DIFF_HEADER, rows)
-    print(f"[diff_metrics {site}] {len(rows)} pairs at pixel threshold {threshold}")
-    return target
-
-
-main = entry_point("pipeline", run)
+main = renamed("diff")
 
 if __name__ == "__main__":
     main()

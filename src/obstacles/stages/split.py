@@ -1,4 +1,5 @@
-"""split: no_mask_train into train, val and eval: seeded, stratified, group-aware.
+"""split: no_mask_train's pairs into train, val and eval: seeded, stratified, group-aware; a
+manifest (`split.csv`: image, path, sha256, label, group, split), no image copied.
 
 `eval` (about `split.eval_fraction` of every class) is held out first, then `val` (about
 `split.val_fraction` of what is left) from the rest; train keeps the remainder. Frames of one burst
@@ -10,20 +11,29 @@ split (training then validates on eval, and evaluation says its numbers are opti
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
 from obstacles.config import entry_point
-from obstacles.io.outputs import atomic_dir, link_or_copy, write_csv
+from obstacles.io.manifests import read_rows
+from obstacles.io.outputs import write_csv
 from obstacles.io.recording import capture_time
-from obstacles.labels import CLASSES
-from obstacles.splits import EVAL, SPLITS, TRAIN, VAL
+from obstacles.lineage import (
+    CLASSES,
+    EVAL,
+    NO_MASK_TRAIN_DIR,
+    PAIRS_COLUMNS,
+    PAIRS_TABLE,
+    SPLIT_COLUMNS,
+    SPLIT_TABLE,
+    SPLITS,
+    TRAIN,
+    VAL,
+)
 from obstacles.stages.common import site_dir, site_name
 
-SPLIT_TABLE = "split.csv"
 VAL_SEED_STREAM = 1  # val is drawn from its own seeded stream, so eval stays what `seed` alone gives
 
 
@@ -110,29 +120,27 @@ def check_both_classes(site: str, labels: np.ndarray, groups: np.ndarray, names:
 
 def run(cfg: DictConfig) -> Path:
     site = site_name(cfg)
-    source = site_dir(cfg) / "no_mask_train"
-    files = [(label, name) for label in CLASSES for name in sorted(os.listdir(source / label))]
-    if not files:
-        raise ValueError(f"{source} holds no images: nothing to split for {site}")
-    labels = np.array([CLASSES.index(label) for label, _ in files], dtype=np.int64)
-    stems = [os.path.splitext(name)[0] for _, name in files]
-    groups = burst_groups(stems, cfg.split.burst_gap_s, cfg.unmask.reversed_suffix)
+    pairs_table = site_dir(cfg) / NO_MASK_TRAIN_DIR / PAIRS_TABLE
+    pairs = sorted(
+        (row for _, row in read_rows(pairs_table, PAIRS_COLUMNS)),
+        key=lambda row: (CLASSES.index(row["label"]), row["image"]),
+    )
+    if not pairs:
+        raise ValueError(f"{pairs_table} lists no pairs: nothing to split for {site}")
+    labels = np.array([CLASSES.index(row["label"]) for row in pairs], dtype=np.int64)
+    stems = [os.path.splitext(row["image"])[0] for row in pairs]
+    groups = burst_groups(stems, cfg.split.burst_gap_s, cfg.no_mask_train.reversed_suffix)
     val_fraction = float(cfg.split.val_fraction)
     names = assign_splits(labels, groups, float(cfg.split.eval_fraction), val_fraction, cfg.split.seed)
     check_both_classes(site, labels, groups, names, SPLITS if val_fraction > 0 else (TRAIN, EVAL))
-    with ExitStack() as stack:
-        folders = {split: stack.enter_context(atomic_dir(site_dir(cfg) / split)) for split in SPLITS}
-        for folder in folders.values():
-            for label in CLASSES:
-                (folder / label).mkdir()
-        rows = []
-        for (label, name), group, split in zip(files, groups, names):  # plain strings: once per image
-            link_or_copy(os.path.join(source, label, name), os.path.join(folders[split], label, name))
-            rows.append((name, label, int(group), split))
-    write_csv(site_dir(cfg) / SPLIT_TABLE, ("image", "label", "group", "split"), rows)
+    rows = [
+        (row["image"], row["path"], row["sha256"], row["label"], int(group), split)
+        for row, group, split in zip(pairs, groups, names)
+    ]
+    target = write_csv(site_dir(cfg) / SPLIT_TABLE, SPLIT_COLUMNS, rows)
     sizes = ", ".join(f"{int(np.sum(names == split))} {split}" for split in SPLITS)
     print(f"[split {site}] {sizes} images in {len(np.unique(groups))} capture groups")
-    return site_dir(cfg)
+    return target
 
 
 main = entry_point("pipeline", run)

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from obstacles.config import entry_point
 from obstacles.io.outputs import atomic_dir, write_text_atomic
 from obstacles.labels import to_is_obstacle
+from obstacles.lineage import TRAIN
 from obstacles.plots import save_figure
 from obstacles.weights import compute_sample_weights
 from obstacles.weights.plots import weight_curve, weight_distribution
@@ -21,7 +22,7 @@ CURVE_KEYS = ("alfa", "beta", "gamma", "swc", "std_threshold_dist")
 
 def training_weights(manifest: pd.DataFrame, weights_cfg) -> pd.DataFrame:
     """The weight table of the manifest's training rows (what training computes at load time)."""
-    train = manifest[manifest["split"] == "train"].reset_index(drop=True)
+    train = manifest[manifest["split"] == TRAIN].reset_index(drop=True)
     curve = {key: float(weights_cfg[key]) for key in CURVE_KEYS}
     table = compute_sample_weights(train["diff_metric"], train["label"], **curve)
     return pd.concat([train[["path", "site", "label"]], table], axis=1)

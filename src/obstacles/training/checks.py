@@ -40,7 +40,7 @@ def preflight(cfg: DictConfig) -> None:
     if model is not None:
         check_channel_count(int(model.in_chans), bool(data.with_diff_mask))
     manifest = require_manifest(data.manifest, data.dataset_dir)
-    check_image_files(data.dataset_dir, read_manifest(manifest)["path"].tolist(), manifest)
+    check_image_files(read_manifest(manifest, data.root_dir), manifest)
 
 
 def check_channels(datamodule: ObstacleDataModule, model: ObstacleClassifier) -> None:

@@ -1,0 +1,71 @@
+"""Reading the lineage's manifests: tables whose `path` column names a file relative to the project
+root (DESIGN 2: selections are lists, not copies). One reader for every stage and tool, so a path
+that would leave the project, a missing column or a malformed row is named with file and line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from obstacles.io.tables import TableError, csv_rows, read_utf8
+
+PATH_COLUMN = "path"
+
+
+class ManifestError(TableError):
+    """A manifest that cannot be used; the message starts with `<file>:<line>:`."""
+
+
+def project_relative(path: str | Path, root: str | Path) -> str:
+    """`path` as the manifests spell it: relative to the project root, forward slashes. A path
+    outside the root cannot be spelled so (set paths.datasets_dir and paths.data_dir inside it)."""
+    relative = Path(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
+    if relative == ".." or relative.startswith("../"):
+        raise ValueError(
+            f"{path} is outside the project root {root}: manifests name files relative to it, so "
+            "paths.data_dir and paths.datasets_dir must lie inside paths.root_dir"
+        )
+    return relative
+
+
+def check_relative(relative: str, where: str) -> str:
+    """A path inside the project, as stored: refused when absolute or climbing out with `..`."""
+    if not relative:
+        raise ManifestError(f"{where}: empty path")
+    if (
+        PurePosixPath(relative).is_absolute()
+        or PureWindowsPath(relative).is_absolute()
+        or PureWindowsPath(relative).drive
+        or ".." in PurePosixPath(relative.replace("\\", "/")).parts
+    ):
+        raise ManifestError(f"{where}: path {relative!r} leaves the project (absolute, or with '..')")
+    return relative
+
+
+def read_rows(path: str | Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) of every record, with at least `columns`; every `path` checked to stay inside
+    the project. Plain strings: this runs once per image of a site."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run the stage that writes it first (dvc repro)")
+    rows = csv_rows(read_utf8(path))
+    if not rows:
+        raise ManifestError(f"{path}:1: empty file, expected a header {','.join(columns)}")
+    header = [field.strip() for field in rows[0][1]]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ManifestError(f"{path}:1: header lacks column(s) {','.join(missing)} (got {','.join(header)})")
+    records = []
+    for line, fields in rows[1:]:
+        if len(fields) != len(header):
+            raise ManifestError(f"{path}:{line}: expected {len(header)} fields ({','.join(header)}), got {len(fields)}")
+        row = dict(zip(header, fields))
+        if PATH_COLUMN in row:
+            check_relative(row[PATH_COLUMN], f"{path}:{line}")
+        records.append((line, row))
+    return records
+
+
+def resolve(root: str | Path, relative: str) -> str:
+    """The file a checked manifest path names, under the project root."""
+    return os.path.join(os.fspath(root), relative)
