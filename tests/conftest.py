@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,28 @@ from obstacles.config import CONF_DIR, compose
 from obstacles.io.images import encode_jpeg
 
 REPO = Path(CONF_DIR).parent
+CLI_TIMEOUT_S = 300
+
+
+def wandb_env(root: Path) -> dict[str, str]:
+    """The environment a test's command runs in: W&B offline and quiet, its files inside root."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env.update({key: str(root / "wandb-home") for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")})
+    return env
+
+
+def run_module(root: Path, module: str, *args: str, succeed: bool | None = True) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` in a fresh process, from root, W&B offline (`wandb_env`): the one
+    way tests run a command. `succeed`: True, it must exit 0; False, it must fail; None, either."""
+    command = [sys.executable, "-m", module, *args]
+    result = subprocess.run(
+        command, cwd=root, env=wandb_env(root), capture_output=True, text=True, timeout=CLI_TIMEOUT_S
+    )
+    if succeed is not None:
+        assert (result.returncode == 0) == succeed, f"{' '.join(command[2:])}: exit {result.returncode}\n" + (
+            result.stdout[-3000:] + result.stderr[-3000:]
+        )
+    return result
 
 
 def pipeline_cfg(root: Path, site: str | None = None, pixel_threshold: int = 50, overrides=(), config="pipeline"):

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 from scipy import stats
+from tests.conftest import run_module
 
 from obstacles import comparison
 from obstacles.training.run_key import config_key, key_items
@@ -138,19 +136,6 @@ LIMITS = {"max_missed": 0.25, "max_false_alarm": 0.25}  # 1 of the 4 eval pairs 
 COVERAGE = "exact"
 
 
-def wandb_env(root: Path) -> dict:
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    env.update({key: str(root / "wandb-home") for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")})
-    return env
-
-
-def cli(root: Path, module: str, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", module, *args]
-    result = subprocess.run(command, cwd=root, env=wandb_env(root), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
 def wandb_record(folder: Path) -> bytes:
     """The first offline W&B run in folder (a run's training; evaluation attaches later ones)."""
     records = sorted(folder.glob("wandb/offline-run-*/run-*.wandb"))
@@ -178,7 +163,7 @@ def compared(tmp_path_factory):
     """A 2 x 3 sweep over weights.alfa and seed, one killed job beside it, then the comparison."""
     root = tmp_path_factory.mktemp("compare")
     write_pair_dataset(root, n_pairs=32, panel=32)
-    cli(
+    run_module(
         root,
         "obstacles.train",
         "-m",
@@ -193,7 +178,7 @@ def compared(tmp_path_factory):
     killed = sweep / "6.seed_1+weights.alfa_-2.0+killed"
     shutil.copytree(jobs[0], killed, ignore=shutil.ignore_patterns("wandb"))
     (killed / "run.json").unlink()  # checkpoints but no completion record: a killed training
-    result = cli(
+    result = run_module(
         root,
         "obstacles.compare",
         f"paths.root_dir={root}",

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import metric_leaves
+from tests.conftest import metric_leaves, run_module
 
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.checkpoints import find_checkpoint
@@ -35,12 +33,7 @@ HREF = re.compile(r'(?:href|src)="([^"#]+)"')
 def cli(root: Path, module: str, *overrides: str, rooted: bool = True) -> subprocess.CompletedProcess:
     """`python -m <module>` in a fresh process, W&B offline and kept inside root (`rooted`: its
     paths too; the threshold search has none)."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    env.update({key: str(root / "wandb-home") for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")})
-    command = [sys.executable, "-m", module, *([f"paths.root_dir={root}"] if rooted else []), *overrides]
-    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+    return run_module(root, module, *([f"paths.root_dir={root}"] if rooted else []), *overrides)
 
 
 @pytest.fixture(scope="module")

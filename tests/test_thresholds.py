@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import beta, binom
-from tests.conftest import metric_leaves
+from tests.conftest import metric_leaves, run_module
 
 from obstacles.io.outputs import atomic_output
 from obstacles.io.predictions import read_predictions
@@ -534,22 +532,7 @@ def write_predictions(path: Path, n: int = 400, seed: int = 0, drop: str | None 
 
 
 def run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "WANDB_MODE": "offline",
-        "WANDB_CONFIG_DIR": str(tmp_path / "wandb-config"),
-        "WANDB_CACHE_DIR": str(tmp_path / "wandb-cache"),
-        "WANDB_DATA_DIR": str(tmp_path / "wandb-data"),
-        "WANDB_SILENT": "true",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "obstacles.thresholds", *overrides],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_module(tmp_path, "obstacles.thresholds", *overrides, succeed=None)
 
 
 def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from obstacles.config import CONF_DIR
 from obstacles.data import ObstacleDataModule, PairTransform
 from obstacles.models import ObstacleClassifier
-from obstacles.train import instantiate_group
+from obstacles.train import instantiate_group, train
 from obstacles.training.run_dir import (
     checkpoint_run_dir,
     config_subdir,
@@ -63,25 +63,53 @@ def fresh_command():
     forget_reserved_dirs()
 
 
-def build(cfg, group: str):
-    """The object(s) a group configures (the trainer only where it runs on this machine)."""
+def check_built(cfg, group: str) -> None:
+    """The object(s) a group configures are what its config says (the trainer only where it runs
+    on this machine; elsewhere its settings, as written)."""
     if group in ("data", "weighting"):
-        return instantiate(cfg.data)
-    if group == "model":
-        return instantiate(cfg.model)
-    if group == "augment":
-        return instantiate(cfg.augment)
-    if group in ("callbacks", "logger"):
-        return instantiate_group(cfg.get(group))
-    if group == "trainer" and cfg.trainer.accelerator != "cpu":
-        return OmegaConf.to_container(cfg.trainer)
-    return instantiate(cfg.trainer, logger=False)
+        data = instantiate(cfg.data)
+        assert isinstance(data, ObstacleDataModule) and data.weighting == cfg.weighting.mode
+    elif group == "model":
+        model = instantiate(cfg.model)
+        assert isinstance(model, ObstacleClassifier) and model.hparams.backbone == cfg.model.backbone
+    elif group == "augment":
+        assert isinstance(instantiate(cfg.augment), PairTransform)
+    elif group in ("callbacks", "logger"):
+        nodes = [node for node in (cfg.get(group) or {}).values() if node and "_target_" in node]
+        built = instantiate_group(cfg.get(group))
+        assert [type(obj).__name__ for obj in built] == [node._target_.rsplit(".", 1)[-1] for node in nodes]
+    elif group == "trainer" and cfg.trainer.accelerator != "cpu":
+        assert OmegaConf.to_container(cfg.trainer)["accelerator"] == cfg.trainer.accelerator
+    else:
+        trainer = instantiate(cfg.trainer, logger=False)
+        assert isinstance(trainer, L.Trainer) and trainer.max_epochs == cfg.trainer.max_epochs
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_and_instantiates(root, group, option):
-    cfg = train_cfg(root, f"{group}={option}")
-    assert build(cfg, group) is not None
+    check_built(train_cfg(root, f"{group}={option}"), group)
+
+
+EXPERIMENTS = sorted(path.stem for path in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def root32(tmp_path_factory):
+    """A tiny dataset with 32 px panels: the field CNN pools five times."""
+    root = tmp_path_factory.mktemp("experiments")
+    write_pair_dataset(root, n_pairs=8, panel=32, eval_every=2)
+    return root
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_trains_one_step_with_its_model_and_data_together(root32, tmp_path, experiment):
+    """An experiment is model, data, augmentation and weighting chosen together: they must fit
+    each other (channels, panel size, weighting mode), not only compose one by one."""
+    cfg = train_cfg(
+        root32, f"experiment={experiment}", "logger=none", "+trainer.fast_dev_run=true", output_dir=tmp_path / "run"
+    )
+    train(cfg)
+    assert (tmp_path / "run" / "run.json").is_file(), "the one-step run finished and wrote its record"
 
 
 def test_defaults_build_the_field_setup(root):
