@@ -97,7 +97,7 @@ EXPERIMENTS = sorted(path.stem for path in (Path(CONF_DIR) / "experiment").glob(
 def root32(tmp_path_factory):
     """A tiny dataset with 32 px panels: the field CNN pools five times."""
     root = tmp_path_factory.mktemp("experiments")
-    write_pair_dataset(root, n_pairs=8, panel=32, eval_every=2)
+    write_pair_dataset(root, n_pairs=16, panel=32)  # every split holds both classes
     return root
 
 
