@@ -49,6 +49,7 @@ bench: venv  ## every benchmark, printing its figures
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/similar.py
+	$(BIN)/python bench/lineage.py
 
 clean-demo:  ## remove the demo's outputs
 	rm -rf datasets reports experiments/[0-9]* wandb

@@ -9,7 +9,8 @@ one `dvc add data`; none of it timed). Then it times, wall clock around each com
 
 - the full build, `dvc repro weights` (the `weights` stage and everything upstream, never the
   training stages), from nothing built;
-- a no-op `dvc repro weights` right after, and `dvc status weights`;
+- a no-op `dvc repro weights` right after, and `dvc status --with-deps weights` (every stage of the
+  lineage, as a no-op repro checks them; plain `dvc status weights` checks the weights stage alone);
 - `dvc repro weights` after flipping one label of the 400-frame demo site office_202210_02
   (obstacle <-> no_obstacle), with the stages DVC ran.
 
@@ -45,6 +46,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from settle import mark_cleanup, wait_after_cleanup  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 VENV_BIN = Path(sys.executable).parent  # the venv running this script (not resolved: a venv's python is a link)
@@ -56,6 +60,7 @@ EDIT_SITE = "office_202210_02"
 MAX_EXTRA_SITES = 6  # 8 sites in all
 MIN_EXTRA_FRAMES = 400  # an extra site is given at least this many frames (fewer sites below 6 x 400)
 FLIP = {"obstacle": "no_obstacle", "no_obstacle": "obstacle"}
+CLEANUP_MARKER = "last-cleanup"  # touched after each scratch delete: the next size waits it out
 LOG_ENV = "OBSTACLES_LINEAGE_LOG"  # the shim appends "<argv> <seconds>" here when set
 RUNNING = re.compile(r"Running stage '([^']+)'")
 
@@ -338,11 +343,12 @@ def bench_size(repo: Path, root: Path, size: int, shim_dir: Path) -> dict:
     project = Project(root / str(size) / "project", shim_dir)
     setup = prepare(project, repo, size)
     step(f"{setup['triplets']} recorded triplets in {len(setup['sites'])} sites; nothing built yet")
+    wait_after_cleanup(root / CLEANUP_MARKER)  # the previous size's scratch, deleted minutes ago
     full = project.timed("full", "dvc", "repro", TARGET)
     step("measuring disk after the full build")
     built = disk(project.path)
     noop = project.timed("noop", "dvc", "repro", TARGET)
-    status = project.timed("status", "dvc", "status", TARGET)
+    status = project.timed("status", "dvc", "status", "--with-deps", TARGET)
     edit_row = flip_one_label(project.path / "labels" / f"{EDIT_SITE}.csv")
     step(f"label edit: {edit_row['file']} line {edit_row['line']}: {edit_row['from']} -> {edit_row['to']}")
     edit = project.timed("edit", "dvc", "repro", TARGET)
@@ -382,7 +388,7 @@ def rows(results: list[dict]) -> list[tuple[str, list[str]]]:
         ("stage commands in the full build (s)", [f"{r['full']['stage_command_seconds']:.1f}" for r in results]),
         ("DVC share of the full build", [share(r["full"]) for r in results]),
         (f"no-op `dvc repro {TARGET}` (s)", [f"{r['noop']['seconds']:.2f}" for r in results]),
-        (f"`dvc status {TARGET}` (s)", [f"{r['status']['seconds']:.2f}" for r in results]),
+        (f"`dvc status --with-deps {TARGET}` (s)", [f"{r['status']['seconds']:.2f}" for r in results]),
         (f"label-edit `dvc repro {TARGET}` (s)", [f"{r['edit']['seconds']:.2f}" for r in results]),
         ("stages run in the label edit", [str(len(r["edit"]["stages_run"])) for r in results]),
         ("stage commands in the edit (s)", [f"{r['edit']['stage_command_seconds']:.2f}" for r in results]),
@@ -437,7 +443,7 @@ def markdown(results: list[dict], meta: dict) -> str:
         lines.append(f"- {column(r['size'])}: line {row['line']} {row['from']} -> {row['to']}; ran {ran}")
     lines += [
         "",
-        f"Status timed: `dvc status {TARGET}` (the lineage only). Stage-command seconds come from a `python` shim "
+        f"Status timed: `dvc status --with-deps {TARGET}` (every stage of the lineage). Stage-command seconds come from a `python` shim "
         "first on PATH that times each stage command; DVC's share = 1 - commands / total (hashing, "
         "lock and cache work, its start-up). Disk is measured after the full build: datasets/ + .dvc/cache "
         "against data/, each inode once (hard links counted once), apparent = every path's size; "
@@ -495,7 +501,7 @@ def main() -> None:
         "repo": str(repo),
         "root": str(root),
         "target": TARGET,
-        "status_command": f"dvc status {TARGET}",
+        "status_command": f"dvc status --with-deps {TARGET}",
     }
     step(f"sizes {', '.join(map(str, args.sizes))}; scratch in {root}; {meta['dvc']}")
     results = []
@@ -504,6 +510,7 @@ def main() -> None:
         if scratch.exists():
             step(f"removing the previous run's {scratch}")
             shutil.rmtree(scratch)
+            mark_cleanup(root / CLEANUP_MARKER)
         step(f"== {size:,} recorded triplets ==")
         try:
             results.append(bench_size(repo, root, size, shim_dir))
@@ -513,6 +520,7 @@ def main() -> None:
         if not args.keep:
             step(f"deleting {scratch}")
             shutil.rmtree(scratch)
+            mark_cleanup(root / CLEANUP_MARKER)
     text = markdown(results, meta)
     print("\n" + text, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

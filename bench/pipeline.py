@@ -31,6 +31,9 @@ from obstacles.lineage import MANIFEST_NAME  # noqa: E402
 from obstacles.simulate import simulate  # noqa: E402
 from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src, weights  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from settle import mark_cleanup, wait_after_cleanup  # noqa: E402  (runs build into fresh folders, delete after timing)
+
 SITE = "bench_202401_01"
 STAGES = (
     ("src", src),
@@ -161,24 +164,6 @@ def report(result: dict) -> None:
     print(f"  peak RSS: main {result['rss'][0]:.0f} MiB, largest worker {result['rss'][1]:.0f} MiB")
 
 
-# ext4 skips inodes freed in the last 60 s (360 s while their inode-table block is dirty) when it
-# allocates new ones, so creating files right after a mass delete costs up to 10x more: a cost of
-# the previous run's cleanup, not of the pipeline. Runs build into fresh folders, delete only
-# after all timing, and a run that follows a cleanup this closely waits first.
-SETTLE_SECONDS = 360
-
-
-def wait_after_cleanup(marker: Path) -> None:
-    if marker.exists():
-        remaining = SETTLE_SECONDS - (time.time() - marker.stat().st_mtime)
-        if remaining > 0:
-            print(
-                f"waiting {remaining:.0f} s: the previous run deleted its outputs {SETTLE_SECONDS - remaining:.0f} s "
-                "ago, and file creation is slow for minutes after a mass delete"
-            )
-            time.sleep(remaining)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=5000)
@@ -199,7 +184,7 @@ def main() -> None:
             os.wait()
     for frames in (args.small, args.frames):
         shutil.rmtree(args.root / str(frames) / "runs", ignore_errors=True)
-    marker.touch()
+    mark_cleanup(marker)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,7 @@ from obstacles.checkpoints import is_finished, numbered_runs
 from obstacles.config import CONF_DIR, compose, entry_point
 from obstacles.evaluation.report import METRICS_FILE as EVAL_METRICS_FILE
 from obstacles.evaluation.report import PREDICTIONS_FILE as EVAL_PREDICTIONS_FILE
-from obstacles.io.outputs import atomic_dir, write_text_atomic
-from obstacles.plots import save_figure
+from obstacles.io.outputs import atomic_dir, save_figure, write_text_atomic
 from obstacles.thresholds.__main__ import THRESHOLDS_FILE
 from obstacles.thresholds.__main__ import run as search_thresholds
 from obstacles.training.run_dir import CHECKPOINTS_DIR, CONFIG_DIR, RUN_RECORD

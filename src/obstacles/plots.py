@@ -1,27 +1,18 @@
 """Matplotlib figures shared by evaluation and the threshold search.
 
 Figures are built with `matplotlib.figure.Figure` (no pyplot), so no global backend or state is
-touched and a notebook's own plotting is left alone. `save_figure` writes atomically.
+touched and a notebook's own plotting is left alone. Figures are written by
+`obstacles.io.outputs.save_figure` (atomic, stable bytes).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from obstacles.io.outputs import atomic_output
 from obstacles.labels import CLASSES
 from obstacles.metrics import normalize_confusion, validate_predictions
-
-
-def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
-    """Write a PNG atomically (see `atomic_output`); no software-version metadata, so bytes are stable."""
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-    return Path(path)
 
 
 def confusion_matrix_figure(counts, *, title: str = "", normalize: bool = True) -> Figure:

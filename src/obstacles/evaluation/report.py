@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from obstacles.io.outputs import write_text_atomic
+from obstacles.io.outputs import save_figure, write_text_atomic
 from obstacles.labels import OBSTACLE
 from obstacles.metrics import confusion_matrix, summary_metrics, threshold_metrics
-from obstacles.plots import confusion_matrix_figure, roc_pr_figure, save_figure
+from obstacles.plots import confusion_matrix_figure, roc_pr_figure
 
 PREDICTIONS_FILE = "predictions.csv"
 METRICS_FILE = "metrics.json"  # numbers only: what `dvc metrics show/diff` and `dvc exp show` compare

@@ -268,6 +268,14 @@ def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence])
     return write_text_atomic(path, buffer.getvalue())
 
 
+def save_figure(fig, path: str | Path, *, dpi: int = 120) -> Path:
+    """A matplotlib figure as PNG, atomically (see `atomic_output`), without software-version
+    metadata, so the same figure gives the same bytes."""
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    return Path(path)
+
+
 def link_or_copy(source: str | Path, target: str | Path) -> None:
     """The same bytes under a new name: a hard link (a metadata write, not a data copy), a copy
     across file systems. Safe on inputs too: nothing here writes into an existing file (outputs

@@ -24,10 +24,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.config import entry_point
-from obstacles.io.outputs import write_text_atomic
+from obstacles.io.outputs import save_figure, write_text_atomic
 from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
-from obstacles.plots import risk_coverage_figure, save_figure
+from obstacles.plots import risk_coverage_figure
 from obstacles.thresholds import wording
 from obstacles.thresholds.search import (
     HEADLINE_FIELDS,
