@@ -102,7 +102,9 @@ def data_settings(cfg: DictConfig, target: RunTarget, hparams: dict) -> DataSett
     """Check the checkpoint against the config; the data settings that fit both."""
     backbone, in_chans = (find_setting(cfg, target, key) for key in ("model.backbone", "model.in_chans"))
     check_architecture(hparams, target.checkpoint, backbone, in_chans)
-    with_diff_mask = diff_mask_for_checkpoint(hparams, target.checkpoint, find_setting(cfg, target, "data.with_diff_mask"))
+    with_diff_mask = diff_mask_for_checkpoint(
+        hparams, target.checkpoint, find_setting(cfg, target, "data.with_diff_mask")
+    )
     return DataSettings(
         dataset=str(required(find_setting(cfg, target, "dataset.name"), "dataset.name", target)),
         panels=int(required(find_setting(cfg, target, "data.panels"), "data.panels", target)),
