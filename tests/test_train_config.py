@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import lightning as L
@@ -78,8 +79,11 @@ def check_built(cfg, group: str) -> None:
         nodes = [node for node in (cfg.get(group) or {}).values() if node and "_target_" in node]
         built = instantiate_group(cfg.get(group))
         assert [type(obj).__name__ for obj in built] == [node._target_.rsplit(".", 1)[-1] for node in nodes]
-    elif group == "trainer" and cfg.trainer.accelerator != "cpu":
-        assert OmegaConf.to_container(cfg.trainer)["accelerator"] == cfg.trainer.accelerator
+    elif group == "trainer" and cfg.trainer.accelerator != "cpu":  # cannot be built without a GPU
+        settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+        assert settings.pop("_target_") == "lightning.pytorch.Trainer"
+        unknown = set(settings) - set(inspect.signature(L.Trainer).parameters)
+        assert not unknown, f"trainer={cfg.trainer}: not Trainer arguments: {sorted(unknown)}"
     else:
         trainer = instantiate(cfg.trainer, logger=False)
         assert isinstance(trainer, L.Trainer) and trainer.max_epochs == cfg.trainer.max_epochs
