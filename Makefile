@@ -26,7 +26,7 @@ venv: $(STAMP)  ## create .venv with the pinned stack (done by every target that
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 
 demo: venv  ## the main job end to end on simulated recordings
-	$(BIN)/python -m obstacles.demo
+	$(BIN)/python -m obstacles.commands.demo
 
 # PYTEST_ARGS picks more marks, e.g. PYTEST_ARGS='-m "not slow"' adds the browser tests.
 test: venv  ## the test suite (not the slow marks)

@@ -5,7 +5,7 @@ the test fixture builder, builds the default model (conf/train.yaml's, untrained
 depend on the weights), and prints images/s for each batch size of
 1. the model alone on in-memory tensors (pre-decoded: the floor no loader can beat),
 2. `obstacles.evaluation.scoring.score_loader` over the JPEG dataset with 0 and 2 loader workers
-   (decode + collate + model: what `python -m obstacles.evaluate` runs),
+   (decode + collate + model: what `python -m obstacles.commands.evaluate` runs),
 3. the loader alone (decode + collate, no model), to show which side limits.
 Every measurement is one full pass, loader start-up included, after one untimed warm-up batch.
 About a minute on 2 CPU cores with the defaults.

@@ -4,7 +4,7 @@ For each size (recorded triplets in total) it copies the project's files (`git l
 --exclude-standard`: tracked plus untracked-not-ignored, so uncommitted work is measured too) into
 `<root>/<size>/project`, commits them to a fresh git repository with no DVC remote, simulates the
 demo's two sites (1,000 frames) and, above 1,000, up to 6 more sites sharing the rest
-(`python -m obstacles.simulate` into a side folder, then `python -m obstacles.add_recording`, then
+(`python -m obstacles.commands.simulate` into a side folder, then `python -m obstacles.commands.add_recording`, then
 one `dvc add data`; none of it timed). Then it times, wall clock around each command:
 
 - the full build, `dvc repro weights` (the `weights` stage and everything upstream, never the
@@ -222,20 +222,20 @@ def prepare(project: Project, repo: Path, size: int) -> dict:
     project.run("git", "commit", "-q", "-m", "project files (bench/lineage.py)")
 
     step(f"simulating the demo sites ({DEMO_FRAMES} frames; data/ is never copied)")
-    project.run(python, "-m", "obstacles.simulate", "overwrite=true", "workers=0")
+    project.run(python, "-m", "obstacles.commands.simulate", "overwrite=true", "workers=0")
     sites = extra_sites(size)
     if sites:
         incoming = path.parent / "incoming"
         step(f"simulating {len(sites)} more sites ({size - DEMO_FRAMES} frames) into {incoming}")
         overrides = [f"paths.root_dir={incoming}", "workers=0", *(f"~sites.{site}" for site in DEMO_SITES)]
         overrides += [f"+sites.{site}={hydra_mapping(spec)}" for site, spec in sites.items()]
-        project.run(python, "-m", "obstacles.simulate", *overrides)
+        project.run(python, "-m", "obstacles.commands.simulate", *overrides)
         for site, spec in sites.items():
-            step(f"registering {site} ({spec['n_frames']} frames) with obstacles.add_recording")
+            step(f"registering {site} ({spec['n_frames']} frames) with obstacles.commands.add_recording")
             project.run(
                 python,
                 "-m",
-                "obstacles.add_recording",
+                "obstacles.commands.add_recording",
                 f"source={incoming / 'data' / 'recordings' / site}",
                 f"site={site}",
                 f"pixel_threshold={spec['mask_threshold']}",

@@ -6,7 +6,7 @@ Prints:
    200x200 panel size, decode and preprocessing included;
 2. the time of one query against 100,000 stored embeddings of that feature size (random unit
    vectors; one matrix product, top-k by argpartition), against the 100 ms target;
-3. a whole `python -m obstacles.similar` search run twice: cold (every image embedded) and again
+3. a whole `python -m obstacles.commands.similar` search run twice: cold (every image embedded) and again
    with the content-hash cache, and the speedup.
 Takes about a minute on 2 cores.
 """
@@ -28,8 +28,8 @@ from omegaconf import OmegaConf
 from obstacles.config import CONF_DIR, compose
 from obstacles.curation.embedding import InputSpec, TimmEmbedder, embed_files
 from obstacles.curation.similarity import normalize, top_k
-from obstacles.similar import run as similar_run
-from obstacles.simulate import simulate_site
+from obstacles.commands.similar import run as similar_run
+from obstacles.commands.simulate import simulate_site
 
 TARGET_QUERY_S = 0.1
 SITE = "plant_202209_01"
@@ -68,7 +68,7 @@ def query_time(stored: int, dim: int, queries: int, k: int) -> tuple[float, floa
 
 
 def repeated_search(root: Path, images: Path, backbone: str) -> tuple[float, float]:
-    """Seconds of a cold and of a cached `obstacles.similar` run (query: the first image)."""
+    """Seconds of a cold and of a cached `obstacles.commands.similar` run (query: the first image)."""
     query = sorted(images.glob("*.jpg"))[0]
     cfg = compose(
         "similar",

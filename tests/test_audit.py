@@ -10,7 +10,7 @@ import pytest
 
 from curation_fixtures import trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
-from obstacles.audit import bce_loss, run
+from obstacles.commands.audit import bce_loss, run
 from obstacles.config import compose
 from obstacles.io.images import decode_image, encode_jpeg
 from training_fixtures import write_pair_dataset

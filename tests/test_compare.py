@@ -1,5 +1,5 @@
 """Seed-aware comparison: the statistics (pure), the configuration key, and a real sweep of
-2 values x 3 seeds compared through `python -m obstacles.compare`."""
+2 values x 3 seeds compared through `python -m obstacles.commands.compare`."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def wandb_record(folder: Path) -> bytes:
 
 
 def own_results(job: Path) -> dict:
-    """What the run itself recorded, read the plain way (not through obstacles.compare)."""
+    """What the run itself recorded, read the plain way (not through obstacles.commands.compare)."""
     overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
     alfa = next(o.split("=", 1)[1] for o in overrides if o.startswith("weights.alfa="))
     thresholds = json.loads((job / "eval" / "thresholds.json").read_text())
@@ -165,7 +165,7 @@ def compared(tmp_path_factory):
     write_pair_dataset(root, n_pairs=32, panel=32)
     run_module(
         root,
-        "obstacles.train",
+        "obstacles.commands.train",
         "-m",
         f"paths.root_dir={root}",
         "dataset.name=tiny",
@@ -180,7 +180,7 @@ def compared(tmp_path_factory):
     (killed / "run.json").unlink()  # checkpoints but no completion record: a killed training
     result = run_module(
         root,
-        "obstacles.compare",
+        "obstacles.commands.compare",
         f"paths.root_dir={root}",
         f"runs={sweep.name}",
         *(f"limits.{k}={v}" for k, v in LIMITS.items()),
@@ -266,7 +266,7 @@ def test_the_table_goes_to_wandb_and_training_runs_carry_the_configuration_key(c
 
 
 def test_a_second_comparison_reuses_the_evaluations_and_one_seed_gives_no_spread(compared, capsys):
-    from obstacles.compare import run
+    from obstacles.commands.compare import run
     from obstacles.config import compose
 
     root, sweep, jobs, _, _ = compared

@@ -21,7 +21,7 @@ import yaml
 from tests.conftest import REPO, metric_leaves, tree_digest
 
 from obstacles.sites import check_registry
-from obstacles.storage import LOCAL_CREDENTIALS, local_remote, local_s3_server
+from obstacles.commands.storage import LOCAL_CREDENTIALS, local_remote, local_s3_server
 
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
@@ -69,7 +69,7 @@ def project(tmp_path_factory):
     run(root, "git", "init", "-q")
     run(root, "dvc", "init", "-q")
     shutil.copy2(REPO / ".dvc" / "config", root / ".dvc" / "config")
-    run(root, sys.executable, "-m", "obstacles.simulate", *SMALL)
+    run(root, sys.executable, "-m", "obstacles.commands.simulate", *SMALL)
     run(root, "dvc", "add", "-q", "data")
     inputs = tree_digest(root / "data") | tree_digest(root / "labels")
     output = run(root, "dvc", "repro", DATA_TARGET)
@@ -102,7 +102,7 @@ def test_second_repro_runs_nothing(project):
 
 def test_a_folder_view_is_invisible_to_dvc(project):
     root, _ = project
-    run(root, sys.executable, "-m", "obstacles.folder_view")
+    run(root, sys.executable, "-m", "obstacles.commands.folder_view")
     assert any((root / "views" / "demo_balanced" / "train").rglob("*.jpg"))
     assert "up to date" in run(root, "dvc", "status", DATA_TARGET)
     assert ran_stages(run(root, "dvc", "repro", DATA_TARGET)) == set()
@@ -167,7 +167,7 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
         root,
         sys.executable,
         "-m",
-        "obstacles.simulate",
+        "obstacles.commands.simulate",
         f"paths.root_dir={staging}",
         f"~sites.{SITES[0]}",
         f"~sites.{SITES[1]}",
@@ -196,7 +196,7 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
             root,
             sys.executable,
             "-m",
-            "obstacles.add_recording",
+            "obstacles.commands.add_recording",
             "source=s3://site-uploads/lab",
             f"site={site}",
             "pixel_threshold=45",

@@ -38,12 +38,12 @@ def cli(root: Path, module: str, *overrides: str, rooted: bool = True) -> subpro
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A one-epoch run (W&B offline), then `python -m obstacles.evaluate` with no checkpoint given."""
+    """A one-epoch run (W&B offline), then `python -m obstacles.commands.evaluate` with no checkpoint given."""
     root = tmp_path_factory.mktemp("evaluate")
     write_pair_dataset(root, n_pairs=24, panel=32)
-    cli(root, "obstacles.train", "dataset.name=tiny", "model=field_cnn", "data.batch_size=4", *QUICK_TRAINING)
+    cli(root, "obstacles.commands.train", "dataset.name=tiny", "model=field_cnn", "data.batch_size=4", *QUICK_TRAINING)
     (run,) = (root / "experiments").glob("001.*")
-    result = cli(root, "obstacles.evaluate", "eval.batch_size=4")
+    result = cli(root, "obstacles.commands.evaluate", "eval.batch_size=4")
     assert "AUROC" in result.stdout
     return root, run, run / "eval"
 
@@ -271,7 +271,7 @@ def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger
     write_pair_dataset(tmp_path, n_pairs=24, panel=32)
     cli(
         tmp_path,
-        "obstacles.train",
+        "obstacles.commands.train",
         "dataset.name=tiny",
         "model=field_cnn",
         "data.batch_size=4",
@@ -284,7 +284,7 @@ def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger
     shutil.copytree(run, killed)
     (killed / "run.json").unlink()  # what a run killed after its first checkpoint leaves
     args = [f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}"] if logger == "csv" else []
-    result = cli(tmp_path, "obstacles.evaluate", "eval.batch_size=4", "eval.progress=false", *args)
+    result = cli(tmp_path, "obstacles.commands.evaluate", "eval.batch_size=4", "eval.progress=false", *args)
     if not args:
         assert f"skipping {killed}" in result.stdout
     provenance = json.loads((run / "eval" / "metrics.provenance.json").read_text())
@@ -292,7 +292,7 @@ def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger
     assert not (killed / "eval").exists()
     run_id = provenance["wandb_run_id"]
     assert run_id and list((run / "wandb").glob(f"offline-run-*-{run_id}")), "evaluation made its own W&B run"
-    cli(tmp_path, "obstacles.thresholds", f"predictions={run / 'eval' / 'predictions.csv'}", rooted=False)
+    cli(tmp_path, "obstacles.commands.thresholds", f"predictions={run / 'eval' / 'predictions.csv'}", rooted=False)
     thresholds = json.loads((run / "eval" / "thresholds.json").read_text())
     searched = json.loads((run / "eval" / "thresholds.provenance.json").read_text())
     assert searched["wandb"]["run_id"] == run_id, "the threshold search joins the evaluation's run"

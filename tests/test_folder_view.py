@@ -1,5 +1,5 @@
 """Selections are manifests (DESIGN 2): the readers resolve and check their paths, and
-`obstacles.folder_view` lays any of them out as the field's browsable folders, with hard links."""
+`obstacles.commands.folder_view` lays any of them out as the field's browsable folders, with hard links."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_
 from obstacles.config import compose
 from obstacles.io.label_file import read_label_file
 from obstacles.lineage import prefill_label
-from obstacles.review import run
+from obstacles.commands.review import run
 from obstacles.stages import mask_train, src
 
 DOWNLOAD_WAIT_S = 10.0

@@ -18,7 +18,7 @@ from PIL import Image
 
 from obstacles.config import compose
 from obstacles.io.images import decode_image, split_panels
-from obstacles.simulate import simulate, simulate_site
+from obstacles.commands.simulate import simulate, simulate_site
 from obstacles.simulation.camera import change_mask
 from obstacles.simulation.review import review
 from obstacles.simulation.schedule import STEM_TIME_FORMAT
@@ -242,7 +242,7 @@ def test_cli_writes_under_root_dir_and_nothing_else(tmp_path):
         [
             sys.executable,
             "-m",
-            "obstacles.simulate",
+            "obstacles.commands.simulate",
             f"paths.root_dir={root}",
             "~sites.office_202210_02",
             "sites.plant_202209_01.n_frames=4",

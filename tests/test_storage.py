@@ -1,4 +1,4 @@
-"""`python -m obstacles.storage`: a local S3 server that leaves the user's remote settings alone.
+"""`python -m obstacles.commands.storage`: a local S3 server that leaves the user's remote settings alone.
 
 Every case runs in a scratch DVC repository whose .dvc/config.local holds (fake) real credentials,
 never in this checkout.
@@ -23,7 +23,7 @@ import psutil
 import pytest
 from tests.conftest import REPO
 
-from obstacles.storage import LOCAL_CREDENTIALS, local_s3_server
+from obstacles.commands.storage import LOCAL_CREDENTIALS, local_s3_server
 
 USER_LOCAL_CONFIG = (
     b"['remote \"storage\"']\n"
@@ -62,7 +62,7 @@ def port_open(port: int) -> bool:
 
 
 class Server:
-    """`python -m obstacles.storage` as a child process, its output collected by a thread."""
+    """`python -m obstacles.commands.storage` as a child process, its output collected by a thread."""
 
     def __init__(self, root: Path, ignored: tuple[int, ...] = ()):
         def preexec():  # as a shell's background job starts: SIGINT (and here maybe more) ignored
@@ -76,7 +76,7 @@ class Server:
             "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "obstacles.storage"],
+            [sys.executable, "-m", "obstacles.commands.storage"],
             cwd=root,
             env=env,
             stdout=subprocess.PIPE,
@@ -150,7 +150,7 @@ def assert_stopped_cleanly(server: Server, port: int, scratch: Path, before: dic
     [
         (signal.SIGTERM, ()),
         (signal.SIGINT, ()),
-        (signal.SIGINT, (signal.SIGINT,)),  # `python -m obstacles.storage &` in a script, then `kill -INT`
+        (signal.SIGINT, (signal.SIGINT,)),  # `python -m obstacles.commands.storage &` in a script, then `kill -INT`
         (signal.SIGTERM, (signal.SIGINT, signal.SIGTERM)),
     ],
     ids=["term", "int", "int-ignored-on-entry", "term-ignored-on-entry"],

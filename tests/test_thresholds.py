@@ -532,7 +532,7 @@ def write_predictions(path: Path, n: int = 400, seed: int = 0, drop: str | None 
 
 
 def run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return run_module(tmp_path, "obstacles.thresholds", *overrides, succeed=None)
+    return run_module(tmp_path, "obstacles.commands.thresholds", *overrides, succeed=None)
 
 
 def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from obstacles.config import CONF_DIR
 from obstacles.data import ObstacleDataModule, PairTransform
 from obstacles.models import ObstacleClassifier
-from obstacles.train import instantiate_group, train
+from obstacles.commands.train import instantiate_group, train
 from obstacles.training.run_dir import (
     checkpoint_run_dir,
     config_subdir,

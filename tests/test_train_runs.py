@@ -13,7 +13,7 @@ import torch
 from tests.conftest import run_module
 
 from obstacles.io.provenance import file_sha256
-from obstacles.train import train
+from obstacles.commands.train import train
 from obstacles.training.weighting import WEIGHTING_MODES
 from training_fixtures import train_cfg, write_pair_dataset
 
@@ -37,10 +37,10 @@ def root(tmp_path_factory):
 
 
 def run_cli(root: Path, *overrides: str, multirun: bool = False) -> subprocess.CompletedProcess:
-    """`python -m obstacles.train` in a fresh process, W&B offline and kept inside root."""
+    """`python -m obstacles.commands.train` in a fresh process, W&B offline and kept inside root."""
     return run_module(
         root,
-        "obstacles.train",
+        "obstacles.commands.train",
         *(["-m"] if multirun else []),
         f"paths.root_dir={root}",
         "dataset.name=tiny",
@@ -72,9 +72,9 @@ def test_bad_configs_fail_before_training(root, tmp_path, override, message):
 
 
 def refused_cli(root: Path, *overrides: str, multirun: bool = False) -> str:
-    """stderr of a `python -m obstacles.train` that must be refused (non-zero exit)."""
+    """stderr of a `python -m obstacles.commands.train` that must be refused (non-zero exit)."""
     args = (*(["-m"] if multirun else []), f"paths.root_dir={root}", *overrides)
-    return run_module(root, "obstacles.train", *args, succeed=False).stderr
+    return run_module(root, "obstacles.commands.train", *args, succeed=False).stderr
 
 
 @pytest.mark.parametrize("multirun", [False, True], ids=["run", "sweep"])
@@ -182,7 +182,7 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
 
     from obstacles.config import compose
     from obstacles.evaluation import evaluate
-    from obstacles.thresholds.__main__ import run as search_thresholds
+    from obstacles.commands.thresholds import run as search_thresholds
 
     write_pair_dataset(tmp_path, n_pairs=32, panel=32)
     overrides = (

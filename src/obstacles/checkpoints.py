@@ -93,7 +93,7 @@ def find_checkpoint(experiments_dir: str | Path, ckpt_path: str | Path | None = 
     raise FileNotFoundError(
         f"no finished run with a checkpoint under {experiments} (looked for NNN.*/{CHECKPOINTS_DIR}/"
         f"{{{','.join(PREFERRED)}}} beside a {RUN_RECORD}): "
-        "train one (python -m obstacles.train) or pass ckpt_path=<file or run folder>"
+        "train one (python -m obstacles.commands.train) or pass ckpt_path=<file or run folder>"
     )
 
 

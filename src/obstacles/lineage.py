@@ -3,7 +3,7 @@ from here, so no stage imports another stage and a folder, file or column is spe
 
 Selections are manifests, not copies: src, mask_train, the split and balanced write tables whose
 `path` column names an image relative to the project root, with its sha256. Only no_mask_train
-writes image files (it changes pixels). `python -m obstacles.folder_view` lays any of them out as
+writes image files (it changes pixels). `python -m obstacles.commands.folder_view` lays any of them out as
 the field's browsable folders, on demand.
 """
 

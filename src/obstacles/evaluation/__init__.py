@@ -1,6 +1,6 @@
 """Evaluation of a trained classifier at single thresholds (DESIGN section 4).
 
-`python -m obstacles.evaluate` (conf/evaluate.yaml) runs `evaluate(cfg)`: scoring in
+`python -m obstacles.commands.evaluate` (conf/evaluate.yaml) runs `evaluate(cfg)`: scoring in
 `scoring`, tables and figures in `report`, error galleries in `gallery`, W&B in `tracking`.
 """
 

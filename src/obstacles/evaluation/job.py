@@ -159,7 +159,7 @@ def write_outputs(
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Everything `python -m obstacles.evaluate` does; returns metrics.json's and PROVENANCE_FILE's
+    """Everything `python -m obstacles.commands.evaluate` does; returns metrics.json's and PROVENANCE_FILE's
     content in one dict (+ `out_dir`)."""
     job = plan(cfg)
     predictions = score(cfg, job)

@@ -44,7 +44,7 @@ def read_label_file(path: Path, reversed_default: str) -> list[Pick]:
     """Rows of labels/<site>.csv, validated; messages give the file's own line numbers (the header
     is line 1, blank lines count), as an editor shows them."""
     if not path.is_file():
-        raise LabelFileError(f"{path}: label file not found (write it, or run obstacles.add_recording)")
+        raise LabelFileError(f"{path}: label file not found (write it, or run obstacles.commands.add_recording)")
     try:
         rows = csv_rows(read_utf8(path))
     except TableError as exc:

@@ -2,7 +2,7 @@
 label, sha256, diff_metric, pixel_threshold), a join of each site's split and diff tables.
 
 No image is linked or copied, so adding or editing one site costs that site's rows, not the
-dataset; `python -m obstacles.folder_view view=balanced` writes the field's folder layout
+dataset; `python -m obstacles.commands.folder_view view=balanced` writes the field's folder layout
 (`sites/<site>/<label>/`, `<split>/<label>/`) on demand.
 """
 
@@ -39,7 +39,7 @@ def site_rows(site: str, folder: Path) -> list[tuple]:
 def run(cfg: DictConfig) -> Path:
     sites = list(cfg.sites)
     if not sites:
-        raise ValueError("no sites registered in conf/sites.yaml: add one with obstacles.add_recording")
+        raise ValueError("no sites registered in conf/sites.yaml: add one with obstacles.commands.add_recording")
     final = Path(cfg.dataset.dir)
     rows = [row for site in sites for row in site_rows(site, site_dir(cfg, site))]
     with atomic_dir(final) as out:

@@ -1,6 +1,6 @@
 """Two deployment thresholds (DESIGN section 5). Public API used by notebooks and the CLI.
 
-`python -m obstacles.thresholds predictions=<predictions.csv>` runs the search and the sweep.
+`python -m obstacles.commands.thresholds predictions=<predictions.csv>` runs the search and the sweep.
 """
 
 from obstacles.thresholds.bounds import (

@@ -1,4 +1,4 @@
-"""Plain words for a thresholds report (the dict `python -m obstacles.thresholds` writes as
+"""Plain words for a thresholds report (the dict `python -m obstacles.commands.thresholds` writes as
 thresholds.json): what the deployed pair guarantees, at what confidence, and what more labelling
 would buy. Shared by the CLI's printout, thresholds.provenance.json, the export bundle and the demo
 summary, so they say the same thing. Reads only numbers; tolerates files written before certified
@@ -36,7 +36,7 @@ def guarantee(report: dict) -> str:
     if "missed_rate_upper" not in rounded or max_missed is None:
         return (
             "not certified: this thresholds file carries no confidence bounds (search again with "
-            "python -m obstacles.thresholds)"
+            "python -m obstacles.commands.thresholds)"
         )
     confidence = float(rounded["confidence"])
     n = int(rounded["n"])

@@ -1,7 +1,7 @@
 """The configuration key of a run: what makes it a different recipe, seeds aside.
 
 One definition for training's W&B config (`config_key`, beside `seed`) and for
-`python -m obstacles.compare`, which groups runs by it: the run's command-line overrides
+`python -m obstacles.commands.compare`, which groups runs by it: the run's command-line overrides
 (Hydra's task overrides, `.hydra/overrides.yaml`) without `seed` and without the keys a sweep job's
 folder name leaves out (`hydra.job.config.override_dirname.exclude_keys`, conf/hydra/default.yaml:
 paths, trainer, logger, debug, ...), as Hydra spells them, sorted and joined with "," the way it

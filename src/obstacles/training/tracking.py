@@ -60,7 +60,7 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
 def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDataModule, model: nn.Module) -> dict:
     """Send the resolved config, dataset identity and parameter counts to every logger, and the
     run's configuration key and seed (`obstacles.training.run_key`), so grouping W&B runs by
-    `config_key` gives `python -m obstacles.compare`'s configurations."""
+    `config_key` gives `python -m obstacles.commands.compare`'s configurations."""
     info = {
         "cfg": OmegaConf.to_container(cfg, resolve=True),
         "config_key": running_config_key(),  # None outside Hydra's runtime (a composed config)

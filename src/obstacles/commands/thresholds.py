@@ -1,4 +1,4 @@
-"""`python -m obstacles.thresholds predictions=<predictions.csv>`: search, sweep, plot, log.
+"""`python -m obstacles.commands.thresholds predictions=<predictions.csv>`: search, sweep, plot, log.
 
 The deployed pair is certified at ``confidence`` (default 0.95: both true rates within the limits at
 once with that probability, `obstacles.thresholds.find_thresholds`); ``confidence=null`` deploys

@@ -1,4 +1,4 @@
-"""Audit the merged dataset with the current model: `python -m obstacles.audit` (conf/audit.yaml).
+"""Audit the merged dataset with the current model: `python -m obstacles.commands.audit` (conf/audit.yaml).
 
 Three lists, each a CSV, a section of index.html and a W&B table:
 

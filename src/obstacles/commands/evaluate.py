@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint: `python -m obstacles.evaluate [ckpt_path=...|run_dir=...] [overrides]`.
+"""Evaluate a checkpoint: `python -m obstacles.commands.evaluate [ckpt_path=...|run_dir=...] [overrides]`.
 
 Thin entry point over `obstacles.evaluation.evaluate` (config: conf/evaluate.yaml). Without
 ckpt_path it takes the latest run's best checkpoint; outputs go to `<run folder>/eval/`.

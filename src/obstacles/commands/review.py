@@ -1,4 +1,4 @@
-"""A static review page for one site's triage: `python -m obstacles.review site=<id>` (conf/review.yaml).
+"""A static review page for one site's triage: `python -m obstacles.commands.review site=<id>` (conf/review.yaml).
 
 Replaces hand-copying images between folders: the page shows every image of
 the site's triage (`datasets/<site>/src/index.csv`: deployed score, class, band; the images are

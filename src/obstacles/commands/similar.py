@@ -1,6 +1,6 @@
 """Similarity search: which images of a folder look like this one (or these ones)?
 
-    python -m obstacles.similar image=<file or folder> search_dir=<folder> out_dir=<folder> sim_thresh=0.9
+    python -m obstacles.commands.similar image=<file or folder> search_dir=<folder> out_dir=<folder> sim_thresh=0.9
 
 Typical use: a false prediction is suspected to come from a similar image in the wrong class
 folder. Similarity is 1 - cosine distance of the embeddings after `center` (conf/similar.yaml):

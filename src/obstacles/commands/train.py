@@ -1,4 +1,4 @@
-"""Train one classifier: `python -m obstacles.train [overrides]` (config: conf/train.yaml).
+"""Train one classifier: `python -m obstacles.commands.train [overrides]` (config: conf/train.yaml).
 
 Thin entry point: every object comes from config through `hydra.utils.instantiate`;
 `-m` runs sweeps (basic launcher, or `hparams_search=optuna`). Returns the optimised

@@ -1,4 +1,4 @@
-"""`python -m obstacles.simulate`: recordings and review labels from a simulated site recorder.
+"""`python -m obstacles.commands.simulate`: recordings and review labels from a simulated site recorder.
 
 Writes what a site's recorder uploads (triplet JPEGs and score JSONs, DESIGN 2) plus the label
 file a reviewer would keep in git, so the whole pipeline can be demoed and tested on data the

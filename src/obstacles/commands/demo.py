@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from obstacles.config import CONF_DIR, PROJECT_ROOT
 from obstacles.lineage import BAD_INPUTS_NAME, EVAL, MANIFEST_NAME, SPLITS, SRC_DIR, TRAIN, VAL
-from obstacles.storage import DVC, local_remote, local_s3_server
+from obstacles.commands.storage import DVC, local_remote, local_s3_server
 
 ROOT = PROJECT_ROOT
 # Every DVC pipeline of the project, in order: the optional audit too, so that `dvc status` (which
@@ -42,7 +42,7 @@ def ensure_recordings() -> None:
     missing = [s for s in demo_sites() if not (ROOT / "data" / "recordings" / s / "images").is_dir()]
     if missing:
         # labels/ is in git (a fresh clone has them, recordings not): regenerate both; same bytes
-        python_m("obstacles.simulate", "overwrite=true")
+        python_m("obstacles.commands.simulate", "overwrite=true")
 
 
 def push_to_local_s3() -> None:
@@ -177,7 +177,7 @@ def summary() -> str:
         *_evaluation_lines(reports / "eval"),
         *_threshold_lines(reports / "thresholds"),
         "where to look",
-        f"  dataset      datasets/{name}/manifest.csv; as the field's folders: python -m obstacles.folder_view "
+        f"  dataset      datasets/{name}/manifest.csv; as the field's folders: python -m obstacles.commands.folder_view "
         f"(views/{name}/, hard links)",
         f"  weights      datasets/{name}_weights/weight_curve.png, weight_distribution.png",
         f"  training     {run.relative_to(ROOT)}/ (curves.png, samples.png, checkpoints/)",
@@ -185,10 +185,10 @@ def summary() -> str:
         f"galleries/t*/index.html (false negatives and positives)",
         f"  thresholds   reports/{name}/thresholds/thresholds.json, risk_coverage.png, per_site_thresholds.csv",
         "  dvc          dvc metrics show; dvc plots show (writes dvc_plots/index.html); dvc dag",
-        f"  ship it      python -m obstacles.export ckpt_path={run.relative_to(ROOT)} "
+        f"  ship it      python -m obstacles.commands.export ckpt_path={run.relative_to(ROOT)} "
         f"thresholds_path=reports/{name}/thresholds/thresholds.json",
         f"  audit        reports/audit/{name}/index.html (leakage, label conflicts, surprising labels)",
-        "  curate       python -m obstacles.similar | audit | review site=<id> (docs/curation.md)",
+        "  curate       python -m obstacles.commands.similar | audit | review site=<id> (docs/curation.md)",
         f"  W&B          offline runs in {run.relative_to(ROOT)}/wandb/ and reports/{name}/wandb/;",
         f"               upload with: wandb sync {run.relative_to(ROOT)}/wandb/offline-run-* "
         f"reports/{name}/wandb/offline-run-*",

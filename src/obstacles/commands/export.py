@@ -1,4 +1,4 @@
-"""Deployment bundle of a trained classifier: `python -m obstacles.export ckpt_path=...` (conf/export.yaml).
+"""Deployment bundle of a trained classifier: `python -m obstacles.commands.export ckpt_path=...` (conf/export.yaml).
 
 The video processor runs neither Lightning nor our data code, so the bundle states everything a
 re-implementation of the input pipeline needs (preprocessing.json) and holds the model in two

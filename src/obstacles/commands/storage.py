@@ -1,6 +1,6 @@
 """The DVC remote: an S3 bucket. Locally (demo, tests, benchmarks) a moto S3 server on loopback.
 
-`python -m obstacles.storage` starts one and serves until SIGINT (Ctrl-C) or SIGTERM. It never
+`python -m obstacles.commands.storage` starts one and serves until SIGINT (Ctrl-C) or SIGTERM. It never
 touches the user's remote settings: the server is a separate DVC remote, `local-s3` (same bucket
 url as the default remote, the loopback endpoint, placeholder keys), defined in a throw-away
 config file outside the repository that only commands given `DVC_SYSTEM_CONFIG_DIR=<that dir>`

@@ -1,4 +1,4 @@
-"""Compare configurations over seeds: `python -m obstacles.compare runs=<sweep or run folders>`.
+"""Compare configurations over seeds: `python -m obstacles.commands.compare runs=<sweep or run folders>`.
 
 Config: conf/compare.yaml. `runs` is a sweep folder (its jobs), a run folder, or a list of them
 (default: the latest `NNN.*` folder in paths.experiments_dir). Only finished runs count (a
@@ -41,8 +41,8 @@ from obstacles.config import CONF_DIR, compose, entry_point
 from obstacles.evaluation.report import METRICS_FILE as EVAL_METRICS_FILE
 from obstacles.evaluation.report import PREDICTIONS_FILE as EVAL_PREDICTIONS_FILE
 from obstacles.io.outputs import atomic_dir, save_figure, write_text_atomic
-from obstacles.thresholds.__main__ import THRESHOLDS_FILE
-from obstacles.thresholds.__main__ import run as search_thresholds
+from obstacles.commands.thresholds import THRESHOLDS_FILE
+from obstacles.commands.thresholds import run as search_thresholds
 from obstacles.training.run_dir import CHECKPOINTS_DIR, CONFIG_DIR, RUN_RECORD
 from obstacles.training.run_key import key_items, latest_config_dir, saved_config_key
 
@@ -142,7 +142,7 @@ def compose_tool(name: str, overrides) -> DictConfig:
     """A tool's config as its entry point composes it, also from inside this entry point."""
     from hydra.core.global_hydra import GlobalHydra
 
-    if GlobalHydra.instance().is_initialized():  # in `python -m obstacles.compare`: Hydra runs on CONF_DIR
+    if GlobalHydra.instance().is_initialized():  # in `python -m obstacles.commands.compare`: Hydra runs on CONF_DIR
         import hydra
 
         return hydra.compose(config_name=name, overrides=list(overrides))
@@ -220,7 +220,7 @@ def read_values(cfg: DictConfig, tools: Tools, run_dir: Path, record: dict) -> d
     elif not all(math.isclose(float(found["limits"][k]), v) for k, v in tools.limits.items()):
         print(
             f"{run_dir.name}: {THRESHOLDS_FILE} was searched at {found['limits']}, not {tools.limits}: no eval coverage "
-            "(search again with python -m obstacles.thresholds, or set limits.* to match)"
+            "(search again with python -m obstacles.commands.thresholds, or set limits.* to match)"
         )
     else:
         values["eval_coverage"] = _number(coverage_of(found, cfg.pair, cfg.coverage))
