@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from obstacles.commands.similar import run as similar_run
+from obstacles.commands.simulate import simulate_site
 from obstacles.config import CONF_DIR, compose
 from obstacles.curation.embedding import InputSpec, TimmEmbedder, embed_files
 from obstacles.curation.similarity import normalize, top_k
-from obstacles.commands.similar import run as similar_run
-from obstacles.commands.simulate import simulate_site
 
 TARGET_QUERY_S = 0.1
 SITE = "plant_202209_01"

@@ -12,11 +12,11 @@ import torch
 
 from curation_fixtures import trained_run
 from obstacles.checkpoints import load_classifier
+from obstacles.commands.export import run
+from obstacles.commands.thresholds import run as search_thresholds
 from obstacles.config import compose
 from obstacles.data.dataset import to_tensor
-from obstacles.commands.export import run
 from obstacles.io.images import read_pair
-from obstacles.commands.thresholds import run as search_thresholds
 from obstacles.weights.curve import diff_mask
 
 PARITY_ATOL = 1e-4

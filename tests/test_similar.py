@@ -15,9 +15,9 @@ import pytest
 
 from curation_fixtures import simulated_recording, trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
+from obstacles.commands.similar import run
 from obstacles.config import compose
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
-from obstacles.commands.similar import run
 
 QUERIES = (0, 7, 13, 20)  # frames of the recording whose altered copies are the queries
 SPREAD_FRAMES = 61  # the field's complaint: 60 unrelated training images and the original, all returned

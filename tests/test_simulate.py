@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from obstacles.commands.simulate import simulate, simulate_site
 from obstacles.config import compose
 from obstacles.io.images import decode_image, split_panels
-from obstacles.commands.simulate import simulate, simulate_site
 from obstacles.simulation.camera import change_mask
 from obstacles.simulation.review import review
 from obstacles.simulation.schedule import STEM_TIME_FORMAT

@@ -11,10 +11,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from obstacles.commands.train import instantiate_group, train
 from obstacles.config import CONF_DIR
 from obstacles.data import ObstacleDataModule, PairTransform
 from obstacles.models import ObstacleClassifier
-from obstacles.commands.train import instantiate_group, train
 from obstacles.training.run_dir import (
     checkpoint_run_dir,
     config_subdir,

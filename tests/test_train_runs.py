@@ -12,8 +12,8 @@ import pytest
 import torch
 from tests.conftest import run_module
 
-from obstacles.io.provenance import file_sha256
 from obstacles.commands.train import train
+from obstacles.io.provenance import file_sha256
 from obstacles.training.weighting import WEIGHTING_MODES
 from training_fixtures import train_cfg, write_pair_dataset
 
@@ -180,9 +180,9 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
     give the same best.ckpt bytes, and the same evaluation and thresholds (run ids aside)."""
     from omegaconf import OmegaConf
 
+    from obstacles.commands.thresholds import run as search_thresholds
     from obstacles.config import compose
     from obstacles.evaluation import evaluate
-    from obstacles.commands.thresholds import run as search_thresholds
 
     write_pair_dataset(tmp_path, n_pairs=32, panel=32)
     overrides = (

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from obstacles.commands.storage import DVC
 from obstacles.config import CONF_DIR, entry_point
 from obstacles.io.bad_inputs import BadInputs
 from obstacles.io.outputs import atomic_dir, inside, write_csv
 from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
 from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP, prefill_label
 from obstacles.sites import register_site, validate_site_id
-from obstacles.commands.storage import DVC
 
 
 def fetch(source: str, target: Path, endpoint_url: str | None) -> None:

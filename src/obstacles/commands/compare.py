@@ -37,12 +37,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from obstacles import comparison
 from obstacles.checkpoints import is_finished, numbered_runs
+from obstacles.commands.thresholds import THRESHOLDS_FILE
+from obstacles.commands.thresholds import run as search_thresholds
 from obstacles.config import CONF_DIR, compose, entry_point
 from obstacles.evaluation.report import METRICS_FILE as EVAL_METRICS_FILE
 from obstacles.evaluation.report import PREDICTIONS_FILE as EVAL_PREDICTIONS_FILE
 from obstacles.io.outputs import atomic_dir, save_figure, write_text_atomic
-from obstacles.commands.thresholds import THRESHOLDS_FILE
-from obstacles.commands.thresholds import run as search_thresholds
 from obstacles.training.run_dir import CHECKPOINTS_DIR, CONFIG_DIR, RUN_RECORD
 from obstacles.training.run_key import key_items, latest_config_dir, saved_config_key
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from obstacles.commands.storage import DVC, local_remote, local_s3_server
 from obstacles.config import CONF_DIR, PROJECT_ROOT
 from obstacles.lineage import BAD_INPUTS_NAME, EVAL, MANIFEST_NAME, SPLITS, SRC_DIR, TRAIN, VAL
-from obstacles.commands.storage import DVC, local_remote, local_s3_server
 
 ROOT = PROJECT_ROOT
 # Every DVC pipeline of the project, in order: the optional audit too, so that `dvc status` (which
