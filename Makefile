@@ -29,11 +29,16 @@ demo: venv  ## the main job end to end on simulated recordings
 	$(BIN)/python -m obstacles.commands.demo
 
 # PYTEST_ARGS picks more marks, e.g. PYTEST_ARGS='-m "not slow"' adds the browser tests.
+# Tests run in TEST_WORKERS processes (pytest-xdist), a test file per process so that its
+# module fixtures (a trained run, a DVC project) are built once; TEST_WORKERS=0 runs in one.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 test: venv  ## the test suite (not the slow marks)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-all: venv  ## every test, the slow end-to-end ones included
-	$(BIN)/python -m pytest -m "" 
+	$(BIN)/python -m pytest $(XDIST) -m "" 
 
 lint: venv  ## ruff: lint, import order, formatting (config in pyproject.toml); changes nothing
 	$(BIN)/ruff check $(LINTED)

@@ -25,7 +25,7 @@ import numpy as np
 from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from obstacles.commands.simulate import simulate  # noqa: E402
+from obstacles.commands.simulate import run as simulate  # noqa: E402
 from obstacles.config import compose  # noqa: E402
 from obstacles.io.parallel import parallel_map, resolve_workers  # noqa: E402
 from obstacles.lineage import MANIFEST_NAME  # noqa: E402

@@ -26,10 +26,10 @@ import torch
 from omegaconf import OmegaConf
 
 from obstacles.commands.similar import run as similar_run
-from obstacles.commands.simulate import simulate_site
 from obstacles.config import CONF_DIR, compose
 from obstacles.curation.embedding import InputSpec, TimmEmbedder, embed_files
 from obstacles.curation.similarity import normalize, top_k
+from obstacles.simulation.recorder import simulate_site
 
 TARGET_QUERY_S = 0.1
 SITE = "plant_202209_01"
@@ -78,7 +78,7 @@ def repeated_search(root: Path, images: Path, backbone: str) -> tuple[float, flo
             f"search_dir={images}",
             f"out_dir={root / 'out'}",
             "embedder=timm",
-            f"timm.backbone={backbone}",
+            f"embedder.backbone={backbone}",
             f"cache_dir={root / 'cache'}",
         ],
     )

@@ -16,7 +16,7 @@ SITE = "plant_202209_01"  # a registered site (conf/site/), so site=<id> compose
 def trained_run(root: Path, *overrides: str, n_pairs: int = 16, panel: int = 32) -> Path:
     """Write the tiny dataset under root, train one short field_cnn run into
     `<root>/experiments/001...`, and save its config where Hydra's runtime would."""
-    from obstacles.commands.train import train
+    from obstacles.training.job import train
 
     write_pair_dataset(root, n_pairs=n_pairs, panel=panel)
     run = root / "experiments" / RUN_NAME
@@ -31,7 +31,7 @@ def trained_run(root: Path, *overrides: str, n_pairs: int = 16, panel: int = 32)
 def simulated_recording(root: Path, *, n_frames: int = 24, panel: int = 64, seed: int = 1) -> Path:
     """`<root>/data/recordings/<SITE>/{images,json}` (triplets) and `<root>/labels/<SITE>.csv`,
     from the project's simulator; one frame per burst, so no two frames are near-duplicates."""
-    from obstacles.commands.simulate import simulate_site
+    from obstacles.simulation.recorder import simulate_site
 
     config = OmegaConf.load(Path(CONF_DIR) / "simulate.yaml")
     common = config.common

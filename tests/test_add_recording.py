@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
-from obstacles import add_recording
+from obstacles.commands import add_recording
 from obstacles.config import compose
 from obstacles.stages import mask_train, src
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from curation_fixtures import trained_run
+from curation_fixtures import RUN_NAME, trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
-from obstacles.commands.audit import bce_loss, run
+from obstacles.commands.audit import run
 from obstacles.config import compose
+from obstacles.curation.audit import bce_loss
 from obstacles.io.images import decode_image, encode_jpeg
 from training_fixtures import write_pair_dataset
 
@@ -98,6 +100,25 @@ def test_surprising_images_are_ranked_by_loss_and_reported(audited):
     (record,) = root.glob("wandb/offline-run-*/run-*.wandb")
     data = record.read_bytes()
     assert all(name in data for name in (b"leakage", b"label_conflicts", b"surprising"))
+
+
+def test_the_model_is_the_checkpoint_of_ckpt_path_and_no_other_embedder(audited, tmp_path):
+    """conf/embedder/checkpoint.yaml takes the top-level ckpt_path= (default: the latest run); the
+    surprising list needs the classifier's logits, so embedder=timm is refused."""
+    root, out = audited
+    best = root / "experiments" / RUN_NAME / "checkpoints" / "best.ckpt"
+    assert json.loads((out / "summary.json").read_text())["checkpoint"] == str(best)
+
+    def audit_cfg(*overrides: str):
+        common = [f"paths.root_dir={root}", "dataset.name=tiny", "wandb.enabled=false", f"out_dir={tmp_path / 'out'}"]
+        return compose("audit", [*common, *overrides])
+
+    pinned = run(audit_cfg(f"ckpt_path={best.parent.parent}"))  # a run folder: its best checkpoint
+    assert json.loads((pinned / "summary.json").read_text())["checkpoint"] == str(best)
+    with pytest.raises(FileNotFoundError, match=f"checkpoint {tmp_path / 'missing.ckpt'}: no such file"):
+        run(audit_cfg(f"ckpt_path={tmp_path / 'missing.ckpt'}"))
+    with pytest.raises(ValueError, match=r"needs the trained classifier \(embedder=checkpoint\), not timm field_cnn"):
+        run(audit_cfg("embedder=timm", "embedder.backbone=field_cnn"))
 
 
 def test_bce_loss_is_finite_for_extreme_logits():

@@ -271,7 +271,7 @@ def test_a_second_comparison_reuses_the_evaluations_and_one_seed_gives_no_spread
 
     root, sweep, jobs, _, _ = compared
     before = {job: (job / "eval" / "metrics.json").stat().st_mtime_ns for job in jobs}
-    overrides = [f"paths.root_dir={root}", "logger.enabled=false", *(f"limits.{k}={v}" for k, v in LIMITS.items())]
+    overrides = [f"paths.root_dir={root}", "wandb.enabled=false", *(f"limits.{k}={v}" for k, v in LIMITS.items())]
     cfg = compose("compare", overrides)
     cfg.runs, cfg.out_dir = [str(jobs[0]), str(jobs[3])], str(root / "one-seed")
     report = run(cfg)

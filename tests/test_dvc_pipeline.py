@@ -20,7 +20,7 @@ import pytest
 import yaml
 from tests.conftest import REPO, metric_leaves, tree_digest
 
-from obstacles.commands.storage import LOCAL_CREDENTIALS, local_remote, local_s3_server
+from obstacles.io.local_s3 import LOCAL_CREDENTIALS, local_remote, local_s3_server
 from obstacles.sites import check_registry
 
 SITES = ("plant_202209_01", "office_202210_02")
@@ -236,7 +236,9 @@ def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
     assert searched["wandb"]["run_id"] == evaluated["wandb_run_id"], "the search joins the evaluation's W&B run"
     assert "metrics.json" in run(root, "dvc", "metrics", "show")
     assert ran_stages(run(root, "dvc", "repro")) == set(), "the whole pipeline is up to date"
-    summary = run(root, sys.executable, "-c", "from obstacles import demo; print(demo.summary())", stdout_only=True)
+    summary = run(
+        root, sys.executable, "-c", "from obstacles.commands import demo; print(demo.summary())", stdout_only=True
+    )
     assert f"evaluation of {evaluated['checkpoint']} on {metrics['n']} eval pairs" in summary
     assert "at the maximum" in summary, "the weights lines say where the weights sit"
 
@@ -331,10 +333,16 @@ def test_dvc_compares_runs_by_numbers_only(project):
 def test_the_demos_pipelines_leave_dvc_status_clean(project):
     """`make demo` reproduces every pipeline `dvc status` looks at, the optional audit included."""
     root, _ = project
-    from obstacles import demo
+    from obstacles.commands import demo
 
     pipelines = {p.relative_to(root).as_posix() for p in root.rglob("dvc.yaml") if ".dvc" not in p.parts}
     assert pipelines == set(demo.PIPELINES)
-    run(root, sys.executable, "-c", "from obstacles import demo; demo.reproduce()", env_extra={"WANDB_MODE": "offline"})
+    run(
+        root,
+        sys.executable,
+        "-c",
+        "from obstacles.commands import demo; demo.reproduce()",
+        env_extra={"WANDB_MODE": "offline"},
+    )
     assert "up to date" in run(root, "dvc", "status", DATA_TARGET)
     assert (root / "reports" / "audit" / "demo_balanced" / "index.html").is_file()

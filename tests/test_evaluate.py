@@ -14,11 +14,10 @@ import pytest
 from tests.conftest import metric_leaves, run_module
 
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
-from obstacles.checkpoints import find_checkpoint
+from obstacles.checkpoints import find_checkpoint, resolve_checkpoint
 from obstacles.config import compose
 from obstacles.evaluation import evaluate
 from obstacles.evaluation.gallery import write_gallery
-from obstacles.evaluation.runs import resolve_checkpoint
 from obstacles.io.images import encode_jpeg
 from obstacles.io.provenance import file_sha256
 from training_fixtures import write_pair_dataset
@@ -49,7 +48,7 @@ def trained(tmp_path_factory):
 
 
 def cfg_for(root: Path, *overrides: str):
-    return compose("evaluate", [f"paths.root_dir={root}", "logger.enabled=false", "eval.progress=false", *overrides])
+    return compose("evaluate", [f"paths.root_dir={root}", "wandb.enabled=false", "eval.progress=false", *overrides])
 
 
 def test_predictions_cover_the_eval_split_with_the_best_checkpoint(trained):
@@ -254,13 +253,13 @@ def test_re_evaluation_keeps_dvcs_gitignore_and_refuses_foreign_files(trained, t
     out = tmp_path / "out"
     out.mkdir()
     (out / ".gitignore").write_text("/predictions.csv\n")
-    evaluate(cfg_for(root, f"run_dir={run}", f"out_dir={out}", "logger.enabled=false"))
+    evaluate(cfg_for(root, f"run_dir={run}", f"out_dir={out}", "wandb.enabled=false"))
     assert (out / "metrics.json").is_file() and (out / ".gitignore").read_text() == "/predictions.csv\n"
     stray = tmp_path / "stray"
     stray.mkdir()
     (stray / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="holds files that are not an evaluation's"):
-        evaluate(cfg_for(root, f"run_dir={run}", f"out_dir={stray}", "logger.enabled=false"))
+        evaluate(cfg_for(root, f"run_dir={run}", f"out_dir={stray}", "wandb.enabled=false"))
     assert (stray / "notes.txt").read_text() == "mine"
 
 
@@ -326,7 +325,8 @@ def test_hostile_image_and_site_names_neither_run_script_nor_break_the_gallery(t
 
 
 def test_evaluation_says_when_its_split_picked_the_checkpoint(tmp_path):
-    from obstacles.evaluation.runs import RunTarget, split_caveat
+    from obstacles.checkpoints import RunTarget
+    from obstacles.evaluation.settings import split_caveat
 
     def target(record):
         return RunTarget(tmp_path / "c.ckpt", tmp_path, None, tmp_path / "config.yaml", record)

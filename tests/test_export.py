@@ -13,10 +13,10 @@ import torch
 from curation_fixtures import trained_run
 from obstacles.checkpoints import load_classifier
 from obstacles.commands.export import run
-from obstacles.commands.thresholds import run as search_thresholds
 from obstacles.config import compose
 from obstacles.data.dataset import to_tensor
 from obstacles.io.images import read_pair
+from obstacles.thresholds.job import search_thresholds
 from obstacles.weights.curve import diff_mask
 
 PARITY_ATOL = 1e-4
@@ -34,7 +34,7 @@ def exported(request, tmp_path_factory):
     search_thresholds(
         compose(
             "thresholds",
-            [f"predictions={run_dir / 'eval' / 'predictions.csv'}", "logger.enabled=false", "sweep.max_missed=[0.05]"],
+            [f"predictions={run_dir / 'eval' / 'predictions.csv'}", "wandb.enabled=false", "sweep.max_missed=[0.05]"],
         )
     )
     out = run(compose("export", [f"paths.root_dir={root}", f"panel_size={PANEL}"]))

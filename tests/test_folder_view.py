@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
-from obstacles import folder_view
+from obstacles.commands import folder_view
 from obstacles.data.dataset import read_manifest
 from obstacles.io.manifests import ManifestError, check_relative, read_rows
 from obstacles.lineage import MANIFEST_COLUMNS

@@ -12,8 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
-from curation_fixtures import simulated_recording, trained_run
+from curation_fixtures import RUN_NAME, simulated_recording, trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.commands.similar import run
 from obstacles.config import compose
@@ -84,7 +85,7 @@ def test_each_altered_copy_is_ranked_first_among_distractors(project, embedder):
             project,
             f"image={project / 'queries'}",
             f"embedder={embedder}",
-            "timm.backbone=field_cnn",
+            *(["embedder.backbone=field_cnn"] if embedder == "timm" else []),
             f"out_dir={project / embedder}",
         )
     )
@@ -259,3 +260,30 @@ def test_timm_embedder_loads_a_local_weights_file_with_other_input_channels(tmp_
     assert features.shape == (2, source.num_features) and np.isnan(logits).all()
     with pytest.raises(FileNotFoundError, match=f"embedder weights file {tmp_path / 'none.pth'}"):
         TimmEmbedder("resnet18", in_chans=6, weights_path=str(tmp_path / "none.pth"), seed=0)
+
+
+def test_embedder_group_builds_the_checkpoint_or_a_timm_backbone(project):
+    """conf/embedder/: `embedder=checkpoint` (default) takes the top-level ckpt_path=, `embedder=timm`
+    its backbone settings under embedder.* (they were timm.* before the group)."""
+    from hydra.errors import ConfigCompositionException
+    from hydra.utils import instantiate
+
+    from obstacles.curation.embedding import ClassifierEmbedder, TimmEmbedder
+
+    ckpt = project / "experiments" / RUN_NAME / "checkpoints" / "best.ckpt"
+    for overrides in ((), ("embedder=checkpoint", f"ckpt_path={ckpt}")):
+        cfg = similar_cfg(project, *overrides)
+        assert cfg.embedder.ckpt_path == (str(ckpt) if overrides else None)
+        embedder = instantiate(cfg.embedder)
+        assert isinstance(embedder, ClassifierEmbedder) and embedder.ckpt_path == ckpt
+        assert embedder.description == f"checkpoint {ckpt}" and embedder.in_chans == 6
+        trained = OmegaConf.load(ckpt.parent.parent / ".hydra" / "config.yaml").data.panel_size
+        assert embedder.panel_size == trained  # panel_size=null: as the model was trained
+
+    cfg = similar_cfg(project, "embedder=timm", "embedder.backbone=field_cnn", "embedder.in_chans=7", "embedder.seed=3")
+    embedder = instantiate(cfg.embedder)
+    assert isinstance(embedder, TimmEmbedder) and embedder.description == "timm field_cnn"
+    assert embedder.in_chans == 7 and embedder.panel_size is None
+    assert embedder.identity.startswith("timm:field_cnn:in7:random:seed3:")
+    with pytest.raises(ConfigCompositionException, match="timm.backbone"):
+        similar_cfg(project, "embedder=timm", "timm.backbone=field_cnn")  # the old key fails, not ignored

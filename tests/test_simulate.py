@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from obstacles.commands.simulate import simulate, simulate_site
+from obstacles.commands.simulate import run as simulate_command
 from obstacles.config import compose
 from obstacles.io.images import decode_image, split_panels
 from obstacles.simulation.camera import change_mask
+from obstacles.simulation.recorder import simulate_site
 from obstacles.simulation.review import review
 from obstacles.simulation.schedule import STEM_TIME_FORMAT
 from obstacles.weights.curve import diff_mask
@@ -224,13 +225,14 @@ def test_review_knobs():
     assert ((opposite == "no_obstacle") == (labels == "obstacle")).all()
 
 
-def test_simulate_runs_every_site_from_a_composed_config(tmp_path):
+def test_simulate_runs_every_site_from_a_composed_config(tmp_path, capsys):
     cfg = compose(
         "simulate",
         [f"paths.root_dir={tmp_path}", "sites.plant_202209_01.n_frames=5", "sites.office_202210_02.n_frames=3"],
     )
-    summaries = simulate(cfg)
+    summaries = simulate_command(cfg)
     assert [(s.site, s.frames) for s in summaries] == [("plant_202209_01", 5), ("office_202210_02", 3)]
+    assert capsys.readouterr().out.splitlines() == [s.line() for s in summaries]
     assert sorted(p.name for p in (tmp_path / "labels").iterdir()) == ["office_202210_02.csv", "plant_202209_01.csv"]
     assert len(list((tmp_path / "data" / "recordings" / "office_202210_02" / "images").iterdir())) == 3
 

@@ -653,7 +653,7 @@ def test_cli_with_confidence_null_deploys_the_empirical_optimum_and_per_site_can
     done = run_cli(
         tmp_path,
         f"predictions={predictions}",
-        "logger.enabled=false",
+        "wandb.enabled=false",
         "confidence=null",
         "per_site=false",
         "sweep.max_missed=[0.05]",
@@ -671,7 +671,7 @@ def test_cli_with_confidence_null_deploys_the_empirical_optimum_and_per_site_can
 def test_cli_names_a_missing_column(tmp_path):
     predictions = tmp_path / "predictions.csv"
     write_predictions(predictions, n=20, drop="score")
-    done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false")
+    done = run_cli(tmp_path, f"predictions={predictions}", "wandb.enabled=false")
     assert done.returncode != 0
     assert "missing column(s) ['score']" in done.stderr
     assert not (tmp_path / "thresholds.json").exists()
@@ -732,7 +732,7 @@ def test_cli_refuses_a_score_outside_zero_one_naming_file_and_row(tmp_path):
     table = write_predictions(predictions, n=20)
     table.loc[7, "score"] = 1.7
     table.to_csv(predictions, index=False)
-    done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false")
+    done = run_cli(tmp_path, f"predictions={predictions}", "wandb.enabled=false")
     assert done.returncode != 0
     assert f"{predictions}:9: score 1.7 is not a probability in [0, 1]" in done.stderr
     assert not (tmp_path / "thresholds.json").exists()
@@ -755,7 +755,7 @@ def test_cli_reads_provenance_from_an_evaluation_written_before_metrics_json_hel
     (run_dir / "metrics.json").write_text(
         json.dumps({"checkpoint": "old.ckpt", "manifest_sha256": "cd34", "auroc": 0.8})
     )
-    done = run_cli(tmp_path, f"predictions={predictions}", "logger.enabled=false", "sweep.max_missed=[0.05]")
+    done = run_cli(tmp_path, f"predictions={predictions}", "wandb.enabled=false", "sweep.max_missed=[0.05]")
     assert done.returncode == 0, done.stderr
     provenance = json.loads((run_dir / "thresholds.provenance.json").read_text())
     assert provenance["checkpoint"] == "old.ckpt" and provenance["manifest_sha256"] == "cd34"

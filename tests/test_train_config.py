@@ -11,10 +11,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from obstacles.commands.train import instantiate_group, train
 from obstacles.config import CONF_DIR
 from obstacles.data import ObstacleDataModule, PairTransform
 from obstacles.models import ObstacleClassifier
+from obstacles.training.job import instantiate_group, train
 from obstacles.training.run_dir import (
     checkpoint_run_dir,
     config_subdir,
@@ -133,7 +133,7 @@ def test_defaults_build_the_field_setup(root):
         "TrainingCurves",
         "SampleGrid",
     ]
-    assert cfg.logger.wandb.project == "obstacles-classification"
+    assert cfg.logger.wandb.project == cfg.wandb.project == "obstacles-classification"
 
 
 def test_optuna_search_maximises_auroc_over_curve_and_lr(root):

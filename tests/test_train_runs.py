@@ -12,8 +12,8 @@ import pytest
 import torch
 from tests.conftest import run_module
 
-from obstacles.commands.train import train
 from obstacles.io.provenance import file_sha256
+from obstacles.training.job import train
 from obstacles.training.weighting import WEIGHTING_MODES
 from training_fixtures import train_cfg, write_pair_dataset
 
@@ -180,9 +180,9 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
     give the same best.ckpt bytes, and the same evaluation and thresholds (run ids aside)."""
     from omegaconf import OmegaConf
 
-    from obstacles.commands.thresholds import run as search_thresholds
     from obstacles.config import compose
     from obstacles.evaluation import evaluate
+    from obstacles.thresholds.job import search_thresholds
 
     write_pair_dataset(tmp_path, n_pairs=32, panel=32)
     overrides = (
@@ -209,7 +209,7 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
                     f"paths.root_dir={tmp_path}",
                     f"run_dir={out}",
                     f"out_dir={tmp_path / f'eval{attempt}'}",
-                    "logger.enabled=false",
+                    "wandb.enabled=false",
                     "eval.progress=false",
                     "eval.num_workers=1",
                 ],
@@ -217,7 +217,7 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
         )
         searched = search_thresholds(
             compose(
-                "thresholds", [f"predictions={tmp_path / f'eval{attempt}' / 'predictions.csv'}", "logger.enabled=false"]
+                "thresholds", [f"predictions={tmp_path / f'eval{attempt}' / 'predictions.csv'}", "wandb.enabled=false"]
             )
         )
         outcomes.append(((out / "checkpoints" / "best.ckpt").read_bytes(), evaluated, searched))

@@ -1,4 +1,5 @@
-"""Finding and loading a trained classifier: shared by similarity search, audit, export and evaluation.
+"""Finding and loading a trained classifier: the one run lookup and checkpoint loader, shared by
+evaluation, similarity search, audit, export and comparison.
 
 A run folder is `experiments/NNN.<dataset>.<info>/` (a sweep's jobs one level deeper), holding
 `checkpoints/best.ckpt`, the composed config `.hydra/config.yaml` (experiments/README.md) and,
@@ -9,16 +10,20 @@ skipped with a message saying so.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
+from obstacles.io.provenance import folder_wandb_run_id
 from obstacles.training.run_dir import CHECKPOINTS_DIR, CONFIG_DIR, RUN_NUMBER, RUN_RECORD, checkpoint_run_dir
+from obstacles.training.run_record import read_run_record
 
 # First pattern with a match wins (its newest file): the best checkpoint, else the last one.
 PREFERRED = ("best*.ckpt", "last*.ckpt")
-RUN_CONFIG = "config.yaml"
+RUN_CONFIG = f"{CONFIG_DIR}/config.yaml"  # the composed training config, inside the run folder
+ARCHITECTURE_KEYS = ("backbone", "in_chans")  # what a checkpoint must record to be rebuilt
 
 
 def is_finished(job_dir: Path) -> bool:
@@ -97,23 +102,87 @@ def find_checkpoint(experiments_dir: str | Path, ckpt_path: str | Path | None = 
     )
 
 
+def read_run_config(run_dir: Path, relative: str = RUN_CONFIG) -> DictConfig | None:
+    """A run folder's composed training config, or None when it has none."""
+    path = run_dir / relative
+    return OmegaConf.load(path) if path.is_file() else None
+
+
 def run_config(ckpt_path: str | Path) -> DictConfig | None:
     """The composed config of the run that saved this checkpoint, if it sits in its run folder."""
     run = checkpoint_run_dir(ckpt_path)
-    path = None if run is None else run / CONFIG_DIR / RUN_CONFIG
-    return OmegaConf.load(path) if path is not None and path.is_file() else None
+    return None if run is None else read_run_config(run)
 
 
-def load_classifier(ckpt_path: str | Path, map_location: str = "cpu"):
-    """(model in eval mode, run config or None) from a Lightning checkpoint.
+@dataclass(frozen=True)
+class RunTarget:
+    """A checkpoint, the folder of its run, and that run's saved config and record (if any)."""
 
-    `pretrained` is forced off: the checkpoint holds every weight, so nothing is downloaded
-    even when the run started from pretrained weights.
-    """
-    from obstacles.models.module import ObstacleClassifier  # Lightning import only when a model is needed
+    checkpoint: Path
+    run_dir: Path
+    config: DictConfig | None
+    config_path: Path
+    record: dict
 
-    path = Path(ckpt_path)
+    @property
+    def wandb_run_id(self) -> str | None:
+        """The training run's W&B id: from run.json, else the run already in `<run>/wandb/`."""
+        return self.record.get("wandb_run_id") or folder_wandb_run_id(self.run_dir)
+
+
+def resolve_checkpoint(ckpt_path: str | None, run_dir: str | None, experiments_dir: str | Path) -> Path:
+    """ckpt_path as given, else run_dir's preferred checkpoint, else the latest run's."""
+    if run_dir and not ckpt_path and not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"run_dir={run_dir}: no such run folder")
+    return find_checkpoint(experiments_dir, ckpt_path or run_dir)
+
+
+def locate(
+    ckpt_path: str | None,
+    run_dir: str | None,
+    experiments_dir: str | Path,
+    *,
+    config_file: str = RUN_CONFIG,
+    record_file: str = RUN_RECORD,
+) -> RunTarget:
+    """The checkpoint and its run (run_dir wins over the checkpoint's own folder)."""
+    checkpoint = resolve_checkpoint(ckpt_path, run_dir, experiments_dir)
+    folder = Path(run_dir) if run_dir else checkpoint_run_dir(checkpoint) or checkpoint.parent
+    config = read_run_config(folder, config_file)
+    return RunTarget(checkpoint, folder, config, folder / config_file, read_run_record(folder / record_file))
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The checkpoint's contents (tensors and plain values only: no code runs on load), or an
+    error naming the file."""
+    import torch
+
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path}: no such file")
-    model = ObstacleClassifier.load_from_checkpoint(path, map_location=map_location, pretrained=False)
-    return model.eval(), run_config(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"cannot read checkpoint {path}: {error}") from error
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not hparams or any(key not in hparams for key in ARCHITECTURE_KEYS) or "state_dict" not in checkpoint:
+        raise ValueError(
+            f"checkpoint {path} is not an ObstacleClassifier checkpoint: it lacks hyper_parameters "
+            f"{list(ARCHITECTURE_KEYS)} or a state_dict"
+        )
+    return checkpoint
+
+
+def build_model(checkpoint: dict):
+    """The trained network in eval mode. `pretrained` is forced off: the checkpoint holds every
+    weight, so nothing is downloaded even when the run started from pretrained weights."""
+    from obstacles.models.module import ObstacleClassifier  # Lightning import only when a model is needed
+
+    model = ObstacleClassifier(**{**checkpoint["hyper_parameters"], "pretrained": False})
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()
+
+
+def load_classifier(ckpt_path: str | Path):
+    """(model in eval mode, run config or None) from a checkpoint file."""
+    return build_model(read_checkpoint(Path(ckpt_path))), run_config(ckpt_path)

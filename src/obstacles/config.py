@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
 
@@ -15,12 +17,41 @@ PROJECT_ROOT = Path(os.environ.get("OBSTACLES_ROOT", PACKAGE_ROOT)).resolve()
 CONF_DIR = str(PROJECT_ROOT / "conf")
 
 
+# Config keys renamed this release, per tool: old prefix -> new prefix (one release, with a warning).
+RENAMED_KEYS: dict[str, dict[str, str]] = {
+    tool: {"logger.": "wandb."}
+    for tool in ("evaluate", "thresholds", "compare")  # conf/wandb/
+}
+
+
+def renamed_overrides(arguments: list[str], renamed: Mapping[str, str]) -> list[str]:
+    """Command-line overrides with renamed keys written the new way, each change said on stderr."""
+    updated = []
+    for argument in arguments:
+        key = argument.lstrip("+~")
+        for old, new in renamed.items():
+            if key.startswith(old):
+                changed = argument.replace(old, new, 1)
+                print(
+                    f"warning: {argument!r} is deprecated and goes in the next release: use {changed!r}",
+                    file=sys.stderr,
+                )
+                argument = changed
+                break
+        updated.append(argument)
+    return updated
+
+
 def entry_point(config_name: str, run: Callable[[DictConfig], object]) -> Callable[[], None]:
-    """A `python -m` main() that composes `conf/<config_name>.yaml` and calls run(cfg)."""
+    """A command's main(): composes `conf/<config_name>.yaml` from the command line and calls run(cfg)."""
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name=config_name)
-    def main(cfg: DictConfig) -> None:
+    def hydra_main(cfg: DictConfig) -> None:
         run(cfg)
+
+    def main() -> None:
+        sys.argv[1:] = renamed_overrides(sys.argv[1:], RENAMED_KEYS.get(config_name, {}))
+        hydra_main()
 
     return main
 
@@ -28,4 +59,6 @@ def entry_point(config_name: str, run: Callable[[DictConfig], object]) -> Callab
 def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """The same config an entry point would get, for notebooks, tests and benchmarks."""
     with hydra.initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return hydra.compose(config_name=config_name, overrides=list(overrides))
+        return hydra.compose(
+            config_name=config_name, overrides=renamed_overrides(list(overrides), RENAMED_KEYS.get(config_name, {}))
+        )

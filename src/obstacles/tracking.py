@@ -1,5 +1,7 @@
-"""One way to attach results to a W&B run: offline unless WANDB_MODE says otherwise, resuming
-the given run id (e.g. the training run's) so a run's training, evaluation and thresholds meet."""
+"""W&B for every tool: one way to attach to a run (`wandb_run`: offline unless WANDB_MODE says
+otherwise, resuming the given run id, e.g. the training run's, so a run's training, evaluation
+and thresholds meet) and one way to log a tool's outputs into it (`log_outputs`, under the
+tool's prefix). The settings are the `wandb` config group (conf/wandb/default.yaml)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import secrets
 import string
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
+import pandas as pd
 from omegaconf import DictConfig
 
 RUN_ID_ALPHABET = string.ascii_lowercase + string.digits  # the characters W&B's own run ids use
@@ -47,3 +50,30 @@ def wandb_run(logger: DictConfig, wandb_dir: Path, *, run_id: str | None, name: 
         yield run, {"run_id": run.id, "project": logger.project, "mode": mode, "dir": str(wandb_dir)}
     finally:
         run.finish()
+
+
+def table(frame: pd.DataFrame):
+    """A W&B table of the frame; missing values become empty cells (W&B rejects NaN in objects)."""
+    import wandb
+
+    return wandb.Table(dataframe=frame.astype(object).where(frame.notna(), None))
+
+
+def log_outputs(
+    run,
+    prefix: str,
+    *,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    images: Mapping[str, str | Path] | None = None,
+    logged: Mapping[str, object] | None = None,
+    summary: Mapping[str, object] | None = None,
+) -> None:
+    """One tool's outputs into `run`, every key under `<prefix>/`: tables, image files, other
+    W&B objects (charts, image lists) and summary numbers."""
+    import wandb
+
+    values = {f"{prefix}/{name}": table(frame) for name, frame in (tables or {}).items()}
+    values.update({f"{prefix}/{name}": wandb.Image(str(path)) for name, path in (images or {}).items()})
+    values.update({f"{prefix}/{name}": value for name, value in (logged or {}).items()})
+    run.log(values)
+    run.summary.update({f"{prefix}/{name}": value for name, value in (summary or {}).items()})

@@ -1,86 +1,21 @@
-"""Train one classifier: `python -m obstacles.commands.train [overrides]` (config: conf/train.yaml).
-
-Thin entry point: every object comes from config through `hydra.utils.instantiate`;
-`-m` runs sweeps (basic launcher, or `hparams_search=optuna`). Returns the optimised
-metric (best value of `optimized_metric`) for the Optuna sweeper.
-"""
+"""Train one classifier: `obstacles-train [overrides]` (config: conf/train.yaml); `-m` runs
+sweeps (basic launcher, or `hparams_search=optuna`). The work is `obstacles.training.job.train`."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 import hydra
-import lightning as L
-from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from obstacles.config import CONF_DIR
-from obstacles.io.outputs import break_links
-from obstacles.training.checks import check_channels
-from obstacles.training.run_dir import RUN_RECORD, forget_reserved_dirs, register_resolvers
-from obstacles.training.tracking import log_run_info, set_record_aside, write_run_record
-
-log = logging.getLogger(__name__)
+from obstacles.training.job import train
+from obstacles.training.run_dir import forget_reserved_dirs, register_resolvers
 
 register_resolvers()
 
 
-def instantiate_group(group: DictConfig | None) -> list:
-    """Objects of a config group holding several `_target_` entries (callbacks, loggers)."""
-    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
-
-
-def optimized_value(trainer: L.Trainer, metric: str | None) -> float | None:
-    """The best value a checkpoint callback saw for the metric, else its last value."""
-    if not metric:
-        return None
-    for callback in trainer.checkpoint_callbacks:
-        monitors = isinstance(callback, ModelCheckpoint) and callback.monitor == metric
-        if monitors and callback.best_model_score is not None:
-            return float(callback.best_model_score)
-    value = trainer.callback_metrics.get(metric)
-    return None if value is None else float(value)
-
-
-def train(cfg: DictConfig) -> float | None:
-    """Build datamodule, model, callbacks, loggers and trainer from cfg, check them, fit."""
-    if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model)
-    check_channels(datamodule, model)
-    callbacks = instantiate_group(cfg.get("callbacks"))
-    loggers = instantiate_group(cfg.get("logger"))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    metric = cfg.get("optimized_metric")
-    record = Path(cfg.paths.output_dir) / RUN_RECORD
-    if trainer.is_global_zero:
-        set_record_aside(record)  # a resumed run is unfinished again until it writes a new one
-        if cfg.get("ckpt_path"):  # resuming writes into the run folder: never through a DVC cache link
-            break_links(cfg.paths.output_dir)
-    try:
-        info = log_run_info(trainer.loggers, cfg, datamodule, model)
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        value = optimized_value(trainer, metric)
-        if trainer.interrupted:  # Lightning returns normally after Ctrl-C: no completion record
-            log.warning("training was interrupted: %s has checkpoints but no %s", cfg.paths.output_dir, RUN_RECORD)
-        elif trainer.is_global_zero:
-            write_run_record(record, trainer, info, metric, value)
-    finally:
-        if any(isinstance(logger, WandbLogger) for logger in loggers):
-            import wandb
-
-            wandb.finish()  # the next job of a sweep must start its own W&B run
-    log.info("%s = %s (run folder %s)", metric, value, cfg.paths.output_dir)
-    return value
-
-
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
-    return train(cfg)
+    return train(cfg)  # the Optuna sweeper maximises what this returns
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 The classifier's features are the default because they encode what the model looks at:
 two images it cannot tell apart embed close together. Its logit comes for free in the same
-pass and is cached too (the audit needs both).
+pass and is cached too (the audit needs both). The tools build theirs from the `embedder` config
+group (`conf/embedder/{checkpoint,timm}.yaml`) with `hydra.utils.instantiate`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from tqdm import tqdm
 
 from obstacles.checkpoints import find_checkpoint, load_classifier
@@ -39,10 +40,13 @@ class InputSpec:
 
 
 class Embedder:
-    """A feature extractor with a stable identity (the cache key) and an input channel count."""
+    """A feature extractor with a stable identity (the cache key), an input channel count, the
+    panel size it expects (None: any) and a description for the tools' summary line."""
 
     identity: str
     in_chans: int
+    panel_size: int | None = None
+    description: str = ""
 
     def network(self) -> torch.nn.Module:
         raise NotImplementedError
@@ -63,10 +67,13 @@ class Embedder:
 class ClassifierEmbedder(Embedder):
     """A trained `ObstacleClassifier`: pooled penultimate features (as `embed`) and the logit."""
 
-    def __init__(self, model, ckpt_path: str | Path):
+    def __init__(self, model, ckpt_path: str | Path, *, panel_size: int | None = None):
         self.model = model.eval()
+        self.ckpt_path = Path(ckpt_path)
         self.in_chans = int(model.hparams.in_chans)
+        self.panel_size = panel_size
         self.identity = f"checkpoint:{file_sha256(ckpt_path)}"
+        self.description = f"checkpoint {ckpt_path}"
 
     def network(self) -> torch.nn.Module:
         return self.model.backbone
@@ -102,6 +109,7 @@ class TimmEmbedder(Embedder):
         self.in_chans = in_chans
         source = f"weights:{file_sha256(weights_path)}" if weights_path else f"random:seed{seed}:timm{timm.__version__}"
         self.identity = f"timm:{backbone}:in{in_chans}:{source}"
+        self.description = f"timm {backbone}"
 
     def network(self) -> torch.nn.Module:
         return self.net
@@ -110,28 +118,23 @@ class TimmEmbedder(Embedder):
         return np.full(len(features), np.nan, np.float32)
 
 
-def make_embedder(cfg: DictConfig, experiments_dir: str | Path) -> tuple[Embedder, str]:
-    """The configured embedder and a line saying what it is (`embedder: checkpoint | timm`)."""
-    if cfg.embedder == "checkpoint":
-        ckpt = find_checkpoint(experiments_dir, cfg.get("ckpt_path"))
-        model, run_config = load_classifier(ckpt)
-        embedder = ClassifierEmbedder(model, ckpt)
-        embedder.panel_size = OmegaConf.select(run_config, "data.panel_size") if run_config is not None else None
-        return embedder, f"checkpoint {ckpt}"
-    if cfg.embedder == "timm":
-        t = cfg.timm
-        embedder = TimmEmbedder(t.backbone, in_chans=t.in_chans, weights_path=t.weights_path, seed=t.seed)
-        return embedder, f"timm {t.backbone}"
-    raise ValueError(f"embedder={cfg.embedder!r}: use checkpoint (the trained model) or timm (a backbone by name)")
+def checkpoint_embedder(ckpt_path: str | Path | None, experiments_dir: str | Path) -> ClassifierEmbedder:
+    """The trained classifier of ckpt_path (None: the latest run's best checkpoint), expecting the
+    panel size it was trained at (`conf/embedder/checkpoint.yaml`)."""
+    ckpt = find_checkpoint(experiments_dir, ckpt_path)
+    model, run_config = load_classifier(ckpt)
+    panel_size = OmegaConf.select(run_config, "data.panel_size") if run_config is not None else None
+    return ClassifierEmbedder(model, ckpt, panel_size=panel_size)
 
 
-def input_spec(cfg: DictConfig, embedder: Embedder) -> InputSpec:
-    """Inputs as the embedder needs them: 7 channels means the diff mask is computed."""
+def input_spec(embedder: Embedder, *, panels: int | None, panel_size: int | None, pixel_threshold: float) -> InputSpec:
+    """Inputs as the embedder needs them: 7 channels means the diff mask is computed, and panel_size
+    None means the size the embedder expects (a checkpoint's training size)."""
     return InputSpec(
-        panels=cfg.panels,
-        panel_size=cfg.panel_size or getattr(embedder, "panel_size", None),  # default: as the model was trained
+        panels=panels,
+        panel_size=panel_size or embedder.panel_size,
         with_diff_mask=embedder.in_chans > PAIR_CHANNELS,
-        pixel_threshold=float(cfg.pixel_threshold),
+        pixel_threshold=float(pixel_threshold),
     )
 
 

@@ -1,7 +1,7 @@
 """The field's error galleries: FN and FP images per threshold, copied with their score, and one
-self-contained HTML contact sheet per threshold (`obstacles.io.html`, the pages' one builder:
-relative links only, so the folder can be zipped, synced or opened from a DVC cache checkout
-anywhere).
+self-contained HTML contact sheet per threshold (`obstacles.io.html.contact_sheet`, the pages'
+one builder: relative links only, so the folder can be zipped, synced or opened from a DVC cache
+checkout anywhere).
 
 Layout: `galleries/t0.50/{false_negative,false_positive}/0.912__<name>.jpg` and
 `galleries/t0.50/index.html`; the most wrongly scored images come first.
@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from obstacles.evaluation.report import threshold_tag
-from obstacles.io.html import escape, figure, fragment_link, section, write_page
+from obstacles.io.html import Card, Sheet, contact_sheet, escape, fragment_link, write_page
 from obstacles.io.manifests import resolve
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
 
@@ -73,9 +73,8 @@ def copy_errors(root: Path, folder: Path, rows: pd.DataFrame, kind: str, decimal
     return rows.assign(file=files)
 
 
-def figure_html(row, folder: Path, decimals: int) -> str:
-    caption = [f"{row.score:.{decimals}f} {row.label} \u00b7 {row.site}", row.path]
-    return figure(folder / row.file, folder, caption)
+def error_card(row, folder: Path, decimals: int) -> Card:
+    return Card(folder / row.file, [f"{row.score:.{decimals}f} {row.label} \u00b7 {row.site}", row.path])
 
 
 def sheet_html(gallery: Gallery, folder: Path, decimals: int) -> str:
@@ -84,12 +83,16 @@ def sheet_html(gallery: Gallery, folder: Path, decimals: int) -> str:
     counts = ", ".join(
         fragment_link(kind, f"{len(rows)} {kind.replace('_', ' ')}") for kind, rows in gallery.errors.items()
     )
-    parts = [f"<p>Predicted obstacle iff score &gt; {escape(t)}. {counts}. Most wrongly scored first.</p>"]
-    for kind, rows in gallery.errors.items():
-        cards = "".join(figure_html(row, folder, decimals) for row in rows.itertuples(index=False))
-        heading = f"{KIND_TITLES[kind].format(t=t)} ({len(rows)})"
-        parts.append(section(heading, f'<div class="sheet">{cards}</div>', anchor=kind))
-    return "\n".join(parts)
+    intro = f"<p>Predicted obstacle iff score &gt; {escape(t)}. {counts}. Most wrongly scored first.</p>"
+    sheets = [
+        Sheet(
+            f"{KIND_TITLES[kind].format(t=t)} ({len(rows)})",
+            [error_card(row, folder, decimals) for row in rows.itertuples(index=False)],
+            anchor=kind,
+        )
+        for kind, rows in gallery.errors.items()
+    ]
+    return contact_sheet(sheets, folder, intro=intro, separator="\n")
 
 
 def write_gallery(

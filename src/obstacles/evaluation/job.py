@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from obstacles.evaluation.checkpoint import DataSettings, build_model, data_settings, read_checkpoint
+from obstacles.checkpoints import RunTarget, build_model, locate, read_checkpoint
 from obstacles.evaluation.gallery import Gallery, write_gallery
 from obstacles.evaluation.report import (
     METRICS_FILE,
@@ -25,8 +25,8 @@ from obstacles.evaluation.report import (
     metrics_payload,
     write_report,
 )
-from obstacles.evaluation.runs import RunTarget, locate, split_caveat
 from obstacles.evaluation.scoring import pick_device, score_rows, split_rows
+from obstacles.evaluation.settings import DataSettings, data_settings, split_caveat
 from obstacles.io.outputs import atomic_dir
 from obstacles.io.provenance import file_sha256, git_state
 from obstacles.tracking import new_run_id
@@ -65,7 +65,7 @@ def provenance(cfg: DictConfig, target: RunTarget, dataset: str, manifest: Path,
         "manifest_sha256": manifest_sha,
         "train_manifest_sha256": trained_on,
         "wandb_run_id": run_id,
-        "wandb_project": cfg.logger.project if run_id else None,
+        "wandb_project": cfg.wandb.project if run_id else None,
         **git_state(),
     }
 
@@ -79,8 +79,8 @@ def keep_entries(old: Path, new: Path) -> None:
 def wandb_run_id(cfg: DictConfig, target: RunTarget) -> str | None:
     """The configured id, else the training run's, else a new one when logging (the threshold
     search attaches to whatever metrics.provenance.json names, even if this evaluation logs nothing)."""
-    run_id = cfg.logger.run_id or target.wandb_run_id
-    if run_id is None and cfg.logger.enabled:
+    run_id = cfg.wandb.run_id or target.wandb_run_id
+    if run_id is None and cfg.wandb.enabled:
         run_id = new_run_id()
     return run_id
 
@@ -106,7 +106,9 @@ class Plan:
 
 def plan(cfg: DictConfig) -> Plan:
     """Run every check that can fail (checkpoint, config, dataset, output folder), in seconds."""
-    target = locate(cfg)
+    target = locate(
+        cfg.ckpt_path, cfg.run_dir, cfg.paths.experiments_dir, config_file=cfg.run.config, record_file=cfg.run.record
+    )
     checkpoint = read_checkpoint(target.checkpoint)
     settings = data_settings(cfg, target, checkpoint["hyper_parameters"])
     thresholds = check_thresholds(cfg.eval.thresholds)
@@ -167,15 +169,16 @@ def evaluate(cfg: DictConfig) -> dict:
     payload = metrics_payload(tables)
     origin = provenance(cfg, job.target, job.settings.dataset, job.manifest, job.run_id)
     galleries = write_outputs(cfg, job, predictions, tables, payload, origin)
-    if cfg.logger.enabled:
-        from obstacles.evaluation.tracking import log_evaluation
+    if cfg.wandb.enabled:
+        from obstacles.evaluation.wandb_log import log_evaluation
 
-        wandb_dir = Path(cfg.logger.dir) if cfg.logger.dir else job.target.run_dir
+        wandb_dir = Path(cfg.wandb.dir) if cfg.wandb.dir else job.target.run_dir
         log_evaluation(
-            cfg,
+            cfg.wandb,
             job.out_dir,
             wandb_dir,
             job.run_id,
+            config={"evaluate": OmegaConf.to_container(cfg, resolve=True)},
             predictions=predictions,
             tables=tables,
             payload=payload,

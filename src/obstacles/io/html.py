@@ -1,5 +1,6 @@
-"""Static HTML pages (similarity and audit contact sheets, evaluation galleries, the review page):
-no server, relative image links, so a page opens from disk or from a copied report folder.
+"""Static HTML pages (similarity and audit contact sheets and evaluation galleries, all built by
+`contact_sheet`; the review page): no server, relative image links, so a page opens from disk or
+from a copied report folder.
 
 Every page goes through these few helpers, because file names are data a recorder, a site or a
 reviewer chose: a quote, `<`, `&`, `%`, `#` or `?` in a name must neither end an attribute (and
@@ -13,7 +14,9 @@ from __future__ import annotations
 import html
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Literal, Sequence
 from urllib.parse import quote
 
 from obstacles.io.outputs import write_text_atomic
@@ -69,6 +72,59 @@ def section(title: str, content: str, note: str = "", anchor: str = "") -> str:
     heading_id = f' id="{escape(anchor)}"' if anchor else ""
     extra = f'<p class="note">{escape(note)}</p>' if note else ""
     return f"<h2{heading_id}>{escape(title)}</h2>{extra}\n{content}\n"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One thumbnail of a contact sheet: the image file, its caption lines, a CSS class (`query`)."""
+
+    target: str | Path
+    caption: Sequence[str]
+    css_class: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """Cards side by side with a line under them (a near-duplicate pair and its similarity)."""
+
+    cards: Sequence[Card]
+    note: str
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A titled section of a contact sheet. layout `grid`: the cards wrap (an empty grid stays an
+    empty grid); `rows`: one Row per line, "none" when there is none."""
+
+    title: str
+    items: Sequence[Card] | Sequence[Row]
+    note: str = ""
+    anchor: str = ""
+    layout: Literal["grid", "rows"] = "grid"
+
+
+def card(item: Card, page_dir: str | Path) -> str:
+    return figure(item.target, page_dir, list(item.caption), item.css_class)
+
+
+def sheet_section(sheet: Sheet, page_dir: str | Path) -> str:
+    """One Sheet as markup: every name in it goes through `figure` and `section`."""
+    if sheet.layout == "grid":
+        content = f'<div class="sheet">{"".join(card(item, page_dir) for item in sheet.items)}</div>'
+    else:
+        rows = (
+            f'<div class="row">{"".join(card(c, page_dir) for c in row.cards)}<p>{escape(row.note)}</p></div>'
+            for row in sheet.items
+        )
+        content = "".join(rows) or "<p>none</p>"
+    return section(sheet.title, content, sheet.note, sheet.anchor)
+
+
+def contact_sheet(sheets: Iterable[Sheet], page_dir: str | Path, *, intro: str = "", separator: str = "") -> str:
+    """The body of a contact-sheet page (the similarity search's, the audit's, the galleries'):
+    intro (markup built with these helpers) then the sheets, joined by separator."""
+    parts = [intro] if intro else []
+    return separator.join([*parts, *(sheet_section(sheet, page_dir) for sheet in sheets)])
 
 
 def fragment_link(anchor: str, text: str) -> str:

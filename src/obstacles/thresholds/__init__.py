@@ -1,6 +1,7 @@
 """Two deployment thresholds (DESIGN section 5). Public API used by notebooks and the CLI.
 
-`python -m obstacles.commands.thresholds predictions=<predictions.csv>` runs the search and the sweep.
+`python -m obstacles.commands.thresholds predictions=<predictions.csv>` runs the search, the sweep and
+their outputs (`obstacles.thresholds.job`, not imported here: it pulls in matplotlib).
 """
 
 from obstacles.thresholds.bounds import (

@@ -1,4 +1,4 @@
-"""Plain words for a thresholds report (the dict `python -m obstacles.commands.thresholds` writes as
+"""Plain words for a thresholds report (the dict `obstacles.thresholds.job` writes as
 thresholds.json): what the deployed pair guarantees, at what confidence, and what more labelling
 would buy. Shared by the CLI's printout, thresholds.provenance.json, the export bundle and the demo
 summary, so they say the same thing. Reads only numbers; tolerates files written before certified
@@ -101,4 +101,29 @@ def advice(report: dict) -> list[str]:
             f"{_percent(entry['best_limit'])} at best (at {_percent(report['confidence'])} confidence "
             f"for both limits)"
         )
+    return lines
+
+
+def summary(report: dict) -> list[str]:
+    """What the command prints: the deployed pair, the empirical optimum beside a certified one,
+    the guarantee, then (indented) sides deciding nothing and what more labelling would buy."""
+    d = report["decimals"]
+    rounded, empirical = report["rounded"], report["empirical"]
+    kind = "certified" if report["certified_search"] else "empirical"
+    lines = [
+        f"deployed ({kind}): lower {report['lower_rounded']:.{d}f} (exact {report['lower']:.6g}), "
+        f"upper {report['upper_rounded']:.{d}f} (exact {report['upper']:.6g}), "
+        f"coverage {rounded['coverage']:.4f} rounded / {report['coverage']:.4f} exact, "
+        f"missed {rounded['missed_rate']:.4f} (bound {rounded['missed_rate_upper']:.4f}), "
+        f"false alarm {rounded['false_alarm_rate']:.4f} "
+        f"(bound {rounded['false_alarm_rate_upper']:.4f})"
+    ]
+    if report["certified_search"]:
+        lines.append(
+            f"empirical optimum beside it: lower {empirical['lower_rounded']:.{d}f}, upper "
+            f"{empirical['upper_rounded']:.{d}f}, coverage {empirical['coverage_rounded']:.4f} rounded "
+            f"({'certified' if empirical['certified_rounded'] else 'not certified'})"
+        )
+    lines.append(guarantee(report))
+    lines += [f"  {line}" for line in sides_deciding_nothing(report) + advice(report)]
     return lines

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from obstacles.evaluation.gallery import Gallery
 from obstacles.evaluation.report import FIGURES_DIR, ROC_PR_FIGURE, Tables, confusion_file, threshold_tag
 from obstacles.labels import CLASSES, OBSTACLE
-from obstacles.tracking import wandb_run
+from obstacles.tracking import log_outputs, wandb_run
 
 
 def confusion_chart(predictions: pd.DataFrame, threshold: float, title: str):
@@ -41,45 +41,46 @@ def gallery_images(out_dir: Path, gallery: Gallery, limit: int) -> dict:
     return {kind: shown for kind, shown in images.items() if shown}
 
 
-def summary_values(payload: dict, tables: Tables, prefix: str) -> dict:
-    """Flat W&B summary keys: eval/auroc, eval/t0.50/recall, ..."""
-    values = {f"{prefix}/{k}": v for k, v in payload.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+def summary_values(payload: dict, tables: Tables) -> dict:
+    """Flat W&B summary keys (under the prefix): auroc, t0.50/recall, ..."""
+    values = {k: v for k, v in payload.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     for row in tables.per_threshold.to_dict("records"):
         tag = threshold_tag(row["threshold"])
-        values.update({f"{prefix}/{tag}/{k}": v for k, v in row.items() if k != "threshold"})
+        values.update({f"{tag}/{k}": v for k, v in row.items() if k != "threshold"})
     return values
 
 
 def log_evaluation(
-    cfg: DictConfig,
+    logger: DictConfig,
     out_dir: Path,
     wandb_dir: Path,
     run_id: str,
     *,
+    config: dict,
     predictions: pd.DataFrame,
     tables: Tables,
     payload: dict,
     galleries: list[Gallery],
     name: str,
 ) -> dict:
-    """Summary, tables, figures and gallery images into the W&B run `run_id` (created if new)."""
-    import wandb
-
-    prefix, limit = cfg.logger.prefix, cfg.logger.max_gallery_images
-    config = {"evaluate": OmegaConf.to_container(cfg, resolve=True)}
-    with wandb_run(cfg.logger, wandb_dir, run_id=run_id, name=name, config=config) as (run, record):
-        logged = {
-            f"{prefix}/threshold_metrics": wandb.Table(dataframe=tables.per_threshold),
-            f"{prefix}/per_site": wandb.Table(dataframe=tables.per_site),
-            f"{prefix}/predictions": wandb.Table(dataframe=predictions),
-            f"{prefix}/roc_pr": wandb.Image(str(out_dir / FIGURES_DIR / ROC_PR_FIGURE)),
-        }
-        for gallery in galleries:
-            tag = threshold_tag(gallery.threshold)
-            logged[f"{prefix}/confusion/{tag}"] = wandb.Image(str(out_dir / confusion_file(gallery.threshold)))
-            logged[f"{prefix}/confusion_chart/{tag}"] = confusion_chart(predictions, gallery.threshold, f"{name} {tag}")
-            for kind, images in gallery_images(out_dir, gallery, limit).items():
-                logged[f"{prefix}/galleries/{tag}/{kind}"] = images
-        run.log(logged)
-        run.summary.update(summary_values(payload, tables, prefix))
+    """Summary, tables, figures and gallery images into the W&B run `run_id` (created if new),
+    with the `wandb` settings `logger` (conf/wandb/default.yaml + conf/evaluate.yaml)."""
+    images = {"roc_pr": out_dir / FIGURES_DIR / ROC_PR_FIGURE}
+    logged = {}
+    for gallery in galleries:
+        tag = threshold_tag(gallery.threshold)
+        images[f"confusion/{tag}"] = out_dir / confusion_file(gallery.threshold)
+        logged[f"confusion_chart/{tag}"] = confusion_chart(predictions, gallery.threshold, f"{name} {tag}")
+        for kind, shown in gallery_images(out_dir, gallery, logger.max_gallery_images).items():
+            logged[f"galleries/{tag}/{kind}"] = shown
+    tables_logged = {"threshold_metrics": tables.per_threshold, "per_site": tables.per_site, "predictions": predictions}
+    with wandb_run(logger, wandb_dir, run_id=run_id, name=name, config=config) as (run, record):
+        log_outputs(
+            run,
+            logger.prefix,
+            tables=tables_logged,
+            images=images,
+            logged=logged,
+            summary=summary_values(payload, tables),
+        )
     return record

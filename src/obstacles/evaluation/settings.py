@@ -1,8 +1,9 @@
-"""Rebuild the classifier from a checkpoint, after checking it against the settings it must fit.
+"""The settings an evaluation reads its images with, checked against the checkpoint they must fit.
 
-The checkpoint's own hyperparameters (saved by `ObstacleClassifier`) rebuild the network; the
-run's config (or explicit evaluation settings) says how the data must be read. A disagreement
-between the two would score garbage or crash mid-way, so it stops the evaluation first.
+The checkpoint's own hyperparameters (saved by `ObstacleClassifier`) rebuild the network
+(`obstacles.checkpoints`); the run's config (or explicit evaluation settings) says how the data
+must be read. A disagreement between the two would score garbage or crash mid-way, so it stops
+the evaluation first.
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
+from obstacles.checkpoints import RunTarget
 from obstacles.data.dataset import PAIR_CHANNELS
-from obstacles.evaluation.runs import RunTarget
-from obstacles.models import ObstacleClassifier
-
-ARCHITECTURE_KEYS = ("backbone", "in_chans")  # what a checkpoint must record to be rebuilt
+from obstacles.splits import EVAL
 
 
 @dataclass(frozen=True)
@@ -52,21 +50,6 @@ def find_setting(cfg: DictConfig, target: RunTarget, key: str) -> Setting | None
         if value is not None:
             return Setting(key, value, f"run config {target.config_path}")
     return None
-
-
-def read_checkpoint(path: Path) -> dict:
-    """The checkpoint's contents (tensors and plain values only), or an error naming the file."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"cannot read checkpoint {path}: {error}") from error
-    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not hparams or any(key not in hparams for key in ARCHITECTURE_KEYS) or "state_dict" not in checkpoint:
-        raise ValueError(
-            f"checkpoint {path} is not an ObstacleClassifier checkpoint: it lacks hyper_parameters "
-            f"{list(ARCHITECTURE_KEYS)} or a state_dict"
-        )
-    return checkpoint
 
 
 def check_architecture(hparams: dict, checkpoint: Path, backbone: Setting | None, in_chans: Setting | None) -> None:
@@ -113,8 +96,14 @@ def data_settings(cfg: DictConfig, target: RunTarget, hparams: dict) -> DataSett
     )
 
 
-def build_model(checkpoint: dict) -> ObstacleClassifier:
-    """The trained network in eval mode; never downloads (the checkpoint holds every weight)."""
-    model = ObstacleClassifier(**{**checkpoint["hyper_parameters"], "pretrained": False})
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval()
+def split_caveat(target: RunTarget, split: str) -> str | None:
+    """What a reader must know about numbers on this split: None for a held-out eval split."""
+    selected_on = target.record.get("validation_split")
+    if selected_on == split:
+        return (
+            f"warning: {target.run_dir} picked its checkpoint and stopped training on the {split!r} split "
+            f"(its dataset has no val split: split.val_fraction 0), so these metrics are optimistic"
+        )
+    if split != EVAL:
+        return f"note: evaluating on the {split!r} split, not the held-out {EVAL!r} split the team acts on"
+    return None

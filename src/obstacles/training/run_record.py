@@ -1,20 +1,26 @@
-"""What a run records about itself: resolved config, dataset identity, parameter count."""
+"""The run record: what a training run says about itself (resolved config, dataset identity,
+parameter counts, sent to its loggers) and `run.json`, its completion record, written last;
+read back by every tool that picks or cites a run (`obstacles.checkpoints`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from lightning.pytorch import Trainer
-from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
 
-from obstacles.data import ObstacleDataModule
 from obstacles.io.outputs import write_text_atomic
 from obstacles.io.provenance import file_sha256
 from obstacles.training.run_key import running_config_key
+
+if TYPE_CHECKING:  # reading a record (every tool that picks a run) needs neither Lightning nor torch
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.loggers import Logger
+    from torch import nn
+
+    from obstacles.data import ObstacleDataModule
 
 PREVIOUS_RECORD_SUFFIX = ".previous"  # run.json of the training a resumed run continues
 
@@ -73,6 +79,11 @@ def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDat
     return info
 
 
+def read_run_record(path: Path) -> dict:
+    """run.json, or {} when the run has none (e.g. training stopped before writing it)."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def set_record_aside(path: Path) -> None:
     """Keep an earlier completion record as `run.json.previous`: while this training runs, the
     folder must not look finished (tools pick the latest *finished* run)."""
@@ -83,6 +94,8 @@ def set_record_aside(path: Path) -> None:
 def write_run_record(path: str | Path, trainer: Trainer, info: dict, metric: str | None, value: float | None) -> None:
     """`run.json`, the completion record, written last and atomically: what later tools (evaluation,
     threshold search) need to find and cite a run, and the sign that its training finished."""
+    from lightning.pytorch.loggers import WandbLogger
+
     checkpoint = trainer.checkpoint_callback
     wandb = next((logger for logger in trainer.loggers if isinstance(logger, WandbLogger)), None)
     record = {

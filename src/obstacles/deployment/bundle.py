@@ -1,0 +1,245 @@
+"""Deployment bundle of a trained classifier: `export_bundle(checkpoint, settings)`.
+
+The video processor runs neither Lightning nor our data code, so the bundle states everything a
+re-implementation of the input pipeline needs (preprocessing.json) and holds the model in two
+runtimes' formats, both returning the obstacle score (sigmoid of the logit), not the logit:
+
+- model.ts: TorchScript (torch.jit.load), model.onnx: ONNX (onnxruntime and others);
+- preprocessing.json: panel size and order, channel order, scaling, input shape, in_chans, the
+  diff-mask channel and its pixel threshold;
+- thresholds.json: the run's deployment thresholds (from evaluation), when present, with a
+  ``deployment`` section saying in words which pair to apply, by what rule, and what it guarantees:
+  certified at its confidence (`obstacles.thresholds`' default) or only empirical; and what
+  produced them (thresholds.provenance.json, the search's sibling file), when that is present;
+- run_config.yaml: the training run's config, when present.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from obstacles.checkpoints import load_classifier
+from obstacles.data.dataset import PAIR_CHANNELS
+from obstacles.io.outputs import atomic_dir, write_text_atomic
+from obstacles.io.provenance import file_sha256
+from obstacles.thresholds import wording
+from obstacles.training.run_dir import checkpoint_run_dir
+
+TORCHSCRIPT_NAME = "model.ts"
+ONNX_NAME = "model.onnx"
+INPUT_NAME, OUTPUT_NAME = "image", "score"
+RUN_THRESHOLDS = Path("eval") / "thresholds.json"
+THRESHOLDS_PROVENANCE = "thresholds.provenance.json"  # beside thresholds.json (obstacles.thresholds writes both)
+UINT8_MAX = 255.0
+PANEL_ORDER = ("reference", "current")
+RGB = ("R", "G", "B")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How the models are exported and what input they are described as taking."""
+
+    opset: int  # ONNX opset
+    panel_size: int | None  # H = W of one panel in the exported input; None: the run's, else stored_panel_size
+    stored_panel_size: int  # the recorder's panels
+    dynamic_panel_size: bool  # H and W dynamic ONNX axes too
+    pixel_threshold: float | None  # diff-mask threshold of a 7-channel model; None: each site's from the manifest
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What was exported from where, and the thresholds it carries (None: the run had none)."""
+
+    checkpoint: Path
+    out_dir: Path
+    opset: int
+    thresholds: Path | None
+    deployment: dict | None
+
+    def summary(self) -> str:
+        """One line for the command's output: where it went and which pair it ships."""
+        if self.deployment is None:
+            carried = "no thresholds.json (evaluate the run first)"
+        else:
+            deployment = self.deployment
+            kind = f"certified at {deployment['confidence']:g}" if deployment["certified"] else "NOT certified"
+            pair = f"lower {deployment['lower']:g}, upper {deployment['upper']:g}"
+            carried = f"thresholds.json from {self.thresholds} ({kind}: {pair})"
+        return (
+            f"[export] {self.checkpoint} -> {self.out_dir}: {TORCHSCRIPT_NAME}, {ONNX_NAME} "
+            f"(opset {self.opset}), {carried}"
+        )
+
+
+class ScoreModel(torch.nn.Module):
+    """The classifier's network with its sigmoid: deployed code gets scores, as `predict_step` does.
+
+    Holds the backbone only: tracing the LightningModule itself would touch its Trainer.
+    """
+
+    def __init__(self, backbone: torch.nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.backbone(image).squeeze(1))
+
+
+def export_torchscript(model: ScoreModel, example: torch.Tensor, path: Path) -> None:
+    """Traced (the networks have no data-dependent control flow); torch marks tracing deprecated
+    in favour of torch.export, but TorchScript is what the processor loads today."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.trace(model, example)
+        torch.jit.save(traced, str(path))
+
+
+def export_onnx(model: ScoreModel, example: torch.Tensor, path: Path, opset: int, dynamic_panel_size: bool) -> None:
+    """The TorchScript-based exporter (dynamo=False): no onnxscript dependency, a fixed opset."""
+    axes = {0: "batch", 2: "height", 3: "width"} if dynamic_panel_size else {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: {0: "batch"}},
+        )
+
+
+def site_pixel_thresholds(run_config: DictConfig | None) -> dict[str, float]:
+    """site -> pixel_threshold from the training run's manifest, if it can still be read."""
+    try:
+        manifest = Path(run_config.dataset.manifest)
+    except Exception:  # no config, or an interpolation that cannot resolve here
+        return {}
+    if not manifest.is_file():
+        return {}
+    table = pd.read_csv(manifest, usecols=["site", "pixel_threshold"]).drop_duplicates("site")
+    return {str(site): float(value) for site, value in zip(table["site"], table["pixel_threshold"])}
+
+
+def diff_mask_spec(pixel_threshold: float | None, with_mask: bool, run_config: DictConfig | None) -> dict:
+    spec = {
+        "used": with_mask,
+        "rule": "channel 7 = 1 where max over R, G, B of |current - reference| (uint8) > pixel_threshold, "
+        "else 0; not divided by 255",
+    }
+    if with_mask:
+        spec["pixel_threshold"] = None if pixel_threshold is None else float(pixel_threshold)
+        spec["pixel_threshold_per_site"] = site_pixel_thresholds(run_config)
+    return spec
+
+
+def model_panel_size(settings: ExportSettings, run_config: DictConfig | None) -> int:
+    """The panel size the model was trained at: explicit, else the run's data.panel_size, else as stored."""
+    trained = OmegaConf.select(run_config, "data.panel_size") if run_config is not None else None
+    return int(settings.panel_size or trained or settings.stored_panel_size)
+
+
+def preprocessing(
+    settings: ExportSettings, in_chans: int, ckpt: Path, hparams: dict, run_config: DictConfig | None
+) -> dict:
+    """What the processor must do to a recorder image before either model sees it."""
+    with_mask = in_chans > PAIR_CHANNELS
+    size = model_panel_size(settings, run_config)
+    stored = int(settings.stored_panel_size)
+    spatial = ["height", "width"] if settings.dynamic_panel_size else [size, size]
+    channels = [f"{panel} {c}" for panel in PANEL_ORDER for c in RGB] + (["diff_mask"] if with_mask else [])
+    return {
+        "input": {"name": INPUT_NAME, "shape": ["batch", in_chans, *spatial], "dtype": "float32", "layout": "NCHW"},
+        "output": {"name": OUTPUT_NAME, "shape": ["batch"], "meaning": "obstacle score in [0, 1] (sigmoid)"},
+        "panel_size": [size, size],
+        "resize": None
+        if size == stored
+        else {
+            "from": [stored] * 2,
+            "to": [size, size],
+            "interpolation": "area",
+            "order": "each panel resized before the diff mask is computed",
+        },
+        "panel_order": list(PANEL_ORDER),
+        "source_image": "panels side by side, equal width: [reference | current] or the recorder's "
+        "[reference | current | mask]; the recorder's mask panel is not an input",
+        "channel_order": "RGB",
+        "channels": channels,
+        "scaling": {"divide_by": UINT8_MAX, "range": [0.0, 1.0], "mean": None, "std": None},
+        "in_chans": in_chans,
+        "diff_mask": diff_mask_spec(settings.pixel_threshold, with_mask, run_config),
+        "checkpoint": {"path": str(ckpt), "sha256": file_sha256(ckpt), "hparams": hparams},
+        "files": {"torchscript": TORCHSCRIPT_NAME, "onnx": ONNX_NAME, "onnx_opset": int(settings.opset)},
+    }
+
+
+def thresholds_source(thresholds_path: Path | None, run: Path | None) -> Path | None:
+    """An explicit thresholds file must exist; the run's own is optional."""
+    if thresholds_path:
+        path = Path(thresholds_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"thresholds_path {path}: no such file")
+        return path
+    candidate = run / RUN_THRESHOLDS if run is not None else None
+    return candidate if candidate is not None and candidate.is_file() else None
+
+
+def deployment_thresholds(source: Path) -> dict:
+    """The search's thresholds.json plus ``deployment``: the pair to apply, the rule, what it guarantees."""
+    report = json.loads(source.read_text())
+    lower, upper = wording.deployed_pair(report)
+    rounded = report.get("rounded") or {}
+    report["deployment"] = {
+        "lower": lower,
+        "upper": upper,
+        "rule": wording.RULE,
+        "certified": wording.is_certified(report),
+        "confidence": rounded.get("confidence"),
+        "max_missed": report.get("max_missed"),
+        "max_false_alarm": report.get("max_false_alarm"),
+        "guarantee": wording.guarantee(report),
+        "source": str(source),
+    }
+    return report
+
+
+def export_bundle(
+    ckpt: Path, settings: ExportSettings, out_dir: Path | None = None, thresholds_path: Path | None = None
+) -> Bundle:
+    """Write the bundle of checkpoint ``ckpt`` into ``out_dir`` (default: ``<run>/export``), complete or
+    not at all; ``thresholds_path`` (default: the run's eval/thresholds.json, if any) must exist if given."""
+    ckpt = Path(ckpt)
+    classifier, run_config = load_classifier(ckpt)
+    run_folder = checkpoint_run_dir(ckpt)
+    out_dir = Path(out_dir) if out_dir else (run_folder or ckpt.parent) / "export"
+    in_chans = int(classifier.hparams.in_chans)
+    model = ScoreModel(classifier.backbone).eval()
+    size = model_panel_size(settings, run_config)
+    example = torch.rand(1, in_chans, size, size)
+    thresholds = thresholds_source(thresholds_path, run_folder)
+    hparams = {k: v for k, v in dict(classifier.hparams).items() if isinstance(v, (str, int, float, bool, type(None)))}
+    with atomic_dir(out_dir) as out:
+        export_torchscript(model, example, out / TORCHSCRIPT_NAME)
+        export_onnx(model, example, out / ONNX_NAME, int(settings.opset), bool(settings.dynamic_panel_size))
+        spec = preprocessing(settings, in_chans, ckpt, hparams, run_config)
+        write_text_atomic(out / "preprocessing.json", json.dumps(spec, indent=2) + "\n")
+        deployment = None
+        if thresholds is not None:
+            bundled = deployment_thresholds(thresholds)
+            deployment = bundled["deployment"]
+            write_text_atomic(out / "thresholds.json", json.dumps(bundled, indent=2) + "\n")
+            if (thresholds.parent / THRESHOLDS_PROVENANCE).is_file():
+                shutil.copyfile(thresholds.parent / THRESHOLDS_PROVENANCE, out / THRESHOLDS_PROVENANCE)
+        if run_config is not None:
+            write_text_atomic(out / "run_config.yaml", OmegaConf.to_yaml(run_config))
+    return Bundle(ckpt, out_dir, int(settings.opset), thresholds, deployment)

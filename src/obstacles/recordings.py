@@ -1,0 +1,106 @@
+"""Bringing a new recording in: copy it, pre-fill its label file, register the site.
+
+Replaces the field's notebook steps (aws s3 cp, hand-made folders, hand-edited lists); the
+command `python -m obstacles.commands.add_recording` then versions it with `dvc add data`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from obstacles.io.bad_inputs import BadInputs
+from obstacles.io.outputs import atomic_dir, inside, write_csv
+from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
+from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP, prefill_label
+from obstacles.sites import register_site, validate_site_id
+
+
+@dataclass(frozen=True)
+class Triage:
+    """How the src stage reads and classes a recording (conf/pipeline.yaml `recording`, `src`):
+    the pre-filled label rows are then exactly the frames it keeps."""
+
+    score_field: str
+    panels: int
+    obstacle_above: float
+    no_obstacle_at_most: float
+
+
+@dataclass(frozen=True)
+class AddedRecording:
+    """What add_recording made: the recording's folder, its label file and rows, the skipped files."""
+
+    site: str
+    recording: Path
+    labels: Path
+    rows: list[tuple]
+    bad: BadInputs
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {label: sum(r[1] == label for r in self.rows) for label in (OBSTACLE, NO_OBSTACLE, SKIP)}
+
+
+def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
+    """Copy images/ and json/ of a local folder or an S3 prefix into target (never touching the source)."""
+    if source.startswith("s3://"):
+        import s3fs
+
+        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint_url} if endpoint_url else {})
+        prefix = source[len("s3://") :].rstrip("/")
+        for sub in (IMAGES_DIR, JSON_DIR):
+            if not fs.exists(f"{prefix}/{sub}"):
+                raise FileNotFoundError(f"{source} has no {sub}/ prefix")
+            fs.get(f"{prefix}/{sub}/", str(target / sub) + "/", recursive=True)
+    else:
+        folder = Path(source)
+        for sub in (IMAGES_DIR, JSON_DIR):
+            if not (folder / sub).is_dir():
+                raise FileNotFoundError(f"{folder} has no {sub}/ folder: not a recording")
+            shutil.copytree(folder / sub, target / sub, symlinks=False)
+    escaped = [p for p in target.rglob("*") if not inside(p, target)]
+    if escaped:
+        raise ValueError(f"{source} holds paths that leave the recording: {escaped[:3]}")
+
+
+def prefill_labels(recording: Path, triage: Triage) -> tuple[list[tuple], BadInputs]:
+    """Label rows from the deployed score (the reviewer starts from the model's opinion), for the
+    frames triage will keep: a file it rejects gets no row, so `dvc repro` needs no hand edit."""
+    bad = BadInputs("skip", root=recording)
+    frames = scan_recording(recording, triage.score_field, int(triage.panels), bad)
+    return [
+        (frame.name, prefill_label(frame.score, triage.obstacle_above, triage.no_obstacle_at_most), "")
+        for frame in frames
+    ], bad
+
+
+def add_recording(
+    site: str,
+    source: str,
+    *,
+    root: Path,
+    recordings_dir: Path,
+    labels_dir: Path,
+    triage: Triage,
+    pixel_threshold: float,
+    note: str = "",
+    endpoint_url: str | None = None,
+) -> AddedRecording:
+    """Copy `source` (a folder or s3://bucket/prefix) to recordings_dir/<site>, write its pre-filled
+    label file and register the site in the project at root. Refuses before writing anything when
+    the site id is malformed or the recording or its label file (a reviewer's work) exists."""
+    site = validate_site_id(site)
+    recording = Path(recordings_dir) / site
+    labels = Path(labels_dir) / f"{site}.csv"
+    if recording.exists() and any(recording.iterdir()):
+        raise FileExistsError(f"{recording} already exists: choose a new <site>_<yyyymm>_<seq>")
+    if labels.exists():
+        raise FileExistsError(f"{labels} already exists: it may hold a reviewer's work; move it away first")
+    with atomic_dir(recording) as staging:
+        fetch(source, staging, endpoint_url)
+    rows, bad = prefill_labels(recording, triage)
+    write_csv(labels, LABEL_HEADER, rows)
+    register_site(root, site, pixel_threshold, note=note)
+    return AddedRecording(site, recording, labels, rows, bad)

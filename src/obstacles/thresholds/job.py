@@ -1,0 +1,314 @@
+"""One threshold search, start to end: read the predictions, search, sweep, write, log.
+
+The deployed pair is certified at ``confidence`` (default 0.95: both true rates within the limits at
+once with that probability, `obstacles.thresholds.find_thresholds`); ``confidence=None`` deploys
+the empirical optimum as before. The empirical optimum is always reported beside it.
+
+Writes into ``out_dir`` (default: the predictions file's folder) ``coverage_sweep.csv`` (empirical
+and certified coverage per limit pair), ``risk_coverage.png``, ``per_site_thresholds.csv`` (the same
+search per site; header only without ``per_site``), ``thresholds.provenance.json`` (what produced
+them: predictions, checkpoint, hashes, commit, W&B run, and the guarantee in words) and, last,
+``thresholds.json`` (numbers only: the DVC metric runs are compared by): the deployed pair at the top
+level, ``empirical``, the sample-size ``advice`` per limit and ``per_site`` numbers keyed by site.
+Every file goes through a temp file and ``os.replace`` so an interrupted run never leaves one that
+looks complete. Then logs the same to W&B (offline unless WANDB_MODE says otherwise), optionally
+into an existing run, and records that run in the provenance file.
+
+`search_thresholds(cfg)` reads conf/thresholds.yaml's keys (the command, compare, tests, notebooks);
+`search_predictions` below it takes plain arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from obstacles.io.outputs import save_figure, write_text_atomic
+from obstacles.io.predictions import read_predictions
+from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
+from obstacles.plots import risk_coverage_figure
+from obstacles.thresholds import wording
+from obstacles.thresholds.search import (
+    HEADLINE_FIELDS,
+    PER_SITE_COLUMNS,
+    SortedPredictions,
+    ThresholdResult,
+    limit_grid,
+    sample_size_advice,
+    search,
+    search_per_site,
+)
+from obstacles.thresholds.search import sweep as sweep_sorted
+from obstacles.tracking import log_outputs, wandb_run
+
+THRESHOLDS_FILE = "thresholds.json"  # numbers only: what `dvc metrics show/diff` and `dvc exp show` compare
+PROVENANCE_FILE = "thresholds.provenance.json"  # what produced them (not a DVC metric)
+SWEEP_FILE = "coverage_sweep.csv"
+PLOT_FILE = "risk_coverage.png"
+PER_SITE_FILE = "per_site_thresholds.csv"
+# the empirical optimum's figures in thresholds.json (all of them are in the W&B thresholds table)
+EMPIRICAL_KEYS = (*HEADLINE_FIELDS, "certified")
+# per site in thresholds.json (the full table is per_site_thresholds.csv)
+PER_SITE_KEYS = ("n_obstacle", "n_no_obstacle", "lower_rounded", "upper_rounded", "coverage_rounded", "certified")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """What the search is asked (limits, confidence, rounding), the sweep's grid, and whether per site."""
+
+    max_missed: float
+    max_false_alarm: float
+    confidence: float | None  # None: deploy the empirical optimum
+    report_confidence: float  # of the bounds reported for an empirical deployed pair
+    decimals: int
+    epsilon: float
+    sweep_max_missed: Sequence[float]
+    sweep_max_false_alarm: Sequence[float]
+    per_site: bool
+
+
+@dataclass(frozen=True)
+class ProvenanceSources:
+    """Where the provenance's checkpoint and manifest hash come from: given, else the sibling files."""
+
+    checkpoint: str | None
+    manifest_sha256: str | None
+    sibling_files: Sequence[str]  # beside the predictions, read in this order
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _find_key(tree, key: str):
+    """First value stored under ``key`` anywhere in nested dicts/lists (None if absent)."""
+    if isinstance(tree, dict):
+        if tree.get(key) is not None:
+            return tree[key]
+        children = tree.values()
+    elif isinstance(tree, list):
+        children = tree
+    else:
+        return None
+    for child in children:
+        found = _find_key(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def sibling_records(folder: Path, names) -> list:
+    """Parsed JSON/YAML files next to the predictions (the evaluation's provenance, the run's config)."""
+    records = []
+    for name in names:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".json":
+                records.append(json.loads(path.read_text()))
+            else:
+                records.append(OmegaConf.to_container(OmegaConf.load(path), resolve=False))
+        except Exception as error:  # provenance is best effort; the thresholds do not depend on it
+            print(f"warning: could not read {path} for provenance: {error}")
+    return records
+
+
+def lookup(configured, records: list, key: str):
+    """The configured value, else the first one found in the sibling records."""
+    if configured is not None:
+        return configured
+    return next((v for v in (_find_key(r, key) for r in records) if v is not None), None)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+
+
+def empirical_numbers(result: ThresholdResult) -> dict:
+    """The empirical optimum's headline figures (exact pair, its rounding, bounds at the deployed confidence)."""
+    numbers = {key: getattr(result, key) for key in EMPIRICAL_KEYS}
+    numbers["coverage_rounded"] = result.rounded.coverage
+    numbers["certified_rounded"] = result.rounded.certified
+    return numbers
+
+
+def _plain(value):
+    """numpy scalars as Python numbers (JSON), NaN as None (dropped by the caller)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def per_site_numbers(table: pd.DataFrame) -> dict:
+    """site -> its numbers (thresholds only for a searched site): numbers only, for DVC metrics."""
+    numbers = {}
+    for row in table.to_dict("records"):
+        values = {key: _plain(row[key]) for key in PER_SITE_KEYS}
+        numbers[str(row["site"])] = {key: value for key, value in values.items() if value is not None}
+    return numbers
+
+
+def thresholds_table(deployed: ThresholdResult, empirical: ThresholdResult) -> pd.DataFrame:
+    """The deployed pair and the empirical optimum, one row each, every figure (W&B)."""
+    rows = []
+    for name, result in (("deployed", deployed), ("empirical", empirical)):
+        flat = {k: v for k, v in result.to_dict().items() if k != "rounded"}
+        flat.update({f"{k}_rounded": v for k, v in result.to_dict()["rounded"].items()})
+        rows.append({"pair": name, **flat})
+    return pd.DataFrame(rows)
+
+
+def log_to_wandb(
+    logger: DictConfig,
+    wandb_dir: Path,
+    config: dict,
+    result: ThresholdResult,
+    tables: dict[str, pd.DataFrame],
+    plot: Path,
+    run_id: str | None,
+) -> dict:
+    """Sweep, thresholds and per-site tables, plot and thresholds into W&B; attaches to ``run_id`` when known."""
+    summary = {k: v for k, v in result.to_dict().items() if k != "rounded"}
+    summary.update({f"{k}_rounded": v for k, v in result.to_dict()["rounded"].items()})
+    with wandb_run(logger, wandb_dir, run_id=run_id, name=logger.name, config=config) as (run, record):
+        log_outputs(run, logger.prefix, tables=tables, images={"risk_coverage": plot}, summary=summary)
+    return record
+
+
+def attached_run_id(logger: DictConfig, records: list, folder: Path) -> str | None:
+    """The configured run id, else the sibling files', else the W&B run already in the predictions' folder."""
+    run_id = lookup(logger.run_id, records, logger.run_id_key)
+    if run_id is None and logger.attach_to_folder_run:
+        run_id = folder_wandb_run_id(folder)
+    return run_id
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def search_predictions(
+    predictions: Path,
+    out_dir: Path | None,
+    settings: SearchSettings,
+    sources: ProvenanceSources,
+    *,
+    logger: DictConfig | None = None,
+    wandb_config: dict | None = None,
+) -> dict:
+    """Search, sweep and write; then log to W&B with the ``logger`` settings (None: not at all),
+    recording ``wandb_config`` as the run's config. Returns thresholds.json's content + ``provenance``."""
+    predictions = Path(predictions)
+    out_dir = Path(out_dir) if out_dir else predictions.parent
+    table = read_predictions(predictions)
+    scores, labels = table["score"].to_numpy(), table["label"].to_numpy()
+
+    data = SortedPredictions.build(scores, labels)
+    confidence = None if settings.confidence is None else float(settings.confidence)
+    options = {
+        "max_missed": settings.max_missed,
+        "max_false_alarm": settings.max_false_alarm,
+        "decimals": settings.decimals,
+        "epsilon": settings.epsilon,
+    }
+    result = search(data, confidence=confidence, report_confidence=settings.report_confidence, **options)
+    empirical = search(data, report_confidence=result.confidence, **options)
+    rounding = {"decimals": settings.decimals, "epsilon": settings.epsilon}
+    grid = limit_grid(settings.sweep_max_missed, settings.sweep_max_false_alarm)
+    sweep = sweep_sorted(data, grid, confidence=result.confidence, **rounding)
+    if settings.per_site:
+        per_site = search_per_site(
+            scores,
+            labels,
+            table["site"].to_numpy(),
+            confidence=confidence,
+            report_confidence=settings.report_confidence,
+            **options,
+        )
+    else:
+        per_site = pd.DataFrame(columns=list(PER_SITE_COLUMNS))
+
+    report = {
+        **result.to_dict(),
+        "limits": {"max_missed": result.max_missed, "max_false_alarm": result.max_false_alarm},
+        "empirical": empirical_numbers(empirical),
+        "advice": {
+            "missed": sample_size_advice(result.n_obstacle, result.max_missed, result.confidence),
+            "false_alarm": sample_size_advice(result.n_no_obstacle, result.max_false_alarm, result.confidence),
+        },
+        "per_site": per_site_numbers(per_site),
+    }
+    records = sibling_records(predictions.parent, sources.sibling_files)
+    provenance = {
+        "predictions": str(predictions),
+        "predictions_sha256": file_sha256(predictions),
+        "checkpoint": lookup(sources.checkpoint, records, "checkpoint"),
+        "manifest_sha256": lookup(sources.manifest_sha256, records, "manifest_sha256"),
+        **git_state(),
+        "rule": wording.RULE,
+        "guarantee": wording.guarantee(report),
+        "advice_in_words": wording.advice(report),
+        "outputs": {
+            "thresholds": THRESHOLDS_FILE,
+            "coverage_sweep": SWEEP_FILE,
+            "risk_coverage": PLOT_FILE,
+            "per_site": PER_SITE_FILE,
+        },
+    }
+
+    write_text_atomic(out_dir / SWEEP_FILE, sweep.to_csv(index=False))
+    write_text_atomic(out_dir / PER_SITE_FILE, per_site.to_csv(index=False))
+    figure = risk_coverage_figure(
+        sweep, highlight=(result.max_missed, result.max_false_alarm), title=f"coverage by limits: {predictions}"
+    )
+    save_figure(figure, out_dir / PLOT_FILE)
+    write_json(out_dir / PROVENANCE_FILE, provenance)
+    write_json(out_dir / THRESHOLDS_FILE, report)  # complete even if W&B fails below
+
+    if logger is not None:
+        run_id = attached_run_id(logger, records, predictions.parent)
+        tables = {"coverage_sweep": sweep, "thresholds": thresholds_table(result, empirical)}
+        if not per_site.empty:
+            tables["per_site"] = per_site
+        wandb_dir = Path(logger.dir) if logger.dir else out_dir
+        provenance["wandb"] = log_to_wandb(
+            logger, wandb_dir, wandb_config or {}, result, tables, out_dir / PLOT_FILE, run_id
+        )
+        write_json(out_dir / PROVENANCE_FILE, provenance)
+    return {**report, "provenance": provenance}
+
+
+def search_thresholds(cfg: DictConfig) -> dict:
+    """`search_predictions` from a composed conf/thresholds.yaml: the one place its keys are read."""
+    logging = bool(cfg.wandb.enabled)
+    return search_predictions(
+        Path(cfg.predictions),
+        Path(cfg.out_dir) if cfg.out_dir else None,
+        SearchSettings(
+            max_missed=cfg.limits.max_missed,
+            max_false_alarm=cfg.limits.max_false_alarm,
+            confidence=cfg.confidence,
+            report_confidence=cfg.report_confidence,
+            decimals=cfg.rounding.decimals,
+            epsilon=cfg.rounding.epsilon,
+            sweep_max_missed=list(cfg.sweep.max_missed),
+            sweep_max_false_alarm=list(cfg.sweep.max_false_alarm),
+            per_site=bool(cfg.per_site),
+        ),
+        ProvenanceSources(
+            checkpoint=cfg.provenance.checkpoint,
+            manifest_sha256=cfg.provenance.manifest_sha256,
+            sibling_files=list(cfg.provenance.sibling_files),
+        ),
+        logger=cfg.wandb if logging else None,
+        wandb_config={"thresholds": OmegaConf.to_container(cfg, resolve=True)} if logging else None,
+    )

@@ -1,0 +1,74 @@
+"""The commands: one folder, a console script each, old `python -m` paths and renamed config
+keys forwarded for one release with a deprecation message."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+import subprocess
+import sys
+import tomllib
+import warnings
+
+import pytest
+from tests.conftest import REPO
+
+import obstacles.commands
+from obstacles import _moved
+from obstacles.config import RENAMED_KEYS, renamed_overrides
+
+SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+COMMANDS = sorted(info.name for info in pkgutil.iter_modules(obstacles.commands.__path__))
+THIN_LINES = 80  # a command composes, unpacks, calls the library and prints: the work is elsewhere
+
+
+def test_every_command_has_a_console_script_that_runs_its_main():
+    assert len(COMMANDS) >= 10
+    for name in COMMANDS:
+        script = f"obstacles-{name.replace('_', '-')}"
+        assert SCRIPTS.get(script) == f"obstacles.commands.{name}:main", script
+        assert callable(importlib.import_module(f"obstacles.commands.{name}").main)
+    assert len(SCRIPTS) == len(COMMANDS), "every console script is a command of obstacles.commands"
+
+
+def test_commands_are_thin_entry_points():
+    for name in COMMANDS:
+        lines = (REPO / "src" / "obstacles" / "commands" / f"{name}.py").read_text().count("\n")
+        assert lines <= THIN_LINES, f"commands/{name}.py has {lines} lines: move its work into the library"
+
+
+@pytest.mark.parametrize("old", sorted(_moved.MOVED))
+def test_an_old_module_path_imports_the_new_module_with_a_deprecation(old):
+    spec = importlib.util.find_spec(old)
+    assert isinstance(spec.loader, _moved.MovedLoader), f"{old} has a module of its own: the forward never runs"
+    sys.modules.pop(old, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(_moved.MOVED[old])
+    assert any(
+        issubclass(w.category, DeprecationWarning) and _moved.shown(_moved.MOVED[old]) in str(w.message) for w in caught
+    )
+
+
+@pytest.mark.parametrize("old", ["obstacles.train", "obstacles.thresholds"])
+def test_an_old_python_m_path_runs_the_command_and_names_the_new_one(old):
+    done = subprocess.run([sys.executable, "-m", old, "--help"], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    new = _moved.shown(_moved.MOVED[old if old != "obstacles.thresholds" else "obstacles.thresholds.__main__"])
+    assert f"python -m {old} is deprecated" in done.stderr and new in done.stderr
+    assert "== Config ==" in done.stdout, "Hydra's help of the command itself"
+    assert done.stderr.count("deprecated") == 1, "said once"
+
+
+def test_renamed_config_keys_are_rewritten_and_said(capsys):
+    renamed = RENAMED_KEYS["evaluate"]
+    assert renamed_overrides(["logger.enabled=false", "+logger.tags=[x]", "eval.split=val"], renamed) == [
+        "wandb.enabled=false",
+        "+wandb.tags=[x]",
+        "eval.split=val",
+    ]
+    err = capsys.readouterr().err
+    assert "'logger.enabled=false' is deprecated" in err and "'wandb.enabled=false'" in err
+    assert "eval.split" not in err
