@@ -74,12 +74,11 @@ def evaluation_lines(eval_dir: Path) -> list[str]:
         f"{metrics['specificity_at_sensitivity']:.3f}",
         f"  {'threshold':>9} {'recall':>7} {'specif.':>7} {'accuracy':>8} {'FN':>4} {'FP':>4}",
     ]
-    for row in metrics["thresholds"].values():
-        lines.append(
-            f"  {row['threshold']:>9.2f} {row['recall']:>7.3f} {row['specificity']:>7.3f} "
-            f"{row['accuracy']:>8.3f} {row['fn']:>4} {row['fp']:>4}"
-        )
-    return lines
+    return lines + [
+        f"  {row['threshold']:>9.2f} {row['recall']:>7.3f} {row['specificity']:>7.3f} "
+        f"{row['accuracy']:>8.3f} {row['fn']:>4} {row['fp']:>4}"
+        for row in metrics["thresholds"].values()
+    ]
 
 
 def threshold_lines(thresholds_dir: Path) -> list[str]:

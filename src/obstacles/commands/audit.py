@@ -12,7 +12,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from obstacles.config import entry_point
-from obstacles.curation.audit import PageLayout, audit, log_wandb
+from obstacles.curation.audit import audit, log_wandb
+from obstacles.io.html import SheetLayout
 
 
 def run(cfg: DictConfig) -> Path:
@@ -31,7 +32,7 @@ def run(cfg: DictConfig) -> Path:
         cache_dir=cfg.cache_dir,
         batch_size=cfg.batch_size,
         block_rows=cfg.block_rows,
-        page=PageLayout(cfg.sheet.thumb_height, cfg.sheet.max_rows),
+        page=SheetLayout(cfg.sheet.thumb_height, cfg.sheet.max_rows),
     )
     print(f"[audit {name}] {result.summary_line()}")
     if cfg.wandb.enabled:

@@ -34,8 +34,7 @@ def run(cfg: DictConfig) -> Path:
             thumb_height=cfg.thumb_height,
         ),
     )
-    for line in result.summary():
-        print(f"[review {site}] {line}")
+    print("\n".join(f"[review {site}] {line}" for line in result.summary()))
     return result.page
 
 

@@ -14,7 +14,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from obstacles.config import entry_point
-from obstacles.curation.search import Inputs, SheetLayout, search
+from obstacles.curation.search import Inputs, search
+from obstacles.io.html import SheetLayout
 
 
 def run(cfg: DictConfig) -> Path:

@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from obstacles.curation.embedding import ClassifierEmbedder, Embedded, Embedder, InputSpec, embed_files
 from obstacles.curation.similarity import near_duplicate_pairs, normalize
 from obstacles.data.dataset import PAIR_CHANNELS, read_manifest
-from obstacles.io.html import Card, Row, Sheet, contact_sheet, write_page
+from obstacles.io.html import Card, Row, Sheet, SheetLayout, contact_sheet, write_page
 from obstacles.io.outputs import atomic_dir, write_csv, write_text_atomic
 from obstacles.io.provenance import file_sha256
 from obstacles.splits import SPLITS
@@ -43,14 +43,6 @@ NOTES = {
     "label_conflicts": "near-duplicates with different labels (left: obstacle)",
     "surprising": "highest loss under the model given the label: relabeling candidates",
 }
-
-
-@dataclass(frozen=True)
-class PageLayout:
-    """index.html: thumbnail height in pixels, rows shown per section (the CSVs have all)."""
-
-    thumb_height: int
-    max_rows: int
 
 
 @dataclass(frozen=True)
@@ -226,7 +218,7 @@ def write_report(
     root: Path,
     *,
     title: str,
-    page: PageLayout,
+    page: SheetLayout,
 ) -> Path:
     """The CSVs, skipped.csv, summary.json and index.html, replacing `final` as a whole."""
     with atomic_dir(final) as out:
@@ -234,7 +226,7 @@ def write_report(
             write_csv(out / f"{name}.csv", table.columns, table.itertuples(index=False))
         write_csv(out / "skipped.csv", ("file", "reason"), sorted((str(p), r) for p, r in skipped))
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-        sheets = audit_sheets(tables, root, page.max_rows)
+        sheets = audit_sheets(tables, root, page.max_shown)
         write_page(out / "index.html", title, contact_sheet(sheets, final), thumb_height=page.thumb_height)
     return final
 
@@ -264,7 +256,7 @@ def audit(
     cache_dir: str | Path | None,
     batch_size: int,
     block_rows: int,
-    page: PageLayout,
+    page: SheetLayout,
 ) -> AuditResult:
     """Audit the manifest's images (paths under root) with the classifier load_embedder gives,
     called once the manifest is found; write the report to out_dir (module docstring)."""

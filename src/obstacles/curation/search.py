@@ -26,7 +26,7 @@ import numpy as np
 from obstacles.curation.embedding import Embedded, Embedder, embed_files, input_spec
 from obstacles.curation.images import image_files, list_images
 from obstacles.curation.similarity import CENTERS, centered_similarity
-from obstacles.io.html import Card, Sheet, contact_sheet, write_page
+from obstacles.io.html import Card, Sheet, SheetLayout, contact_sheet, write_page
 from obstacles.io.outputs import atomic_dir, inside, write_csv
 
 SCORES_NAME = "scores.csv"
@@ -41,14 +41,6 @@ class Inputs:
     panels: int | None  # 2 or 3; None: from the aspect ratio
     panel_size: int | None  # None: the embedder's own (a checkpoint's training size), else as stored
     pixel_threshold: float  # diff-mask threshold, used by 7-channel models only
-
-
-@dataclass(frozen=True)
-class SheetLayout:
-    """The contact sheet: thumbnail height in pixels, matches shown per query."""
-
-    thumb_height: int
-    max_per_query: int
 
 
 @dataclass(frozen=True)
@@ -204,7 +196,7 @@ def write_results(
         rows = [(q, m.candidate, f"{m.similarity:.6f}", m.copy) for q, ms in ranked.items() for m in ms]
         write_csv(out / SCORES_NAME, ("query", "candidate", "similarity", "copy"), rows)
         write_csv(out / SKIPPED_NAME, ("file", "reason"), sorted((str(p), r) for p, r in skipped))
-        sheets = query_sheets(ranked, final, search_dir, sim_thresh, sheet.max_per_query)
+        sheets = query_sheets(ranked, final, search_dir, sim_thresh, sheet.max_shown)
         write_page(out / SHEET_NAME, title, contact_sheet(sheets, final), thumb_height=sheet.thumb_height)
     return final
 

@@ -75,6 +75,15 @@ def section(title: str, content: str, note: str = "", anchor: str = "") -> str:
 
 
 @dataclass(frozen=True)
+class SheetLayout:
+    """A contact-sheet page: thumbnail height in pixels, and how many items each section shows
+    (the tool's CSVs hold them all)."""
+
+    thumb_height: int
+    max_shown: int
+
+
+@dataclass(frozen=True)
 class Card:
     """One thumbnail of a contact sheet: the image file, its caption lines, a CSS class (`query`)."""
 
