@@ -168,3 +168,20 @@ def test_break_links_gives_a_linked_file_its_own_bytes_and_leaves_the_other_name
         handle.write(b"epoch 2")
     assert (cache / "object").read_bytes() == b"cached checkpoint", "the cache's bytes are untouched"
     assert break_links(tmp_path / "run") == []
+
+
+def test_json_values_and_strict_json_files(tmp_path):
+    import json
+
+    import numpy as np
+
+    from obstacles.io.outputs import json_value, write_json
+
+    assert json_value(np.float64("nan")) is None and json_value(float("nan")) is None
+    assert json_value(np.int64(3)) == 3 and type(json_value(np.int64(3))) is int
+    assert json_value("a") == "a" and json_value(None) is None
+    path = write_json(tmp_path / "x.json", {"a": json_value(np.float32(0.5))})
+    assert json.loads(path.read_text()) == {"a": 0.5} and path.read_text().endswith("\n")
+    with pytest.raises(ValueError):
+        write_json(tmp_path / "nan.json", {"a": float("nan")})
+    assert not (tmp_path / "nan.json").exists(), "a refused payload leaves no file"

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from obstacles.config import CONF_DIR
 from obstacles.data import ObstacleDataModule, PairTransform
 from obstacles.models import ObstacleClassifier
-from obstacles.training.job import instantiate_group, train
+from obstacles.training.job import build_loggers, instantiate_group, train
 from obstacles.training.run_dir import (
     checkpoint_run_dir,
     config_subdir,
@@ -207,3 +207,13 @@ def test_sweep_job_folders_stay_short_and_path_safe():
     long = ",".join(f"weights.key_{i}=0.123456789" for i in range(20))
     name = job_dir_name(3, long)
     assert len(name) < 170 and name != job_dir_name(3, long.replace("0.123456789", "0.9"))
+
+
+def test_the_wandb_group_sets_the_training_logger_and_can_turn_it_off(root):
+    cfg = train_cfg(root, "wandb.project=elsewhere", "wandb.mode=disabled")
+    (logger,) = build_loggers(cfg)
+    assert type(logger).__name__ == "WandbLogger" and logger._wandb_init["project"] == "elsewhere"
+    assert logger._wandb_init["mode"] == "disabled" and logger._wandb_init["job_type"] == "train"
+    assert build_loggers(train_cfg(root, "wandb.enabled=false")) == []
+    kept = build_loggers(train_cfg(root, "wandb.enabled=false", "logger=csv"))
+    assert [type(logger).__name__ for logger in kept] == ["CSVLogger"], "other loggers stay"

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from obstacles.comparison import stats
 from obstacles.comparison.runs import ResultSpec
 from obstacles.comparison.tables import METRICS, SELECTION_RULE, Comparison
-from obstacles.io.outputs import atomic_dir, save_figure, write_text_atomic
+from obstacles.io.outputs import atomic_dir, json_value, save_figure, write_text_atomic
 
 RUNS_FILE = "runs.csv"
 CONFIGURATIONS_FILE = "configurations.csv"
@@ -133,12 +133,6 @@ def default_out_dir(folders: list[Path], experiments_dir: Path) -> Path:
     return folders[0] / "compare" if len(folders) == 1 else experiments_dir / "compare"
 
 
-def _plain(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def build_report(
     result: Comparison,
     skipped: list[dict],
@@ -165,8 +159,8 @@ def build_report(
             }
             for key, by_metric in result.summaries.items()
         ],
-        "pairs": [{k: _plain(v) for k, v in row.items()} for row in result.pairs.to_dict("records")],
-        "runs": [{k: _plain(v) for k, v in row.items()} for row in result.runs.to_dict("records")],
+        "pairs": [{k: json_value(v) for k, v in row.items()} for row in result.pairs.to_dict("records")],
+        "runs": [{k: json_value(v) for k, v in row.items()} for row in result.runs.to_dict("records")],
         "skipped": skipped,
         "outputs": [RUNS_FILE, CONFIGURATIONS_FILE, PAIRS_FILE, FIGURE_FILE],
     }

@@ -6,7 +6,6 @@ arranges them per threshold and per site and writes them.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from obstacles.io.outputs import save_figure, write_text_atomic
+from obstacles.io.outputs import save_figure, write_json, write_text_atomic
 from obstacles.labels import OBSTACLE
 from obstacles.metrics import confusion_matrix, summary_metrics, threshold_metrics
 from obstacles.plots import confusion_matrix_figure, roc_pr_figure
@@ -120,10 +119,6 @@ def metrics_payload(tables: Tables) -> dict:
 
 def write_csv_table(path: Path, table: pd.DataFrame) -> Path:
     return write_text_atomic(path, table.to_csv(index=False, lineterminator="\n"))
-
-
-def write_json(path: Path, payload: dict) -> Path:
-    return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
 
 
 def write_figures(folder: Path, predictions: pd.DataFrame, thresholds: list[float], title: str) -> None:

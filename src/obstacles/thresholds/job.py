@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.io.outputs import save_figure, write_text_atomic
+from obstacles.io.outputs import json_value, save_figure, write_json, write_text_atomic
 from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
 from obstacles.plots import risk_coverage_figure
@@ -128,10 +128,6 @@ def lookup(configured, records: list, key: str):
 # --------------------------------------------------------------------------- outputs
 
 
-def write_json(path: Path, payload: dict) -> Path:
-    return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
-
-
 def empirical_numbers(result: ThresholdResult) -> dict:
     """The empirical optimum's headline figures (exact pair, its rounding, bounds at the deployed confidence)."""
     numbers = {key: getattr(result, key) for key in EMPIRICAL_KEYS}
@@ -140,20 +136,11 @@ def empirical_numbers(result: ThresholdResult) -> dict:
     return numbers
 
 
-def _plain(value):
-    """numpy scalars as Python numbers (JSON), NaN as None (dropped by the caller)."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
 def per_site_numbers(table: pd.DataFrame) -> dict:
     """site -> its numbers (thresholds only for a searched site): numbers only, for DVC metrics."""
     numbers = {}
     for row in table.to_dict("records"):
-        values = {key: _plain(row[key]) for key in PER_SITE_KEYS}
+        values = {key: json_value(row[key]) for key in PER_SITE_KEYS}
         numbers[str(row["site"])] = {key: value for key, value in values.items() if value is not None}
     return numbers
 

@@ -28,6 +28,12 @@ def instantiate_group(group: DictConfig | None) -> list:
     return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
 
 
+def build_loggers(cfg: DictConfig) -> list:
+    """The `logger` group's Lightning loggers; W&B's only while `wandb.enabled` (conf/wandb/)."""
+    loggers = instantiate_group(cfg.get("logger"))
+    return [logger for logger in loggers if cfg.wandb.enabled or not isinstance(logger, WandbLogger)]
+
+
 def optimized_value(trainer: L.Trainer, metric: str | None) -> float | None:
     """The best value a checkpoint callback saw for the metric, else its last value."""
     if not metric:
@@ -48,11 +54,7 @@ def train(cfg: DictConfig) -> float | None:
     model = instantiate(cfg.model)
     check_channels(datamodule, model)
     callbacks = instantiate_group(cfg.get("callbacks"))
-    loggers = [
-        logger
-        for logger in instantiate_group(cfg.get("logger"))
-        if not isinstance(logger, WandbLogger) or cfg.get("wandb", {}).get("enabled", True)
-    ]
+    loggers = build_loggers(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     metric = cfg.get("optimized_metric")
     record = Path(cfg.paths.output_dir) / RUN_RECORD
