@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -13,9 +16,10 @@ RUN_NAME = "001.tiny.debug-field_cnn"
 SITE = "plant_202209_01"  # a registered site (conf/site/), so site=<id> composes
 
 
-def trained_run(root: Path, *overrides: str, n_pairs: int = 16, panel: int = 32) -> Path:
-    """Write the tiny dataset under root, train one short field_cnn run into
-    `<root>/experiments/001...`, and save its config where Hydra's runtime would."""
+_TRAINED: dict[tuple, Path] = {}  # per test process: one training per set of arguments
+
+
+def _train(root: Path, overrides: tuple[str, ...], n_pairs: int, panel: int) -> Path:
     from obstacles.training.job import train
 
     write_pair_dataset(root, n_pairs=n_pairs, panel=panel)
@@ -25,6 +29,24 @@ def trained_run(root: Path, *overrides: str, n_pairs: int = 16, panel: int = 32)
     train(cfg)
     (run / ".hydra").mkdir()
     OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
+    return run
+
+
+def trained_run(root: Path, *overrides: str, n_pairs: int = 16, panel: int = 32) -> Path:
+    """The tiny dataset and one short field_cnn run under root (`<root>/experiments/001...`, its
+    config where Hydra's runtime would save it). Trained once per test process and arguments,
+    then copied: every module gets a project of its own to plant files in, without retraining.
+    Paths the run recorded (config, run.json) are rewritten to the copy's."""
+    key = (overrides, n_pairs, panel)
+    if key not in _TRAINED:
+        scratch = Path(tempfile.mkdtemp(prefix="tiny-run-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        _TRAINED[key] = _train(scratch, overrides, n_pairs, panel)
+    source = _TRAINED[key].parents[1]
+    shutil.copytree(source, root, dirs_exist_ok=True)
+    run = root / "experiments" / RUN_NAME
+    for record in (run / ".hydra" / "config.yaml", run / "run.json"):
+        record.write_text(record.read_text().replace(str(source), str(root)))
     return run
 
 

@@ -113,8 +113,20 @@ def test_a_missing_or_empty_image_is_named_before_the_first_step(tmp_path, damag
     ):
         train(cfg)
     assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_the_command_line_names_missing_and_empty_images_and_makes_no_run_folder(tmp_path):
+    """One process for both kinds (the check above runs in-process for each)."""
+    dataset = write_pair_dataset(tmp_path, n_pairs=16, panel=32)
+    paths = pd.read_csv(dataset / "manifest.csv")["path"]
+    missing, empty = paths.iloc[-1], paths.iloc[0]
+    (tmp_path / missing).unlink()
+    (tmp_path / empty).write_bytes(b"")
     err = refused_cli(tmp_path, "dataset.name=tiny", "model=field_cnn")
-    assert f"{lost} ({damage})" in err and "no run folder was made" in err
+    assert f"{missing} (missing)" in err and f"{empty} (empty)" in err and "no run folder was made" in err
+    assert "Traceback" not in err
+    experiments = tmp_path / "experiments"
+    assert not experiments.exists() or not [p for p in experiments.iterdir() if p.name[:1].isdigit()]
 
 
 def wandb_record(job: Path) -> bytes:
