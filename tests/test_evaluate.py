@@ -16,7 +16,14 @@ from tests.conftest import metric_leaves, run_module
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.checkpoints import find_checkpoint, resolve_checkpoint
 from obstacles.config import compose
-from obstacles.evaluation import evaluate
+from obstacles.evaluation import (
+    DataPaths,
+    GallerySettings,
+    RunSelection,
+    ScoringSettings,
+    evaluate,
+    run_evaluation,
+)
 from obstacles.evaluation.gallery import write_gallery
 from obstacles.io.images import encode_jpeg
 from obstacles.io.provenance import file_sha256
@@ -45,6 +52,10 @@ def trained(tmp_path_factory):
     result = cli(root, "obstacles.commands.evaluate", "eval.batch_size=4")
     assert "AUROC" in result.stdout
     return root, run, run / "eval"
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def cfg_for(root: Path, *overrides: str):
@@ -141,6 +152,42 @@ def test_wandb_offline_run_of_the_training_run_holds_the_evaluation(trained):
         assert len(json.loads(table.read_text())["data"]) == len(pd.read_csv(out / f"{name}.csv"))
     assert len(list((media / "images" / "eval" / "confusion").glob("t0.*.png"))) == len(THRESHOLDS)
     assert list((media / "images" / "eval").glob("roc_pr_*.png"))
+
+
+def test_explicit_arguments_write_what_the_command_wrote(trained, tmp_path):
+    """`run_evaluation` (what `evaluate(cfg)` unpacks conf/evaluate.yaml into) called directly, as a
+    notebook would: the same files, byte for byte, as `python -m obstacles.commands.evaluate`."""
+    root, run, out = trained
+    wandb_runs = sorted(run.glob("wandb/offline-run-*"))
+    report = run_evaluation(
+        RunSelection(
+            ckpt_path=None,
+            run_dir=None,
+            experiments_dir=str(root / "experiments"),
+            config_file=".hydra/config.yaml",
+            record_file="run.json",
+            eval_subdir="eval",
+        ),
+        ScoringSettings(
+            split="eval",
+            thresholds=THRESHOLDS,
+            sensitivity=0.9,
+            batch_size=4,
+            num_workers=0,
+            device="auto",
+            progress=False,
+        ),
+        GallerySettings(score_decimals=SCORE_DECIMALS, thumb_width=480),
+        DataPaths(datasets_dir=root / "datasets", root_dir=root, manifest_file="manifest.csv"),
+        tmp_path / "out",
+        {"dataset.name": "tiny"},
+        wandb_project=cfg_for(root).wandb.project,
+    )
+    assert report["out_dir"] == str(tmp_path / "out") and report["dataset"] == "tiny"
+    again, written = files(tmp_path / "out"), files(out)
+    assert sorted(again) == sorted(written)
+    assert [name for name in written if again[name] != written[name]] == [], "files whose bytes differ"
+    assert sorted(run.glob("wandb/offline-run-*")) == wandb_runs, "no logger: nothing logged"
 
 
 def test_default_checkpoint_is_the_latest_finished_runs_preferred_one(tmp_path, capsys):

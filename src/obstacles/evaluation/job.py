@@ -3,11 +3,15 @@
 Order matters: every check that can fail (checkpoint, config, dataset, output folder) runs
 before scoring; the outputs are built in a hidden folder and renamed into place complete;
 W&B logging comes last, from the finished folder.
+
+`evaluate(cfg)` reads conf/evaluate.yaml's keys (the command, compare, tests); `run_evaluation`
+below it takes explicit arguments (notebooks).
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +30,7 @@ from obstacles.evaluation.report import (
     write_report,
 )
 from obstacles.evaluation.scoring import pick_device, score_rows, split_rows
-from obstacles.evaluation.settings import DataSettings, data_settings, split_caveat
+from obstacles.evaluation.settings import EXPECTED_KEYS, DataSettings, data_settings, split_caveat
 from obstacles.io.outputs import atomic_dir
 from obstacles.io.provenance import file_sha256, git_state
 from obstacles.tracking import new_run_id
@@ -36,9 +40,51 @@ from obstacles.tracking import new_run_id
 KEPT_ENTRIES = ("wandb", ".gitignore")
 
 
-def output_dir(cfg: DictConfig, target: RunTarget, protected: list[Path]) -> Path:
+@dataclass(frozen=True)
+class RunSelection:
+    """Which checkpoint and run to evaluate (None: the latest), and what a run folder holds."""
+
+    ckpt_path: str | None
+    run_dir: str | None
+    experiments_dir: str | Path  # where "the latest run" is looked for
+    config_file: str  # the run's training config, inside its folder
+    record_file: str  # the run's record (W&B id, training manifest's sha256)
+    eval_subdir: str  # the default output folder, inside the run folder
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """Which split to score and how; the thresholds and recall the metrics are reported at."""
+
+    split: str
+    thresholds: Sequence[float]  # checked (distinct, finite) before scoring
+    sensitivity: float
+    batch_size: int
+    num_workers: int
+    device: str  # "auto": cuda when available, else cpu
+    progress: bool
+
+
+@dataclass(frozen=True)
+class GallerySettings:
+    """How the FN/FP galleries name and show their images."""
+
+    score_decimals: int
+    thumb_width: int
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Where the datasets are, and the root their manifests' image paths are relative to."""
+
+    datasets_dir: Path
+    root_dir: Path
+    manifest_file: str  # inside the dataset's folder
+
+
+def output_dir(out_dir: Path | None, eval_subdir: str, target: RunTarget, protected: list[Path]) -> Path:
     """Where to write; refuses a folder whose replacement would destroy something else."""
-    out_dir = Path(cfg.out_dir) if cfg.out_dir else target.run_dir / cfg.run.eval_subdir
+    out_dir = Path(out_dir) if out_dir else target.run_dir / eval_subdir
     resolved = out_dir.resolve()
     for path in protected:
         if resolved == path.resolve() or resolved in path.resolve().parents:
@@ -49,7 +95,9 @@ def output_dir(cfg: DictConfig, target: RunTarget, protected: list[Path]) -> Pat
     return out_dir
 
 
-def provenance(cfg: DictConfig, target: RunTarget, dataset: str, manifest: Path, run_id: str | None) -> dict:
+def provenance(
+    target: RunTarget, dataset: str, split: str, manifest: Path, run_id: str | None, project: str | None
+) -> dict:
     """What was evaluated on what (PROVENANCE_FILE, beside metrics.json): the keys `obstacles.thresholds`
     reads (checkpoint, manifest_sha256, wandb_run_id), and more."""
     manifest_sha = file_sha256(manifest)
@@ -61,11 +109,11 @@ def provenance(cfg: DictConfig, target: RunTarget, dataset: str, manifest: Path,
         "checkpoint_sha256": file_sha256(target.checkpoint),
         "run_dir": str(target.run_dir),
         "dataset": dataset,
-        "split": cfg.eval.split,
+        "split": split,
         "manifest_sha256": manifest_sha,
         "train_manifest_sha256": trained_on,
         "wandb_run_id": run_id,
-        "wandb_project": cfg.wandb.project if run_id else None,
+        "wandb_project": project if run_id else None,
         **git_state(),
     }
 
@@ -76,11 +124,11 @@ def keep_entries(old: Path, new: Path) -> None:
             shutil.move(str(old / name), str(new / name))
 
 
-def wandb_run_id(cfg: DictConfig, target: RunTarget) -> str | None:
+def wandb_run_id(configured: str | None, target: RunTarget, logging: bool) -> str | None:
     """The configured id, else the training run's, else a new one when logging (the threshold
     search attaches to whatever metrics.provenance.json names, even if this evaluation logs nothing)."""
-    run_id = cfg.wandb.run_id or target.wandb_run_id
-    if run_id is None and cfg.wandb.enabled:
+    run_id = configured or target.wandb_run_id
+    if run_id is None and logging:
         run_id = new_run_id()
     return run_id
 
@@ -104,25 +152,39 @@ class Plan:
         return f"{self.target.run_dir.name}: {self.settings.dataset} {self.rows['split'].iat[0]}"
 
 
-def plan(cfg: DictConfig) -> Plan:
+def plan(
+    selection: RunSelection,
+    scoring: ScoringSettings,
+    expected: Mapping[str, object],
+    paths: DataPaths,
+    out_dir: Path | None,
+    *,
+    configured_run_id: str | None,
+    logging: bool,
+) -> Plan:
     """Run every check that can fail (checkpoint, config, dataset, output folder), in seconds."""
     target = locate(
-        cfg.ckpt_path, cfg.run_dir, cfg.paths.experiments_dir, config_file=cfg.run.config, record_file=cfg.run.record
+        selection.ckpt_path,
+        selection.run_dir,
+        selection.experiments_dir,
+        config_file=selection.config_file,
+        record_file=selection.record_file,
     )
     checkpoint = read_checkpoint(target.checkpoint)
-    settings = data_settings(cfg, target, checkpoint["hyper_parameters"])
-    thresholds = check_thresholds(cfg.eval.thresholds)
-    dataset_dir = Path(cfg.paths.datasets_dir) / settings.dataset
-    manifest = dataset_dir / cfg.dataset.manifest
-    rows = split_rows(manifest, cfg.eval.split, Path(cfg.paths.root_dir))
-    out_dir = output_dir(cfg, target, [target.run_dir, target.checkpoint, dataset_dir, Path.cwd()])
-    run_id = wandb_run_id(cfg, target)
+    settings = data_settings(expected, target, checkpoint["hyper_parameters"])
+    thresholds = check_thresholds(scoring.thresholds)
+    dataset_dir = Path(paths.datasets_dir) / settings.dataset
+    manifest = dataset_dir / paths.manifest_file
+    rows = split_rows(manifest, scoring.split, Path(paths.root_dir))
+    protected = [target.run_dir, target.checkpoint, dataset_dir, Path.cwd()]
+    out_dir = output_dir(out_dir, selection.eval_subdir, target, protected)
+    run_id = wandb_run_id(configured_run_id, target, logging)
     return Plan(target, checkpoint, settings, thresholds, dataset_dir, manifest, rows, out_dir, run_id)
 
 
-def score(cfg: DictConfig, job: Plan) -> pd.DataFrame:
-    print(f"evaluating {job.target.checkpoint} on {len(job.rows)} {cfg.eval.split} pairs of {job.settings.dataset}")
-    caveat = split_caveat(job.target, cfg.eval.split)
+def score(scoring: ScoringSettings, job: Plan) -> pd.DataFrame:
+    print(f"evaluating {job.target.checkpoint} on {len(job.rows)} {scoring.split} pairs of {job.settings.dataset}")
+    caveat = split_caveat(job.target, scoring.split)
     if caveat:
         print(caveat)
     return score_rows(
@@ -131,15 +193,21 @@ def score(cfg: DictConfig, job: Plan) -> pd.DataFrame:
         panels=job.settings.panels,
         with_diff_mask=job.settings.with_diff_mask,
         panel_size=job.settings.panel_size,
-        batch_size=cfg.eval.batch_size,
-        num_workers=cfg.eval.num_workers,
-        device=pick_device(cfg.eval.device),
-        progress=cfg.eval.progress,
+        batch_size=scoring.batch_size,
+        num_workers=scoring.num_workers,
+        device=pick_device(scoring.device),
+        progress=scoring.progress,
     )
 
 
 def write_outputs(
-    cfg: DictConfig, job: Plan, predictions: pd.DataFrame, tables: Tables, payload: dict, origin: dict
+    job: Plan,
+    gallery: GallerySettings,
+    root_dir: Path,
+    predictions: pd.DataFrame,
+    tables: Tables,
+    payload: dict,
+    origin: dict,
 ) -> list[Gallery]:
     """The whole evaluation folder, renamed into place only once complete."""
     with atomic_dir(job.out_dir) as folder:
@@ -147,12 +215,12 @@ def write_outputs(
         galleries = [
             write_gallery(
                 folder,
-                Path(cfg.paths.root_dir),
+                Path(root_dir),
                 predictions,
                 threshold,
                 title=job.title,
-                decimals=cfg.gallery.score_decimals,
-                thumb_width=cfg.gallery.thumb_width,
+                decimals=gallery.score_decimals,
+                thumb_width=gallery.thumb_width,
             )
             for threshold in job.thresholds
         ]
@@ -160,25 +228,45 @@ def write_outputs(
     return galleries
 
 
-def evaluate(cfg: DictConfig) -> dict:
-    """Everything `python -m obstacles.commands.evaluate` does; returns metrics.json's and PROVENANCE_FILE's
-    content in one dict (+ `out_dir`)."""
-    job = plan(cfg)
-    predictions = score(cfg, job)
-    tables = compute_tables(predictions, job.thresholds, cfg.eval.sensitivity)
+def run_evaluation(
+    selection: RunSelection,
+    scoring: ScoringSettings,
+    gallery: GallerySettings,
+    paths: DataPaths,
+    out_dir: Path | None = None,
+    expected: Mapping[str, object] | None = None,
+    *,
+    wandb_run_id: str | None = None,
+    wandb_project: str | None = None,
+    logger: DictConfig | None = None,
+    wandb_config: dict | None = None,
+) -> dict:
+    """Check, score, write into ``out_dir`` (None: the run's ``eval_subdir``); then log to W&B with
+    the ``logger`` settings (None: not at all), recording ``wandb_config`` as the run's config.
+
+    ``expected``: model/data settings (`EXPECTED_KEYS` -> value, only those set) that override the
+    run's config and must fit the checkpoint. ``wandb_run_id``/``wandb_project``: the W&B run the
+    provenance names even when not logging (None: the training run's). Returns metrics.json's and
+    PROVENANCE_FILE's content in one dict (+ ``out_dir``).
+    """
+    job = plan(
+        selection, scoring, expected or {}, paths, out_dir, configured_run_id=wandb_run_id, logging=logger is not None
+    )
+    predictions = score(scoring, job)
+    tables = compute_tables(predictions, job.thresholds, scoring.sensitivity)
     payload = metrics_payload(tables)
-    origin = provenance(cfg, job.target, job.settings.dataset, job.manifest, job.run_id)
-    galleries = write_outputs(cfg, job, predictions, tables, payload, origin)
-    if cfg.wandb.enabled:
+    origin = provenance(job.target, job.settings.dataset, scoring.split, job.manifest, job.run_id, wandb_project)
+    galleries = write_outputs(job, gallery, paths.root_dir, predictions, tables, payload, origin)
+    if logger is not None:
         from obstacles.evaluation.wandb_log import log_evaluation
 
-        wandb_dir = Path(cfg.wandb.dir) if cfg.wandb.dir else job.target.run_dir
+        wandb_dir = Path(logger.dir) if logger.dir else job.target.run_dir
         log_evaluation(
-            cfg.wandb,
+            logger,
             job.out_dir,
             wandb_dir,
             job.run_id,
-            config={"evaluate": OmegaConf.to_container(cfg, resolve=True)},
+            config=wandb_config or {},
             predictions=predictions,
             tables=tables,
             payload=payload,
@@ -186,3 +274,41 @@ def evaluate(cfg: DictConfig) -> dict:
             name=job.target.run_dir.name,
         )
     return {**origin, **payload, "out_dir": str(job.out_dir)}
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """`run_evaluation` from a composed conf/evaluate.yaml: the one place its keys are read.
+    Everything `python -m obstacles.commands.evaluate` does; returns what `run_evaluation` does."""
+    logging = bool(cfg.wandb.enabled)
+    expected = {key: value for key in EXPECTED_KEYS if (value := OmegaConf.select(cfg, key)) is not None}
+    return run_evaluation(
+        RunSelection(
+            ckpt_path=cfg.ckpt_path,
+            run_dir=cfg.run_dir,
+            experiments_dir=cfg.paths.experiments_dir,
+            config_file=cfg.run.config,
+            record_file=cfg.run.record,
+            eval_subdir=cfg.run.eval_subdir,
+        ),
+        ScoringSettings(
+            split=cfg.eval.split,
+            thresholds=cfg.eval.thresholds,
+            sensitivity=cfg.eval.sensitivity,
+            batch_size=cfg.eval.batch_size,
+            num_workers=cfg.eval.num_workers,
+            device=cfg.eval.device,
+            progress=cfg.eval.progress,
+        ),
+        GallerySettings(score_decimals=cfg.gallery.score_decimals, thumb_width=cfg.gallery.thumb_width),
+        DataPaths(
+            datasets_dir=Path(cfg.paths.datasets_dir),
+            root_dir=Path(cfg.paths.root_dir),
+            manifest_file=cfg.dataset.manifest,
+        ),
+        Path(cfg.out_dir) if cfg.out_dir else None,
+        expected,
+        wandb_run_id=cfg.wandb.run_id,
+        wandb_project=cfg.wandb.project,
+        logger=cfg.wandb if logging else None,
+        wandb_config={"evaluate": OmegaConf.to_container(cfg, resolve=True)} if logging else None,
+    )

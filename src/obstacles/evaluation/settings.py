@@ -1,21 +1,32 @@
 """The settings an evaluation reads its images with, checked against the checkpoint they must fit.
 
 The checkpoint's own hyperparameters (saved by `ObstacleClassifier`) rebuild the network
-(`obstacles.checkpoints`); the run's config (or explicit evaluation settings) says how the data
-must be read. A disagreement between the two would score garbage or crash mid-way, so it stops
-the evaluation first.
+(`obstacles.checkpoints`); the run's config (or the settings expected for this evaluation: a
+mapping of `EXPECTED_KEYS` to the values set) says how the data must be read. A disagreement
+between the two would score garbage or crash mid-way, so it stops the evaluation first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from obstacles.checkpoints import RunTarget
 from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.splits import EVAL
+
+# What an evaluation may set to override (or check against) the run's config, as dotted config keys.
+EXPECTED_KEYS = (
+    "model.backbone",
+    "model.in_chans",
+    "data.with_diff_mask",
+    "data.panels",
+    "data.panel_size",
+    "dataset.name",
+)
 
 
 @dataclass(frozen=True)
@@ -40,9 +51,9 @@ class DataSettings:
     panel_size: int | None  # the run's data.panel_size: panels are resized as in training
 
 
-def find_setting(cfg: DictConfig, target: RunTarget, key: str) -> Setting | None:
-    """The evaluation config's value for `key`, else the run config's, else None."""
-    explicit = OmegaConf.select(cfg, key)
+def find_setting(expected: Mapping[str, object], target: RunTarget, key: str) -> Setting | None:
+    """The value expected for this evaluation, else the run config's, else None."""
+    explicit = expected.get(key)
     if explicit is not None:
         return Setting(key, explicit, "set for this evaluation")
     if target.config is not None:
@@ -81,18 +92,19 @@ def required(setting: Setting | None, key: str, target: RunTarget) -> object:
     return setting.value
 
 
-def data_settings(cfg: DictConfig, target: RunTarget, hparams: dict) -> DataSettings:
-    """Check the checkpoint against the config; the data settings that fit both."""
-    backbone, in_chans = (find_setting(cfg, target, key) for key in ("model.backbone", "model.in_chans"))
+def data_settings(expected: Mapping[str, object], target: RunTarget, hparams: dict) -> DataSettings:
+    """Check the checkpoint against the expected settings (key -> value, only those set) and the
+    run's config; the data settings that fit them all."""
+    backbone, in_chans = (find_setting(expected, target, key) for key in ("model.backbone", "model.in_chans"))
     check_architecture(hparams, target.checkpoint, backbone, in_chans)
     with_diff_mask = diff_mask_for_checkpoint(
-        hparams, target.checkpoint, find_setting(cfg, target, "data.with_diff_mask")
+        hparams, target.checkpoint, find_setting(expected, target, "data.with_diff_mask")
     )
     return DataSettings(
-        dataset=str(required(find_setting(cfg, target, "dataset.name"), "dataset.name", target)),
-        panels=int(required(find_setting(cfg, target, "data.panels"), "data.panels", target)),
+        dataset=str(required(find_setting(expected, target, "dataset.name"), "dataset.name", target)),
+        panels=int(required(find_setting(expected, target, "data.panels"), "data.panels", target)),
         with_diff_mask=with_diff_mask,
-        panel_size=getattr(find_setting(cfg, target, "data.panel_size"), "value", None),
+        panel_size=getattr(find_setting(expected, target, "data.panel_size"), "value", None),
     )
 
 
