@@ -61,19 +61,22 @@ def table(frame: pd.DataFrame):
 
 def log_outputs(
     run,
-    prefix: str,
+    prefix: str | None,
     *,
     tables: Mapping[str, pd.DataFrame] | None = None,
     images: Mapping[str, str | Path] | None = None,
     logged: Mapping[str, object] | None = None,
     summary: Mapping[str, object] | None = None,
 ) -> None:
-    """One tool's outputs into `run`, every key under `<prefix>/`: tables, image files, other
-    W&B objects (charts, image lists) and summary numbers."""
+    """One tool's outputs into `run`, every key under `<prefix>/` (none: the names as given):
+    tables, image files, other W&B objects (charts, image tables) and summary numbers."""
     import wandb
 
-    values = {f"{prefix}/{name}": table(frame) for name, frame in (tables or {}).items()}
-    values.update({f"{prefix}/{name}": wandb.Image(str(path)) for name, path in (images or {}).items()})
-    values.update({f"{prefix}/{name}": value for name, value in (logged or {}).items()})
+    def key(name: str) -> str:
+        return f"{prefix}/{name}" if prefix else name
+
+    values = {key(name): table(frame) for name, frame in (tables or {}).items()}
+    values.update({key(name): wandb.Image(str(path)) for name, path in (images or {}).items()})
+    values.update({key(name): value for name, value in (logged or {}).items()})
     run.log(values)
-    run.summary.update({f"{prefix}/{name}": value for name, value in (summary or {}).items()})
+    run.summary.update({key(name): value for name, value in (summary or {}).items()})

@@ -30,7 +30,7 @@ from obstacles.io.html import Card, Row, Sheet, SheetLayout, contact_sheet, writ
 from obstacles.io.outputs import atomic_dir, write_csv, write_text_atomic
 from obstacles.io.provenance import file_sha256
 from obstacles.splits import SPLITS
-from obstacles.tracking import wandb_run
+from obstacles.tracking import log_outputs, wandb_run
 
 SIDE_COLUMNS = ("path", "site", "split", "label")
 PAIR_COLUMNS = ("similarity", *(f"{c}_a" for c in SIDE_COLUMNS), *(f"{c}_b" for c in SIDE_COLUMNS))
@@ -195,18 +195,17 @@ def log_wandb(settings: DictConfig, tables: dict[str, pd.DataFrame], summary: di
     list; the first `max_images` rows carry their images. Returns the run's record (run_id, mode)."""
     import wandb as wb
 
+    logged = {}
+    for table_name, table in tables.items():
+        image_columns = [c for c in table.columns if c.startswith("path")]
+        columns = [*table.columns, *(f"image{c[4:]}" for c in image_columns)]
+        rows = []
+        for k, row in enumerate(table.itertuples(index=False)):
+            images = [wb.Image(str(root / getattr(row, c))) if k < settings.max_images else None for c in image_columns]
+            rows.append([*row, *images])
+        logged[table_name] = wb.Table(columns=columns, data=rows)
     with wandb_run(settings, Path(settings.dir), run_id=None, name=name, config=summary) as (run, record):
-        for table_name, table in tables.items():
-            image_columns = [c for c in table.columns if c.startswith("path")]
-            columns = [*table.columns, *(f"image{c[4:]}" for c in image_columns)]
-            rows = []
-            for k, row in enumerate(table.itertuples(index=False)):
-                images = [
-                    wb.Image(str(root / getattr(row, c))) if k < settings.max_images else None for c in image_columns
-                ]
-                rows.append([*row, *images])
-            run.log({table_name: wb.Table(columns=columns, data=rows)})
-        run.summary.update(summary["counts"])
+        log_outputs(run, settings.prefix, logged=logged, summary=summary["counts"])
     return record
 
 
