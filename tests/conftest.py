@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,15 @@ def wandb_env(root: Path) -> dict[str, str]:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     env.update({key: str(root / "wandb-home") for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")})
     return env
+
+
+@contextmanager
+def offline_wandb(root: Path) -> Iterator[None]:
+    """This process's environment as `wandb_env` makes a command's, for in-process tool runs."""
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in wandb_env(root).items():
+            env.setenv(key, value)
+        yield
 
 
 def run_module(root: Path, module: str, *args: str, succeed: bool | None = True) -> subprocess.CompletedProcess:

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import offline_wandb
 
 from curation_fixtures import RUN_NAME, trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
@@ -58,11 +59,7 @@ def audited(tmp_path_factory):
         "no_obstacle",
     )
     cfg = compose("audit", [f"paths.root_dir={root}", "dataset.name=tiny", "dup_thresh=0.99999", "top_surprising=5"])
-    with pytest.MonkeyPatch.context() as env:  # W&B offline, its files inside root
-        env.setenv("WANDB_MODE", "offline")
-        env.setenv("WANDB_SILENT", "true")
-        for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
-            env.setenv(key, str(root / "wandb-home"))
+    with offline_wandb(root):  # W&B offline, its files inside root
         out = run(cfg)
     return root, out
 

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import metric_leaves, run_module
+from tests.conftest import metric_leaves, offline_wandb, run_module
 
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.checkpoints import find_checkpoint, resolve_checkpoint
@@ -27,6 +27,7 @@ from obstacles.evaluation import (
 from obstacles.evaluation.gallery import write_gallery
 from obstacles.io.images import encode_jpeg
 from obstacles.io.provenance import file_sha256
+from obstacles.thresholds.job import search_thresholds
 from training_fixtures import write_pair_dataset
 
 THRESHOLDS = (0.3, 0.5, 0.7)
@@ -311,7 +312,7 @@ def test_re_evaluation_keeps_dvcs_gitignore_and_refuses_foreign_files(trained, t
 
 
 @pytest.mark.parametrize("logger", ["csv", "none"])
-def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger):
+def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger, capsys):
     """Documented logger options other than W&B: evaluation and the threshold search still run
     (and log to a W&B run of their own), and a killed run is not taken as the latest."""
     write_pair_dataset(tmp_path, n_pairs=24, panel=32)
@@ -330,15 +331,17 @@ def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger
     shutil.copytree(run, killed)
     (killed / "run.json").unlink()  # what a run killed after its first checkpoint leaves
     args = [f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}"] if logger == "csv" else []
-    result = cli(tmp_path, "obstacles.commands.evaluate", "eval.batch_size=4", "eval.progress=false", *args)
-    if not args:
-        assert f"skipping {killed}" in result.stdout
+    with offline_wandb(tmp_path):  # in this process: the command line is the fixture's and train's test
+        evaluate(cfg_for(tmp_path, "eval.batch_size=4", "wandb.enabled=true", *args))
+        if not args:
+            assert f"skipping {killed}" in capsys.readouterr().out
     provenance = json.loads((run / "eval" / "metrics.provenance.json").read_text())
     assert Path(provenance["checkpoint"]).parent.parent == run
     assert not (killed / "eval").exists()
     run_id = provenance["wandb_run_id"]
     assert run_id and list((run / "wandb").glob(f"offline-run-*-{run_id}")), "evaluation made its own W&B run"
-    cli(tmp_path, "obstacles.commands.thresholds", f"predictions={run / 'eval' / 'predictions.csv'}", rooted=False)
+    with offline_wandb(tmp_path):
+        search_thresholds(compose("thresholds", [f"predictions={run / 'eval' / 'predictions.csv'}"]))
     thresholds = json.loads((run / "eval" / "thresholds.json").read_text())
     searched = json.loads((run / "eval" / "thresholds.provenance.json").read_text())
     assert searched["wandb"]["run_id"] == run_id, "the threshold search joins the evaluation's run"
