@@ -25,6 +25,7 @@ from obstacles.sites import check_registry
 
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
+TEST_EPOCHS = 2  # of the demo's 10
 PROJECT_FILES = ("conf", "src", "dvc.yaml", "pipelines", ".dvcignore")
 DATA_TARGET = "weights"  # the last data stage
 
@@ -66,6 +67,15 @@ def project(tmp_path_factory):
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
         else:
             shutil.copy2(source, root / name)
+    # the demo's recipe, trained briefly: the pipeline's mechanics are under test, not the model
+    demo = root / "conf" / "experiment" / "demo.yaml"
+    short = (
+        demo.read_text()
+        .replace("max_epochs: 10", f"max_epochs: {TEST_EPOCHS}")
+        .replace("num_workers: 1", "num_workers: 0")
+    )
+    assert short != demo.read_text(), "conf/experiment/demo.yaml changed shape: shorten its training here again"
+    demo.write_text(short)
     run(root, "git", "init", "-q")
     run(root, "dvc", "init", "-q")
     shutil.copy2(REPO / ".dvc" / "config", root / ".dvc" / "config")
