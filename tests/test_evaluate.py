@@ -16,15 +16,9 @@ from tests.conftest import metric_leaves, offline_wandb, run_module
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.checkpoints import find_checkpoint, resolve_checkpoint
 from obstacles.config import compose
-from obstacles.evaluation import (
-    DataPaths,
-    GallerySettings,
-    RunSelection,
-    ScoringSettings,
-    evaluate,
-    run_evaluation,
-)
+from obstacles.evaluation import evaluate
 from obstacles.evaluation.gallery import write_gallery
+from obstacles.evaluation.job import DataPaths, GallerySettings, RunSelection, ScoringSettings, run_evaluation
 from obstacles.io.images import encode_jpeg
 from obstacles.io.provenance import file_sha256
 from obstacles.thresholds.job import search_thresholds

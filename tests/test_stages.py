@@ -367,3 +367,13 @@ def test_an_old_stage_module_name_still_runs_its_stage_with_a_deprecation_warnin
     assert result.returncode == 0, result.stderr
     assert "obstacles.stages.triage is deprecated" in result.stderr and "obstacles.stages.src" in result.stderr
     assert (root / "datasets" / SITE / "src" / "index.csv").is_file()
+
+
+def test_triage_cutoffs_prefill_what_the_triage_rule_says():
+    from obstacles.lineage import NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs, prefill_label
+
+    cutoffs = TriageCutoffs(obstacle_above=0.7, no_obstacle_at_most=0.3)
+    scores = (0.0, 0.3, 0.3000001, 0.5, 0.7, 0.7000001, 1.0)
+    expected = [NO_OBSTACLE, NO_OBSTACLE, SKIP, SKIP, SKIP, OBSTACLE, OBSTACLE]  # <= low cut; > high cut
+    assert [cutoffs.prefill_label(score) for score in scores] == expected
+    assert [prefill_label(score, 0.7, 0.3) for score in scores] == expected

@@ -104,3 +104,14 @@ def band_name(score: float, cls: TriageClass, nranges: int) -> str:
 def prefill_label(score: float, obstacle_above: float, no_obstacle_at_most: float) -> str:
     """A reviewer's starting label: the deployed model's opinion (its triage class), skip when undecided."""
     return classify(score, triage_classes(obstacle_above, no_obstacle_at_most)).label or SKIP
+
+
+@dataclass(frozen=True)
+class TriageCutoffs:
+    """The triage's two score cut-offs (conf/pipeline.yaml `src`), for the tools that pre-fill labels."""
+
+    obstacle_above: float
+    no_obstacle_at_most: float
+
+    def prefill_label(self, score: float) -> str:
+        return prefill_label(score, self.obstacle_above, self.no_obstacle_at_most)

@@ -13,7 +13,7 @@ from pathlib import Path
 from obstacles.io.bad_inputs import BadInputs
 from obstacles.io.outputs import atomic_dir, inside, write_csv
 from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
-from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP, prefill_label
+from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs
 from obstacles.sites import register_site, validate_site_id
 
 
@@ -24,8 +24,7 @@ class Triage:
 
     score_field: str
     panels: int
-    obstacle_above: float
-    no_obstacle_at_most: float
+    cutoffs: TriageCutoffs
 
 
 @dataclass(frozen=True)
@@ -70,10 +69,7 @@ def prefill_labels(recording: Path, triage: Triage) -> tuple[list[tuple], BadInp
     frames triage will keep: a file it rejects gets no row, so `dvc repro` needs no hand edit."""
     bad = BadInputs("skip", root=recording)
     frames = scan_recording(recording, triage.score_field, int(triage.panels), bad)
-    return [
-        (frame.name, prefill_label(frame.score, triage.obstacle_above, triage.no_obstacle_at_most), "")
-        for frame in frames
-    ], bad
+    return [(frame.name, triage.cutoffs.prefill_label(frame.score), "") for frame in frames], bad
 
 
 def add_recording(

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from obstacles.config import CONF_DIR, entry_point
 from obstacles.io.dvc_cli import dvc_add
-from obstacles.lineage import NO_OBSTACLE, OBSTACLE, SKIP
+from obstacles.lineage import NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs
 from obstacles.recordings import Triage, add_recording
 
 
@@ -23,8 +23,7 @@ def run(cfg: DictConfig) -> Path:
     triage = Triage(
         score_field=pipeline.recording.score_field,
         panels=int(pipeline.recording.panels),
-        obstacle_above=pipeline.src.obstacle_above,
-        no_obstacle_at_most=pipeline.src.no_obstacle_at_most,
+        cutoffs=TriageCutoffs(pipeline.src.obstacle_above, pipeline.src.no_obstacle_at_most),
     )
     root = Path(cfg.paths.root_dir)
     added = add_recording(

@@ -11,8 +11,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.config import entry_point
-from obstacles.curation.review import Cutoffs, PageSettings, write_review_page
-from obstacles.lineage import SRC_DIR
+from obstacles.curation.review import PageSettings, write_review_page
+from obstacles.lineage import SRC_DIR, TriageCutoffs
 from obstacles.stages.common import site_dir, site_name
 
 
@@ -25,7 +25,7 @@ def run(cfg: DictConfig) -> Path:
         labels_dir=cfg.paths.labels_dir,
         root_dir=cfg.paths.root_dir,
         reversed_default_label=cfg.mask_train.reversed_default_label,
-        cutoffs=Cutoffs(cfg.src.obstacle_above, cfg.src.no_obstacle_at_most),
+        cutoffs=TriageCutoffs(cfg.src.obstacle_above, cfg.src.no_obstacle_at_most),
         settings=PageSettings(
             panels=cfg.recording.panels,
             shortcuts=OmegaConf.to_container(cfg.shortcuts),

@@ -22,19 +22,11 @@ from obstacles.io.html import escape, relative_url, script_json
 from obstacles.io.label_file import Pick, read_label_file
 from obstacles.io.manifests import read_rows, resolve
 from obstacles.io.outputs import write_text_atomic
-from obstacles.lineage import INDEX_COLUMNS, INDEX_NAME, prefill_label
+from obstacles.lineage import INDEX_COLUMNS, INDEX_NAME, TriageCutoffs
 
 PAGE_NAME = "index.html"
 PANEL_NAMES = ("reference", "current", "mask")
 TEMPLATES = ("obstacles.curation", "templates")
-
-
-@dataclass(frozen=True)
-class Cutoffs:
-    """The triage's score cut-offs (conf/pipeline.yaml `src`), for labels without a label file."""
-
-    obstacle_above: float
-    no_obstacle_at_most: float
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ def existing_labels(path: Path, reversed_default_label: str) -> dict[str, Pick]:
 
 
 def review_items(
-    src: Path, page_dir: Path, labels: dict[str, Pick], *, root_dir: str | Path, cutoffs: Cutoffs
+    src: Path, page_dir: Path, labels: dict[str, Pick], *, root_dir: str | Path, cutoffs: TriageCutoffs
 ) -> list[dict]:
     """One entry per triaged image: where to show it from, its score, and its starting labels."""
     items = []
@@ -102,9 +94,7 @@ def review_items(
                 "cls": row["class"],
                 "band": row["band"],
                 "src": relative_url(resolve(root_dir, row["path"]), page_dir),
-                "label": pick.label
-                if pick
-                else prefill_label(score, cutoffs.obstacle_above, cutoffs.no_obstacle_at_most),
+                "label": pick.label if pick else cutoffs.prefill_label(score),
                 "opposite": pick.opposite_label if pick else "",
                 "source": "labels file" if pick else "deployed score",
             }
@@ -134,7 +124,7 @@ def write_review_page(
     labels_dir: str | Path,
     root_dir: str | Path,
     reversed_default_label: str,
-    cutoffs: Cutoffs,
+    cutoffs: TriageCutoffs,
     settings: PageSettings,
 ) -> ReviewPage:
     """`<out_dir>/index.html` over the triage in src, labels from `<labels_dir>/<site>.csv` or the cut-offs."""
