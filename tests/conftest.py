@@ -18,9 +18,21 @@ from omegaconf import OmegaConf, open_dict
 from html_fixtures import browser  # noqa: F401  (headless Chromium, for the page tests of every module)
 from obstacles.config import CONF_DIR, compose
 from obstacles.io.images import encode_jpeg
+from warm_python import run_python_module
 
 REPO = Path(CONF_DIR).parent
 CLI_TIMEOUT_S = 300
+
+
+# The files that run for a minute or more (a DVC project's pipelines, real trainings and sweeps), in
+# that order: the test processes take them first, so the short files fill in around them and the
+# processes finish together (Makefile: `--dist loadfile --no-loadscope-reorder`).
+LONG_FILES = ("test_dvc_pipeline.py", "test_train_runs.py", "test_evaluate.py", "test_compare.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 def wandb_env(root: Path) -> dict[str, str]:
@@ -41,11 +53,10 @@ def offline_wandb(root: Path) -> Iterator[None]:
 
 def run_module(root: Path, module: str, *args: str, succeed: bool | None = True) -> subprocess.CompletedProcess:
     """`python -m <module> <args>` in a fresh process, from root, W&B offline (`wandb_env`): the one
-    way tests run a command. `succeed`: True, it must exit 0; False, it must fail; None, either."""
+    way tests run a command (forked from a process that imported torch and Lightning already:
+    `warm_python`). `succeed`: True, it must exit 0; False, it must fail; None, either."""
     command = [sys.executable, "-m", module, *args]
-    result = subprocess.run(
-        command, cwd=root, env=wandb_env(root), capture_output=True, text=True, timeout=CLI_TIMEOUT_S
-    )
+    result = run_python_module(module, list(args), root, wandb_env(root), CLI_TIMEOUT_S)
     if succeed is not None:
         assert (result.returncode == 0) == succeed, f"{' '.join(command[2:])}: exit {result.returncode}\n" + (
             result.stdout[-3000:] + result.stderr[-3000:]

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
+from tests.conftest import run_module
 
 from curation_fixtures import RUN_NAME, simulated_recording, trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
@@ -157,18 +155,15 @@ def test_bad_input_errors_name_the_path(project, tmp_path):
 
 
 def test_command_line(project):
-    command = [
-        sys.executable,
-        "-m",
+    result = run_module(
+        project,
         "obstacles.commands.similar",
         f"paths.root_dir={project}",
         f"image={project / 'queries'}",
         f"search_dir={project / 'datasets' / 'tiny'}",
         f"out_dir={project / 'cli'}",
         "sim_thresh=0.9",
-    ]
-    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=120, env={**os.environ})
-    assert result.returncode == 0, result.stderr[-2000:]
+    )
     assert f"[similar] {len(QUERIES)} query image(s) against 16 images" in result.stdout  # pairs, not triplets
     assert (project / "cli" / "tiny" / "0.9" / "index.html").is_file()
 
