@@ -25,6 +25,7 @@ from obstacles.sites import check_registry
 
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
+NEW_SITE_FRAMES = 48
 TEST_EPOCHS = 2  # of the demo's 10
 PROJECT_FILES = ("conf", "src", "dvc.yaml", "pipelines", ".dvcignore")
 DATA_TARGET = "weights"  # the last data stage
@@ -181,7 +182,7 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
         f"paths.root_dir={staging}",
         f"~sites.{SITES[0]}",
         f"~sites.{SITES[1]}",
-        f"+sites.{site}={{n_frames: 120, camera_id: 3001, start: '2023-01-10T08:00:00', "
+        f"+sites.{site}={{n_frames: {NEW_SITE_FRAMES}, camera_id: 3001, start: '2023-01-10T08:00:00', "
         "style: office, obstacle_fraction: 0.5, mask_threshold: 45}",
     )
     recording = staging / "data" / "recordings" / site
@@ -216,7 +217,7 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
     assert check_registry(root) == []
     assert "pixel_threshold: 45" in (root / "conf" / "site" / f"{site}.yaml").read_text()
     header, *rows = (root / "labels" / f"{site}.csv").read_text().splitlines()
-    assert header == "image,label,opposite_label" and len(rows) == 120
+    assert header == "image,label,opposite_label" and len(rows) == NEW_SITE_FRAMES
     ran = ran_stages(run(root, "dvc", "repro", DATA_TARGET))
     assert {f"src@{site}", f"split@{site}", "balanced", "weights"} <= ran
     assert not any(stage.endswith(SITES[0]) or stage.endswith(SITES[1]) for stage in ran)
