@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 import obstacles.commands
 from obstacles import _moved
-from obstacles.config import RENAMED_KEYS, renamed_overrides
+from obstacles.config import RENAMED_KEYS, compose, renamed_overrides
 
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 COMMANDS = sorted(info.name for info in pkgutil.iter_modules(obstacles.commands.__path__))
@@ -72,3 +72,15 @@ def test_renamed_config_keys_are_rewritten_and_said(capsys):
     err = capsys.readouterr().err
     assert "'logger.enabled=false' is deprecated" in err and "'wandb.enabled=false'" in err
     assert "eval.split" not in err
+
+
+def test_evaluates_manifest_file_name_has_its_own_key_and_the_old_one_still_composes(tmp_path, capsys):
+    """`dataset.manifest` is a path in every config (conf/dataset/); evaluate's file name is `manifest_file`."""
+    assert renamed_overrides(["dataset.manifest_file=b.csv"], RENAMED_KEYS["evaluate"]) == [
+        "dataset.manifest_file=b.csv"
+    ]
+    assert capsys.readouterr().err == ""
+    cfg = compose("evaluate", [f"paths.root_dir={tmp_path}", "dataset.manifest=other.csv"])
+    assert cfg.dataset.manifest_file == "other.csv" and "manifest" not in cfg.dataset
+    assert "'dataset.manifest=other.csv' is deprecated" in capsys.readouterr().err
+    assert compose("train", [f"paths.root_dir={tmp_path}"]).dataset.manifest.endswith("/manifest.csv")

@@ -18,9 +18,13 @@ CONF_DIR = str(PROJECT_ROOT / "conf")
 
 
 # Config keys renamed this release, per tool: old prefix -> new prefix (one release, with a warning).
+# `logger.*` became the shared conf/wandb/ group; evaluate's `dataset.manifest` was a file name where
+# every other config's is a path (conf/dataset/).
+WANDB_RENAMED = {"logger.": "wandb."}
 RENAMED_KEYS: dict[str, dict[str, str]] = {
-    tool: {"logger.": "wandb."}
-    for tool in ("evaluate", "thresholds", "compare")  # conf/wandb/
+    "evaluate": {**WANDB_RENAMED, "dataset.manifest=": "dataset.manifest_file="},
+    "thresholds": WANDB_RENAMED,
+    "compare": WANDB_RENAMED,
 }
 
 

@@ -303,7 +303,7 @@ def evaluate(cfg: DictConfig) -> dict:
         DataPaths(
             datasets_dir=Path(cfg.paths.datasets_dir),
             root_dir=Path(cfg.paths.root_dir),
-            manifest_file=cfg.dataset.manifest,
+            manifest_file=cfg.dataset.manifest_file,
         ),
         Path(cfg.out_dir) if cfg.out_dir else None,
         expected,

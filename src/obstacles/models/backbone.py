@@ -37,7 +37,7 @@ def create_backbone(
     check_backbone_name(name)
     model = timm.create_model(name, pretrained=pretrained, in_chans=in_chans, num_classes=1, drop_rate=drop_rate)
     if weights_path:
-        load_weights(model, weights_path)
+        load_network_weights(model, weights_path)
     return model
 
 
@@ -53,8 +53,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(model: nn.Module, path: str | Path) -> None:
-    """Load a weights file strictly; a mismatch names the missing, unexpected and reshaped keys."""
+def load_network_weights(model: nn.Module, path: str | Path) -> None:
+    """Load a network-weights file strictly (not sample weights: those are `obstacles.weights`); a
+    mismatch names the missing, unexpected and reshaped keys."""
     state = read_state_dict(path)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
