@@ -10,13 +10,12 @@ import pandas as pd
 import pytest
 from tests.conftest import offline_wandb
 
-from curation_fixtures import RUN_NAME, trained_run
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.commands.audit import run
 from obstacles.config import compose
 from obstacles.curation.audit import bce_loss
 from obstacles.io.images import decode_image, encode_jpeg
-from training_fixtures import write_pair_dataset
+from training_fixtures import RUN_NAME, trained_run, write_pair_dataset
 
 PAIRS = "datasets/tiny/pairs"  # where write_pair_dataset puts the images; manifest paths are root-relative
 TRAIN_IMAGE = f"{PAIRS}/train/obstacle/site_a__pair_0001.jpg"  # copied into eval: leakage

@@ -22,12 +22,11 @@ from obstacles.evaluation.job import DataPaths, GallerySettings, RunSelection, S
 from obstacles.io.images import encode_jpeg
 from obstacles.io.provenance import file_sha256
 from obstacles.thresholds.job import search_thresholds
-from training_fixtures import write_pair_dataset
+from training_fixtures import trained_run
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 TAGS = ("t0.30", "t0.50", "t0.70")
 SCORE_DECIMALS = 3  # conf/evaluate.yaml gallery.score_decimals
-QUICK_TRAINING = ("debug=limit", "trainer.max_epochs=1")
 HREF = re.compile(r'(?:href|src)="([^"#]+)"')
 
 
@@ -39,11 +38,9 @@ def cli(root: Path, module: str, *overrides: str, rooted: bool = True) -> subpro
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A one-epoch run (W&B offline), then `python -m obstacles.commands.evaluate` with no checkpoint given."""
+    """The shared tiny run (W&B offline), then `python -m obstacles.commands.evaluate` with no checkpoint given."""
     root = tmp_path_factory.mktemp("evaluate")
-    write_pair_dataset(root, n_pairs=24, panel=32)
-    cli(root, "obstacles.commands.train", "dataset.name=tiny", "model=field_cnn", "data.batch_size=4", *QUICK_TRAINING)
-    (run,) = (root / "experiments").glob("001.*")
+    run = trained_run(root)
     result = cli(root, "obstacles.commands.evaluate", "eval.batch_size=4")
     assert "AUROC" in result.stdout
     return root, run, run / "eval"
@@ -309,17 +306,7 @@ def test_re_evaluation_keeps_dvcs_gitignore_and_refuses_foreign_files(trained, t
 def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger, capsys):
     """Documented logger options other than W&B: evaluation and the threshold search still run
     (and log to a W&B run of their own), and a killed run is not taken as the latest."""
-    write_pair_dataset(tmp_path, n_pairs=24, panel=32)
-    cli(
-        tmp_path,
-        "obstacles.commands.train",
-        "dataset.name=tiny",
-        "model=field_cnn",
-        "data.batch_size=4",
-        f"logger={logger}",
-        *QUICK_TRAINING,
-    )
-    (run,) = (tmp_path / "experiments").glob("001.*")
+    run = trained_run(tmp_path, f"logger={logger}")
     assert not (run / "wandb").exists(), "training itself logged to no W&B run"
     killed = tmp_path / "experiments" / run.name.replace("001.", "002.", 1)
     shutil.copytree(run, killed)

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 import torch
 
-from curation_fixtures import trained_run
 from obstacles.checkpoints import load_classifier
 from obstacles.commands.export import run
 from obstacles.config import compose
@@ -18,6 +17,7 @@ from obstacles.data.dataset import to_tensor
 from obstacles.io.images import read_pair
 from obstacles.thresholds.job import search_thresholds
 from obstacles.weights.curve import diff_mask
+from training_fixtures import trained_run
 
 PARITY_ATOL = 1e-4
 PANEL = 32

@@ -12,11 +12,12 @@ import pytest
 from omegaconf import OmegaConf
 from tests.conftest import run_module
 
-from curation_fixtures import RUN_NAME, simulated_recording, trained_run
+from curation_fixtures import simulated_recording
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.commands.similar import run
 from obstacles.config import compose
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
+from training_fixtures import RUN_NAME, trained_run
 
 QUERIES = (0, 7, 13, 20)  # frames of the recording whose altered copies are the queries
 SPREAD_FRAMES = 61  # the field's complaint: 60 unrelated training images and the original, all returned

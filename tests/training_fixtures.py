@@ -7,7 +7,10 @@ diff_metric values (the sample-weight curve needs a non-zero std per class).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -104,3 +107,37 @@ def train_cfg(
                 *overrides,
             ],
         )
+
+
+RUN_NAME = "001.tiny.debug-field_cnn-loss"  # the folder the training command names `trained_run(root)`
+QUICK_RUN = ("model=field_cnn", "debug=limit", "trainer.max_epochs=1", "data.batch_size=4")
+_TRAINED: dict[tuple, Path] = {}  # per test process: one training per set of arguments
+
+
+def _train(root: Path, overrides: tuple[str, ...], n_pairs: int, panel: int) -> Path:
+    from tests.conftest import run_module
+
+    write_pair_dataset(root, n_pairs=n_pairs, panel=panel)
+    run_module(root, "obstacles.commands.train", f"paths.root_dir={root}", "dataset.name=tiny", *QUICK_RUN, *overrides)
+    (run,) = (root / "experiments").glob("001.*")
+    assert overrides or run.name == RUN_NAME, f"the training command now names the run {run.name}: update RUN_NAME"
+    return run
+
+
+def trained_run(root: Path, *overrides: str, n_pairs: int = 16, panel: int = 32) -> Path:
+    """The tiny dataset and one short field_cnn run under root (`<root>/experiments/001.*`), trained
+    by the command line with W&B offline (`overrides`: e.g. `logger=csv`): the evaluation, curation
+    and export tests' run. Trained once per test process and arguments, then copied: every test
+    gets a project of its own to plant files in, without retraining. Paths the run recorded (its
+    Hydra config, run.json) are rewritten to the copy's."""
+    key = (overrides, n_pairs, panel)
+    if key not in _TRAINED:
+        scratch = Path(tempfile.mkdtemp(prefix="tiny-run-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        _TRAINED[key] = _train(scratch, overrides, n_pairs, panel)
+    source, name = _TRAINED[key].parents[1], _TRAINED[key].name
+    shutil.copytree(source, root, dirs_exist_ok=True)
+    run = root / "experiments" / name
+    for record in (*(run / ".hydra").rglob("*.yaml"), run / "run.json"):
+        record.write_text(record.read_text().replace(str(source), str(root)))
+    return run
