@@ -97,6 +97,11 @@ class WarmPython:
         self.pending = b""
         self.lock = threading.Lock()
 
+    def send(self, data: bytes) -> None:
+        unsent = memoryview(data)
+        while unsent:  # an unbuffered pipe may take a long request (the environment) in parts
+            unsent = unsent[self.server.stdin.write(unsent) :]
+
     def answer(self, timeout: float | None) -> dict:
         while b"\n" not in self.pending:
             ready, _, _ = select.select([self.server.stdout], [], [], timeout)
@@ -121,7 +126,7 @@ class WarmPython:
                 "stdout": str(out),
                 "stderr": str(err),
             }
-            self.server.stdin.write(json.dumps(request).encode() + b"\n")
+            self.send(json.dumps(request).encode() + b"\n")
             pid = self.answer(None)["pid"]
             try:
                 returncode = self.answer(timeout)["returncode"]
