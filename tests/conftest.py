@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,10 +54,9 @@ def run_module(root: Path, module: str, *args: str, succeed: bool | None = True)
     """`python -m <module> <args>` in a fresh process, from root, W&B offline (`wandb_env`): the one
     way tests run a command (forked from a process that imported torch and Lightning already:
     `warm_python`). `succeed`: True, it must exit 0; False, it must fail; None, either."""
-    command = [sys.executable, "-m", module, *args]
     result = run_python_module(module, list(args), root, wandb_env(root), CLI_TIMEOUT_S)
     if succeed is not None:
-        assert (result.returncode == 0) == succeed, f"{' '.join(command[2:])}: exit {result.returncode}\n" + (
+        assert (result.returncode == 0) == succeed, f"{' '.join(result.args[2:])}: exit {result.returncode}\n" + (
             result.stdout[-3000:] + result.stderr[-3000:]
         )
     return result

@@ -17,7 +17,8 @@ PROJECT_ROOT = Path(os.environ.get("OBSTACLES_ROOT", PACKAGE_ROOT)).resolve()
 CONF_DIR = str(PROJECT_ROOT / "conf")
 
 
-# Config keys renamed this release, per tool: old prefix -> new prefix (one release, with a warning).
+# Config keys renamed this release, per tool: old -> new override prefix, a group (`x.`) or one key
+# (`x=`); for one release, with a warning.
 # `logger.*` became the shared conf/wandb/ group; evaluate's `dataset.manifest` was a file name where
 # every other config's is a path (conf/dataset/).
 WANDB_RENAMED = {"logger.": "wandb."}
