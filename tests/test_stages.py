@@ -49,6 +49,12 @@ def site(tmp_path, rng):
     return tmp_path, cfg, rows
 
 
+def recorded_scores(root) -> dict[str, float]:
+    """stem -> the deployed model's score, read straight from the recording's JSON files."""
+    folder = root / "data" / "recordings" / SITE / "json"
+    return {path.stem: json.loads(path.read_text())["dense"][0] for path in folder.glob("*.json")}
+
+
 def write_labels(root, rows, header=("image", "label", "opposite_label")):
     (root / "labels").mkdir(exist_ok=True)
     with (root / "labels" / f"{SITE}.csv").open("w", newline="") as handle:
@@ -80,12 +86,14 @@ def test_mask_train_lists_the_picks_with_the_recordings_path_and_hash(site):
     out = mask_train.run(cfg)
     assert out == root / "datasets" / SITE / "mask_train.csv"
     picks = pd.read_csv(out, keep_default_na=False)
-    assert list(picks.columns) == ["image", "path", "sha256", "label", "opposite_label"]
+    assert list(picks.columns) == ["image", "path", "sha256", "label", "opposite_label", "deployed_score"]
     chosen = [r for r in rows if r[1] != "skip" or r[2]]
     assert list(zip(picks["image"], picks["label"], picks["opposite_label"])) == chosen
+    recorded = recorded_scores(root)
     for row in picks.itertuples():
         assert row.path == f"data/recordings/{SITE}/images/{row.image}"
         assert file_sha256(root / row.path) == row.sha256
+        assert float(row.deployed_score) == pytest.approx(recorded[row.image[:-4]], abs=1e-6), "the JSON's dense[0]"
     assert rows[1][0] not in set(picks["image"]), "a skipped image without a reversed label is no pick"
 
 
@@ -173,12 +181,16 @@ def test_no_mask_train_drops_mask_and_reverses(site):
     n_reversed = sum(bool(r[2]) for r in rows)
     assert len(list((out / "no_obstacle").glob("*_reversed.jpg"))) == n_reversed
     pairs = pd.read_csv(out / "pairs.csv")
-    assert list(pairs.columns) == ["image", "path", "sha256", "label", "source"]
+    assert list(pairs.columns) == ["image", "path", "sha256", "label", "source", "deployed_score"]
     assert {(r.label, r.image) for r in pairs.itertuples()} == {(p.parent.name, p.name) for p in out.glob("*/*.jpg")}
     for row in pairs.itertuples():
         assert row.path == f"datasets/{SITE}/no_mask_train/{row.label}/{row.image}"
         assert file_sha256(root / row.path) == row.sha256
         assert row.image.replace("_reversed", "") == row.source
+        if row.image.endswith("_reversed.jpg"):  # never scored by the deployed model
+            assert np.isnan(row.deployed_score)
+        else:
+            assert row.deployed_score == pytest.approx(recorded_scores(root)[row.source[:-4]], abs=1e-6)
 
 
 def test_diff_metrics_come_from_the_one_decode_of_each_original(site):
@@ -209,7 +221,7 @@ def test_split_is_stratified_seeded_and_keeps_bursts_together(site):
     no_mask_train.run(cfg)
     split.run(cfg)
     table = pd.read_csv(root / "datasets" / SITE / "split.csv")
-    assert list(table.columns) == ["image", "path", "sha256", "label", "group", "split"]
+    assert list(table.columns) == ["image", "path", "sha256", "label", "group", "split", "deployed_score"]
     assert set(table["split"]) == {"train", "val", "eval"}
     assert table.groupby("group")["split"].nunique().max() == 1, "a burst never straddles the split"
     # reversed copies share their original's group
@@ -241,7 +253,12 @@ def test_merge_and_weights(site, capsys):
     dataset = balanced.run(cfg)
     assert [p.name for p in dataset.iterdir()] == ["manifest.csv"], "a manifest, no image linked or copied"
     manifest = pd.read_csv(dataset / "manifest.csv")
-    assert list(manifest.columns) == list(MANIFEST_COLUMNS)
+    assert list(manifest.columns) == [*MANIFEST_COLUMNS, "deployed_score"]
+    reversed_rows = manifest["path"].str.endswith("_reversed.jpg")
+    assert reversed_rows.any() and manifest.loc[reversed_rows, "deployed_score"].isna().all()
+    recorded = recorded_scores(root)
+    for path, score in zip(manifest.loc[~reversed_rows, "path"], manifest.loc[~reversed_rows, "deployed_score"]):
+        assert score == pytest.approx(recorded[path.rsplit("/", 1)[1][:-4]], abs=1e-6)
     assert (manifest["site"] == SITE).all() and (manifest["pixel_threshold"] == 50).all()
     split_table = pd.read_csv(root / "datasets" / SITE / "split.csv")
     assert sorted(zip(manifest["path"], manifest["split"])) == sorted(zip(split_table["path"], split_table["split"]))

@@ -44,12 +44,20 @@ MANIFEST_NAME = "manifest.csv"
 
 # --- manifest columns -----------------------------------------------------------------------------
 # `path` is relative to the project root; `sha256` is the file's content hash.
+# `deployed_score`: the deployed model's score of the pair's source frame (the recording's `score`,
+# DESIGN 5b), so a new model is compared with the one it would replace on the same frames. Empty for
+# a reversed copy: the deployed model never saw that pair.
+DEPLOYED_SCORE = "deployed_score"
 INDEX_COLUMNS = ("image", "path", "sha256", "score", "class", "band")
-MASK_TRAIN_COLUMNS = ("image", "path", "sha256", "label", "opposite_label")
-PAIRS_COLUMNS = ("image", "path", "sha256", "label", "source")
-SPLIT_COLUMNS = ("image", "path", "sha256", "label", "group", "split")
+MASK_TRAIN_COLUMNS = ("image", "path", "sha256", "label", "opposite_label", DEPLOYED_SCORE)
+PAIRS_COLUMNS = ("image", "path", "sha256", "label", "source", DEPLOYED_SCORE)
+SPLIT_COLUMNS = ("image", "path", "sha256", "label", "group", "split", DEPLOYED_SCORE)
 DIFF_COLUMNS = ("image", "label", "diff_metric", "pixel_threshold")
+# What every reader of the merged manifest needs (training, evaluation, views, hand-made manifests)...
 MANIFEST_COLUMNS = ("path", "site", "split", "label", "sha256", "diff_metric", "pixel_threshold")
+# ...and what `balanced` writes: those plus the deployed score, which only the champion comparison
+# reads, so a manifest written before it still trains and evaluates.
+MANIFEST_WRITTEN_COLUMNS = (*MANIFEST_COLUMNS, DEPLOYED_SCORE)
 
 # --- the reviewer's label file, labels/<site>.csv -------------------------------------------------
 LABEL_HEADER = ("image", "label", "opposite_label")

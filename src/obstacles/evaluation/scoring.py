@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from obstacles.data.dataset import PairDataset, check_image_files, read_manifest
 from obstacles.io.predictions import PREDICTION_COLUMNS
 from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.lineage import DEPLOYED_SCORE
 from obstacles.metrics import validate_predictions
 from obstacles.models import ObstacleClassifier
 
@@ -74,7 +75,11 @@ def score_rows(
     device: torch.device,
     progress: bool,
 ) -> pd.DataFrame:
-    """Predictions `path,site,label,score` for the rows; a NaN/inf score names its image."""
+    """Predictions `path,site,label,score` for the rows; a NaN/inf score names its image.
+
+    Plus `deployed_score` when the manifest has it (the deployed model's score of each pair's source
+    frame, empty for reversed copies), so the champion comparison joins both models on the same rows.
+    """
     dataset = PairDataset(rows, panels=panels, with_diff_mask=with_diff_mask, panel_size=panel_size)
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False, pin_memory=device.type == "cuda"
@@ -84,7 +89,7 @@ def score_rows(
     if bad.size:
         raise ValueError(f"the model gave {bad.size} NaN/inf score(s), first for {rows['path'].iat[bad[0]]}")
     labels = np.where(rows["is_obstacle"].to_numpy(), OBSTACLE, NO_OBSTACLE)
-    return pd.DataFrame(
-        {"path": rows["path"], "site": rows["site"].astype(str), "label": labels, "score": scores},
-        columns=list(PREDICTION_COLUMNS),
-    )
+    columns = dict(zip(PREDICTION_COLUMNS, (rows["path"], rows["site"].astype(str), labels, scores)))
+    if DEPLOYED_SCORE in rows.columns:
+        columns[DEPLOYED_SCORE] = pd.to_numeric(rows[DEPLOYED_SCORE], errors="raise")
+    return pd.DataFrame(columns, columns=list(columns))

@@ -1,5 +1,6 @@
 """balanced: every registered site's pairs in one manifest (`manifest.csv`: path, site, split,
-label, sha256, diff_metric, pixel_threshold), a join of each site's split and diff tables.
+label, sha256, diff_metric, pixel_threshold, deployed_score), a join of each site's split and diff
+tables.
 
 No image is linked or copied, so adding or editing one site costs that site's rows, not the
 dataset; `python -m obstacles.commands.folder_view view=balanced` writes the field's folder layout
@@ -15,12 +16,20 @@ from omegaconf import DictConfig
 from obstacles.config import entry_point
 from obstacles.io.manifests import ManifestError, read_rows
 from obstacles.io.outputs import atomic_dir, write_csv
-from obstacles.lineage import DIFF_COLUMNS, DIFF_TABLE, MANIFEST_COLUMNS, MANIFEST_NAME, SPLIT_COLUMNS, SPLIT_TABLE
+from obstacles.lineage import (
+    DEPLOYED_SCORE,
+    DIFF_COLUMNS,
+    DIFF_TABLE,
+    MANIFEST_NAME,
+    MANIFEST_WRITTEN_COLUMNS,
+    SPLIT_COLUMNS,
+    SPLIT_TABLE,
+)
 from obstacles.stages.common import site_dir
 
 
 def site_rows(site: str, folder: Path) -> list[tuple]:
-    """One site's manifest rows (MANIFEST_COLUMNS): its split table joined with its diff metrics."""
+    """One site's manifest rows (MANIFEST_WRITTEN_COLUMNS): its split table joined with its diff metrics."""
     diff_table = folder / DIFF_TABLE
     diffs = {(row["label"], row["image"]): row for _, row in read_rows(diff_table, DIFF_COLUMNS)}
     rows = []
@@ -32,7 +41,7 @@ def site_rows(site: str, folder: Path) -> list[tuple]:
                 "re-run that site's diff_metrics (dvc repro)"
             )
         where = (entry["path"], site, entry["split"], entry["label"], entry["sha256"])
-        rows.append((*where, diff["diff_metric"], diff["pixel_threshold"]))
+        rows.append((*where, diff["diff_metric"], diff["pixel_threshold"], entry[DEPLOYED_SCORE]))
     return rows
 
 
@@ -43,7 +52,7 @@ def run(cfg: DictConfig) -> Path:
     final = Path(cfg.dataset.dir)
     rows = [row for site in sites for row in site_rows(site, site_dir(cfg, site))]
     with atomic_dir(final) as out:
-        write_csv(out / MANIFEST_NAME, MANIFEST_COLUMNS, sorted(rows))
+        write_csv(out / MANIFEST_NAME, MANIFEST_WRITTEN_COLUMNS, sorted(rows))
     counts = {}
     for _, site, split, label, *_ in rows:
         counts[(site, split, label)] = counts.get((site, split, label), 0) + 1

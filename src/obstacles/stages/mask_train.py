@@ -1,5 +1,6 @@
 """mask_train: the reviewer's picks from labels/<site>.csv, as a manifest over the recording's files
-(`mask_train.csv`: image, path, sha256, label, opposite_label); no image is copied."""
+(`mask_train.csv`: image, path, sha256, label, opposite_label, deployed_score: the src index's score);
+no image is copied."""
 
 from __future__ import annotations
 
@@ -58,6 +59,11 @@ def usable_picks(
     return usable
 
 
+def picked_row(pick: Pick, indexed: dict[str, str]) -> tuple[str, ...]:
+    """One MASK_TRAIN_COLUMNS row: the pick, where its frame is, and the deployed score triage read."""
+    return (pick.image, indexed["path"], indexed["sha256"], pick.label, pick.opposite_label, indexed["score"])
+
+
 def run(cfg: DictConfig) -> Path:
     site = site_name(cfg)
     label_file = Path(cfg.paths.labels_dir) / f"{site}.csv"
@@ -70,10 +76,7 @@ def run(cfg: DictConfig) -> Path:
     target = write_csv(
         site_dir(cfg) / MASK_TRAIN_TABLE,
         MASK_TRAIN_COLUMNS,
-        [
-            (p.image, available[p.image]["path"], available[p.image]["sha256"], p.label, p.opposite_label)
-            for p in chosen
-        ],
+        [picked_row(p, available[p.image]) for p in chosen],
     )
     counts = {c: sum(p.label == c for p in picks) for c in (OBSTACLE, NO_OBSTACLE, SKIP)}
     reversals = sum(bool(p.opposite_label) for p in picks)

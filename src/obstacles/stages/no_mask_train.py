@@ -1,6 +1,7 @@
 """no_mask_train: drop the mask panel and add reversed images (one decode, one encode each): the
 only stage that writes image files, `<label>/<stem>[_reversed].jpg`, listed in `pairs.csv`
-(image, path, sha256, label, source).
+(image, path, sha256, label, source, deployed_score: the source frame's, empty for a reversed pair,
+which the deployed model never scored).
 
 The decode also yields each pair's diff histogram (`diff_histograms.npy`), so diff_metrics gets
 the changed-pixel fraction at any pixel threshold without decoding the pair a second time.
@@ -24,6 +25,7 @@ from obstacles.io.manifests import project_relative, read_rows, resolve
 from obstacles.io.outputs import atomic_dir, write_csv
 from obstacles.io.parallel import parallel_map
 from obstacles.lineage import (
+    DEPLOYED_SCORE,
     HISTOGRAMS_NAME,
     MASK_TRAIN_COLUMNS,
     MASK_TRAIN_TABLE,
@@ -45,7 +47,7 @@ def to_pair(image: np.ndarray, n_panels: int, reverse: bool) -> np.ndarray:
     return np.hstack((current, reference) if reverse else (reference, current))
 
 
-Target = tuple[str, str, bool]  # (label folder, file name, reversed)
+Target = tuple[str, str, bool, str]  # (label folder, file name, reversed, deployed score or "")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class Unmask:
         except BadImage as exc:
             return str(exc)
         hashes = []
-        for label, name, reverse in targets:
+        for label, name, reverse, _ in targets:
             data = encode_jpeg(to_pair(image, self.panels, reverse), self.quality)
             with open(os.path.join(self.out, label, name), "wb") as handle:
                 handle.write(data)
@@ -84,9 +86,9 @@ def plan(picks: Path, root: Path, suffix: str) -> list[tuple[str, list[Target]]]
         stem = os.path.splitext(pick["image"])[0]
         targets = []
         if pick["label"] != SKIP:
-            targets.append((pick["label"], f"{stem}{PAIR_SUFFIX}", False))
+            targets.append((pick["label"], f"{stem}{PAIR_SUFFIX}", False, pick[DEPLOYED_SCORE]))
         if pick["opposite_label"]:
-            targets.append((pick["opposite_label"], f"{stem}{suffix}{PAIR_SUFFIX}", True))
+            targets.append((pick["opposite_label"], f"{stem}{suffix}{PAIR_SUFFIX}", True, ""))
         jobs.append((resolve(root, pick["path"]), targets))
     return jobs
 
@@ -100,7 +102,7 @@ def run(cfg: DictConfig) -> Path:
         for label in (OBSTACLE, NO_OBSTACLE):
             (out / label).mkdir()
         jobs = plan(site_dir(cfg) / MASK_TRAIN_TABLE, root, cfg.no_mask_train.reversed_suffix)
-        written = Counter((label, name) for _, targets in jobs for label, name, _ in targets)
+        written = Counter((label, name) for _, targets in jobs for label, name, *_ in targets)
         duplicates = [name for (_, name), n in written.items() if n > 1]
         if duplicates:
             raise ValueError(f"two picks of {site} map to the same output name: {sorted(duplicates)[:5]}")
@@ -114,11 +116,11 @@ def run(cfg: DictConfig) -> Path:
                 bad.add(source, result)
                 continue
             histogram, hashes = result
-            rows.extend((name, label, histogram) for label, name, _ in targets)
+            rows.extend((name, label, histogram) for label, name, *_ in targets)
             source_name = os.path.basename(source)
             pairs.extend(
-                (name, f"{folder}/{label}/{name}", sha256, label, source_name)
-                for (label, name, _), sha256 in zip(targets, hashes)
+                (name, f"{folder}/{label}/{name}", sha256, label, source_name, deployed)
+                for (label, name, _, deployed), sha256 in zip(targets, hashes)
             )
         write_histograms(out / HISTOGRAMS_NAME, sorted(rows, key=lambda row: (row[1], row[0])))
         write_csv(out / PAIRS_TABLE, PAIRS_COLUMNS, sorted(pairs, key=lambda row: (row[3], row[0])))

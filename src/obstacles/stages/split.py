@@ -1,5 +1,5 @@
 """split: no_mask_train's pairs into train, val and eval: seeded, stratified, group-aware; a
-manifest (`split.csv`: image, path, sha256, label, group, split), no image copied.
+manifest (`split.csv`: image, path, sha256, label, group, split, deployed_score), no image copied.
 
 `eval` (about `split.eval_fraction` of every class) is held out first, then `val` (about
 `split.val_fraction` of what is left) from the rest; train keeps the remainder. Frames of one burst
@@ -22,6 +22,7 @@ from obstacles.io.outputs import write_csv
 from obstacles.io.recording import capture_time
 from obstacles.lineage import (
     CLASSES,
+    DEPLOYED_SCORE,
     EVAL,
     NO_MASK_TRAIN_DIR,
     PAIRS_COLUMNS,
@@ -134,7 +135,7 @@ def run(cfg: DictConfig) -> Path:
     names = assign_splits(labels, groups, float(cfg.split.eval_fraction), val_fraction, cfg.split.seed)
     check_both_classes(site, labels, groups, names, SPLITS if val_fraction > 0 else (TRAIN, EVAL))
     rows = [
-        (row["image"], row["path"], row["sha256"], row["label"], int(group), split)
+        (row["image"], row["path"], row["sha256"], row["label"], int(group), split, row[DEPLOYED_SCORE])
         for row, group, split in zip(pairs, groups, names)
     ]
     target = write_csv(site_dir(cfg) / SPLIT_TABLE, SPLIT_COLUMNS, rows)
