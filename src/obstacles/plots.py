@@ -54,6 +54,25 @@ def roc_pr_figure(scores, labels, *, title: str = "") -> Figure:
     return fig
 
 
+def roc_overlay_figure(labels, curves: dict[str, np.ndarray], *, title: str = "") -> Figure:
+    """Several scorers' ROC curves over the same frames (name -> scores), AUROC in the legend: the
+    champion comparison's picture, where a gap between the curves is a gap on identical frames."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig = Figure(figsize=(5, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    for name, scores in curves.items():
+        score_array, is_obstacle = validate_predictions(scores, labels, require_both_classes=True)
+        fpr, tpr, _ = roc_curve(is_obstacle, score_array)
+        ax.plot(fpr, tpr, label=f"{name}: AUROC {roc_auc_score(is_obstacle, score_array):.4f}")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="false-alarm rate (1 - specificity)", ylabel="recall (sensitivity)", xlim=(0, 1), ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title, fontsize="medium")
+    return fig
+
+
 def risk_coverage_figure(
     sweep: pd.DataFrame, *, highlight: tuple[float, float] | None = None, title: str = ""
 ) -> Figure:
