@@ -93,8 +93,6 @@ def delong_test(champion, challenger, labels, *, confidence: float = 0.95) -> De
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     a, is_obstacle = validate_predictions(champion, labels)
     b, _ = validate_predictions(challenger, labels)
-    if a.size != b.size:
-        raise ValueError(f"{a.size} champion scores but {b.size} challenger scores: the frames must be the same")
     n_obstacle = int(is_obstacle.sum())
     n_no_obstacle = int(is_obstacle.size - n_obstacle)
     if min(n_obstacle, n_no_obstacle) < MIN_PER_CLASS:
