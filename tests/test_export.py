@@ -153,3 +153,74 @@ def test_missing_checkpoint_or_thresholds_file_is_an_error(exported, tmp_path):
             )
         )
     assert not (tmp_path / "out").exists()
+
+
+def write_champion_report(folder: Path, checkpoint: Path, *, worse: bool) -> Path:
+    """A champion comparison of `checkpoint` (its evaluation's provenance names it) in which the
+    challenger is clearly worse than the deployed score (or clearly better), on 300 frames."""
+    from obstacles.commands.champion import run as compare
+    from obstacles.io.provenance import file_sha256
+
+    rng = np.random.default_rng(5)
+    n = 300
+    is_obstacle = rng.random(n) < 0.5
+    sharp = np.clip(rng.normal(np.where(is_obstacle, 0.75, 0.25), 0.12), 0, 1).round(4)
+    vague = np.clip(rng.normal(np.where(is_obstacle, 0.55, 0.45), 0.15), 0, 1).round(4)
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(
+        {
+            "path": [f"eval/{i}.jpg" for i in range(n)],
+            "site": "site_a",
+            "label": np.where(is_obstacle, "obstacle", "no_obstacle"),
+            "score": vague if worse else sharp,
+            "deployed_score": sharp if worse else vague,
+        }
+    ).to_csv(folder / "predictions.csv", index=False)
+    provenance = {"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint)}
+    (folder / "metrics.provenance.json").write_text(json.dumps(provenance))
+    compare(compose("champion", [f"challenger={folder}", "wandb.enabled=false", "bootstrap.resamples=20"]))
+    return folder / "champion" / "champion.json"
+
+
+def test_a_significantly_worse_challenger_is_refused_unless_allowed(exported, tmp_path):
+    from obstacles.deployment import ChallengerWorse
+
+    root, run_dir, _ = exported
+    report = write_champion_report(tmp_path / "eval", run_dir / "checkpoints" / "best.ckpt", worse=True)
+    base = [f"paths.root_dir={root}", f"panel_size={PANEL}", f"champion_report={report}"]
+    with pytest.raises(ChallengerWorse, match=r"significantly worse than its champion") as refused:
+        run(compose("export", [*base, f"out_dir={tmp_path / 'refused'}"]))
+    message = str(refused.value)
+    for figure in (
+        "challenger AUROC 0.",
+        "vs champion 0.",
+        "same 300 frames",
+        "difference -0.",
+        "95% CI",
+        "DeLong p =",
+    ):
+        assert figure in message, (figure, message)
+    assert not (tmp_path / "refused").exists(), "nothing written"
+    out = run(compose("export", [*base, f"out_dir={tmp_path / 'allowed'}", "allow_worse=true"]))
+    bundled = json.loads((out / "champion.json").read_text())
+    assert bundled["verdict_in_words"] == "worse" and bundled["verdict"] == -1 and bundled["allowed_worse"] is True
+    assert bundled["report"] == json.loads(report.read_text())
+
+
+def test_the_bundle_records_the_verdict_of_its_own_checkpoint_only(tmp_path):
+    from training_fixtures import trained_run
+
+    run_dir = trained_run(tmp_path, panel=PANEL)  # a copy of the module's 6-channel run
+    checkpoint = run_dir / "checkpoints" / "best.ckpt"
+    write_champion_report(run_dir / "eval", checkpoint, worse=False)  # where the command puts a run's
+    out = run(compose("export", [f"paths.root_dir={tmp_path}", f"panel_size={PANEL}"]))
+    bundled = json.loads((out / "champion.json").read_text())
+    assert bundled["compared"] is True and bundled["verdict_in_words"] == "better"
+    assert bundled["allowed_worse"] is False and "DeLong p =" in bundled["figures"]
+    # a report about another checkpoint neither gates nor describes this one
+    provenance = run_dir / "eval" / "champion" / "champion.provenance.json"
+    record = json.loads(provenance.read_text())
+    record["challenger"]["checkpoint_sha256"] = "0" * 64
+    provenance.write_text(json.dumps(record))
+    out = run(compose("export", [f"paths.root_dir={tmp_path}", f"panel_size={PANEL}", f"out_dir={tmp_path / 'b'}"]))
+    assert json.loads((out / "champion.json").read_text())["compared"] is False

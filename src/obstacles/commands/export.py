@@ -30,6 +30,9 @@ def run(cfg: DictConfig) -> Path:
         settings,
         out_dir=Path(cfg.out_dir) if cfg.out_dir else None,
         thresholds_path=Path(cfg.thresholds_path) if cfg.thresholds_path else None,
+        champion_report=Path(cfg.champion_report) if cfg.champion_report else None,
+        reports_dir=Path(cfg.reports_dir) if cfg.reports_dir else None,
+        allow_worse=bool(cfg.allow_worse),
     )
     print(bundle.summary())
     return bundle.out_dir

@@ -3,6 +3,6 @@
 `python -m obstacles.commands.export` (conf/export.yaml) runs `export_bundle`; see `bundle`.
 """
 
-from obstacles.deployment.bundle import Bundle, ExportSettings, export_bundle
+from obstacles.deployment.bundle import Bundle, ChallengerWorse, ExportSettings, export_bundle
 
-__all__ = ["Bundle", "ExportSettings", "export_bundle"]
+__all__ = ["Bundle", "ChallengerWorse", "ExportSettings", "export_bundle"]

@@ -11,7 +11,16 @@ runtimes' formats, both returning the obstacle score (sigmoid of the logit), not
   ``deployment`` section saying in words which pair to apply, by what rule, and what it guarantees:
   certified at its confidence (`obstacles.thresholds`' default) or only empirical; and what
   produced them (thresholds.provenance.json, the search's sibling file), when that is present;
-- run_config.yaml: the training run's config, when present.
+- run_config.yaml: the training run's config, when present;
+- champion.json: the verdict of the champion comparison (obstacles.champion) of this checkpoint,
+  with its figures, or a note that it was never compared. A challenger significantly worse than its
+  champion is not exported unless ``allow_worse`` (ChallengerWorse names the figures).
+
+Which comparison counts (`champion_source`): an explicit report, else the first of
+`<run>/eval/champion/champion.json` (the command's default for a run) and
+`<reports_dir>/<dataset>/champion/champion.json` (the DVC stage's, for the dataset the run trained on)
+whose provenance names this very checkpoint (its sha256): a report about another checkpoint never
+gates or describes this one.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from obstacles.champion import wording as champion_wording
 from obstacles.checkpoints import load_classifier
 from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.io.outputs import atomic_dir, write_text_atomic
@@ -37,6 +47,10 @@ TORCHSCRIPT_NAME = "model.ts"
 ONNX_NAME = "model.onnx"
 INPUT_NAME, OUTPUT_NAME = "image", "score"
 RUN_THRESHOLDS = Path("eval") / "thresholds.json"
+RUN_CHAMPION = Path("eval") / "champion" / "champion.json"  # `python -m obstacles.commands.champion challenger=<run>`
+STAGE_CHAMPION = Path("champion") / "champion.json"  # under <reports_dir>/<dataset>/: the DVC stage's
+CHAMPION_PROVENANCE = "champion.provenance.json"  # beside champion.json
+CHAMPION_NAME = "champion.json"  # in the bundle
 THRESHOLDS_PROVENANCE = "thresholds.provenance.json"  # beside thresholds.json (obstacles.thresholds writes both)
 UINT8_MAX = 255.0
 PANEL_ORDER = ("reference", "current")
@@ -54,6 +68,10 @@ class ExportSettings:
     pixel_threshold: float | None  # diff-mask threshold of a 7-channel model; None: each site's from the manifest
 
 
+class ChallengerWorse(RuntimeError):
+    """The checkpoint is significantly worse than its champion; the message names the figures."""
+
+
 @dataclass(frozen=True)
 class Bundle:
     """What was exported from where, and the thresholds it carries (None: the run had none)."""
@@ -63,6 +81,7 @@ class Bundle:
     opset: int
     thresholds: Path | None
     deployment: dict | None
+    champion: dict | None = None  # the bundle's champion.json
 
     def summary(self) -> str:
         """One line for the command's output: where it went and which pair it ships."""
@@ -73,9 +92,10 @@ class Bundle:
             kind = f"certified at {deployment['confidence']:g}" if deployment["certified"] else "NOT certified"
             pair = f"lower {deployment['lower']:g}, upper {deployment['upper']:g}"
             carried = f"thresholds.json from {self.thresholds} ({kind}: {pair})"
+        compared = (self.champion or {}).get("verdict_in_words", "not compared with a champion")
         return (
             f"[export] {self.checkpoint} -> {self.out_dir}: {TORCHSCRIPT_NAME}, {ONNX_NAME} "
-            f"(opset {self.opset}), {carried}"
+            f"(opset {self.opset}), {carried}; against its champion: {compared}"
         )
 
 
@@ -213,14 +233,89 @@ def deployment_thresholds(source: Path) -> dict:
     return report
 
 
+def _compared_checkpoint(report: Path) -> str | None:
+    path = report.parent / CHAMPION_PROVENANCE
+    if not path.is_file():
+        return None
+    return (json.loads(path.read_text()).get("challenger") or {}).get("checkpoint_sha256")
+
+
+def champion_source(
+    explicit: Path | None, run: Path | None, reports_dir: Path | None, run_config: DictConfig | None, ckpt_sha256: str
+) -> Path | None:
+    """The champion report that speaks about this checkpoint (module docstring), or None."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"champion_report {path}: no such file")
+        compared = _compared_checkpoint(path)
+        if compared is not None and compared != ckpt_sha256:
+            raise ValueError(f"champion_report {path} compares another checkpoint (sha256 {compared[:12]}...)")
+        return path
+    dataset = OmegaConf.select(run_config, "dataset.name") if run_config is not None else None
+    candidates = [run / RUN_CHAMPION] if run is not None else []
+    if reports_dir is not None and dataset:
+        candidates.append(Path(reports_dir) / str(dataset) / STAGE_CHAMPION)
+    for candidate in candidates:
+        if candidate.is_file() and _compared_checkpoint(candidate) == ckpt_sha256:
+            return candidate
+    return None
+
+
+def champion_record(source: Path | None) -> dict:
+    """What the bundle's champion.json says: the verdict, its figures and where they come from."""
+    if source is None:
+        return {
+            "compared": False,
+            "verdict_in_words": "not compared with a champion",
+            "how": "python -m obstacles.commands.champion challenger=<run folder> (after evaluate)",
+        }
+    report = json.loads(source.read_text())
+    provenance = source.parent / CHAMPION_PROVENANCE
+    words = json.loads(provenance.read_text()) if provenance.is_file() else {}
+    return {
+        "compared": True,
+        "verdict": report.get("verdict"),
+        "testable": report.get("testable"),
+        "verdict_in_words": words.get("verdict_in_words", "see the report"),
+        "figures": champion_wording.figures(report),
+        "champion": words.get("champion"),
+        "source": str(source),
+        "report": report,
+    }
+
+
+def check_not_worse(record: dict, ckpt: Path, allow_worse: bool) -> None:
+    """Refuse a checkpoint significantly worse than its champion, naming the figures, unless allowed."""
+    worse = record.get("testable") and record.get("verdict") == champion_wording.WORSE_CODE
+    if worse and not allow_worse:
+        raise ChallengerWorse(
+            f"refusing to export {ckpt}: significantly worse than its champion ({record['figures']}; "
+            f"{record['source']}); allow_worse=true exports it anyway"
+        )
+    record["allowed_worse"] = bool(worse)
+
+
 def export_bundle(
-    ckpt: Path, settings: ExportSettings, out_dir: Path | None = None, thresholds_path: Path | None = None
+    ckpt: Path,
+    settings: ExportSettings,
+    out_dir: Path | None = None,
+    thresholds_path: Path | None = None,
+    *,
+    champion_report: Path | None = None,
+    reports_dir: Path | None = None,
+    allow_worse: bool = False,
 ) -> Bundle:
     """Write the bundle of checkpoint ``ckpt`` into ``out_dir`` (default: ``<run>/export``), complete or
-    not at all; ``thresholds_path`` (default: the run's eval/thresholds.json, if any) must exist if given."""
+    not at all; ``thresholds_path`` (default: the run's eval/thresholds.json, if any) must exist if given.
+    ``champion_report``: the comparison that gates the export (default: `champion_source`'s lookup);
+    a significantly worse checkpoint raises ChallengerWorse before anything is written, unless
+    ``allow_worse``."""
     ckpt = Path(ckpt)
     classifier, run_config = load_classifier(ckpt)
     run_folder = checkpoint_run_dir(ckpt)
+    champion = champion_record(champion_source(champion_report, run_folder, reports_dir, run_config, file_sha256(ckpt)))
+    check_not_worse(champion, ckpt, allow_worse)
     out_dir = Path(out_dir) if out_dir else (run_folder or ckpt.parent) / "export"
     in_chans = int(classifier.hparams.in_chans)
     model = ScoreModel(classifier.backbone).eval()
@@ -242,4 +337,5 @@ def export_bundle(
                 shutil.copyfile(thresholds.parent / THRESHOLDS_PROVENANCE, out / THRESHOLDS_PROVENANCE)
         if run_config is not None:
             write_text_atomic(out / "run_config.yaml", OmegaConf.to_yaml(run_config))
-    return Bundle(ckpt, out_dir, int(settings.opset), thresholds, deployment)
+        write_text_atomic(out / CHAMPION_NAME, json.dumps(champion, indent=2, allow_nan=False) + "\n")
+    return Bundle(ckpt, out_dir, int(settings.opset), thresholds, deployment, champion)
