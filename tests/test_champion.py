@@ -219,7 +219,8 @@ def test_deployed_auroc_is_the_recordings_own_score_on_the_same_eval_frames(line
     ]
     assert strict_json(out / "champion.json") == {k: v for k, v in report.items() if k != "provenance"}
     provenance = strict_json(out / "champion.provenance.json")
-    assert provenance["champion"]["kind"] == "deployed" and provenance["verdict_in_words"]
+    assert provenance["champion_from"]["kind"] == "deployed" and provenance["verdict_in_words"]
+    assert not set(provenance) & set(report), "numbers and provenance apart, as metrics.json's"
     per_site = pd.read_csv(out / "per_site.csv")
     assert list(per_site["site"]) == [SITE] and per_site["n"].item() == report["n"]
 

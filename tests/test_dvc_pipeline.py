@@ -230,7 +230,7 @@ def test_registry_of_this_repository_is_consistent():
 def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
     root, _ = project
     output = run(root, "dvc", "repro", env_extra={"WANDB_MODE": "offline"})
-    assert {"train", "evaluate", "thresholds"} <= ran_stages(output)
+    assert {"train", "evaluate", "thresholds", "champion"} <= ran_stages(output)
     reports = root / "reports" / "demo_balanced"
     metrics = json.loads((reports / "eval" / "metrics.json").read_text())
     thresholds = json.loads((reports / "thresholds" / "thresholds.json").read_text())
@@ -252,6 +252,9 @@ def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
     )
     assert f"evaluation of {evaluated['checkpoint']} on {metrics['n']} eval pairs" in summary
     assert "at the maximum" in summary, "the weights lines say where the weights sit"
+    champion = json.loads((reports / "champion" / "champion.json").read_text())
+    assert f"champion vs challenger, paired on {champion['n']} eval frames" in summary
+    assert champion["n"] + champion["n_left_out"] == metrics["n"], "every eval pair, paired or counted"
 
 
 # The README's view for comparing experiments: every metric, parameter and dependency is a column
@@ -270,7 +273,11 @@ def test_dvc_compares_runs_by_numbers_only(project):
     shown = json.loads(run(root, "dvc", "metrics", "show", "--json", stdout_only=True))
     (workspace,) = shown.values()  # keyed "" before the first commit, "workspace" after
     files = workspace["data"]
-    assert set(files) == {"reports/demo_balanced/eval/metrics.json", "reports/demo_balanced/thresholds/thresholds.json"}
+    assert set(files) == {
+        "reports/demo_balanced/eval/metrics.json",
+        "reports/demo_balanced/thresholds/thresholds.json",
+        "reports/demo_balanced/champion/champion.json",
+    }
     not_numbers = {
         f"{path}:{key}": value
         for path, file in files.items()

@@ -220,7 +220,7 @@ def test_the_bundle_records_the_verdict_of_its_own_checkpoint_only(tmp_path):
     # a report about another checkpoint neither gates nor describes this one
     provenance = run_dir / "eval" / "champion" / "champion.provenance.json"
     record = json.loads(provenance.read_text())
-    record["challenger"]["checkpoint_sha256"] = "0" * 64
+    record["challenger_from"]["checkpoint_sha256"] = "0" * 64
     provenance.write_text(json.dumps(record))
     out = run(compose("export", [f"paths.root_dir={tmp_path}", f"panel_size={PANEL}", f"out_dir={tmp_path / 'b'}"]))
     assert json.loads((out / "champion.json").read_text())["compared"] is False

@@ -81,6 +81,20 @@ def evaluation_lines(eval_dir: Path) -> list[str]:
     ]
 
 
+def champion_lines(champion_dir: Path) -> list[str]:
+    """The trained model beside the deployed one on the same eval frames, and the verdict
+    (champion.json and its provenance, written by the champion stage)."""
+    from obstacles.champion import wording
+
+    report_file = champion_dir / "champion.json"
+    if not report_file.is_file():
+        return [f"champion vs challenger: no {report_file} (dvc repro champion)"]
+    report = json.loads(report_file.read_text())
+    provenance = json.loads((champion_dir / "champion.provenance.json").read_text())
+    first, *rest = wording.summary(report, provenance)
+    return [f"is the new model better than the deployed one? {first}", *rest]
+
+
 def threshold_lines(thresholds_dir: Path) -> list[str]:
     """The deployed pair, what it guarantees and where more labels would help (thresholds.json)."""
     from obstacles.thresholds import wording
@@ -135,6 +149,7 @@ def demo_summary(root: Path, name: str, sites: list[str]) -> str:
         *weights_lines(root / "datasets" / f"{name}_weights"),
         *training_lines(run),
         *evaluation_lines(reports / "eval"),
+        *champion_lines(reports / "champion"),
         *threshold_lines(reports / "thresholds"),
         "where to look",
         f"  dataset      datasets/{name}/manifest.csv; as the field's folders: python -m obstacles.commands.folder_view "
@@ -143,6 +158,7 @@ def demo_summary(root: Path, name: str, sites: list[str]) -> str:
         f"  training     {run.relative_to(root)}/ (curves.png, samples.png, checkpoints/)",
         f"  evaluation   reports/{name}/eval/figures/ (confusion_t*.png, roc_pr.png), "
         f"galleries/t*/index.html (false negatives and positives)",
+        f"  champion     reports/{name}/champion/champion.json, roc_overlay.png, per_site.csv (vs the deployed score)",
         f"  thresholds   reports/{name}/thresholds/thresholds.json, risk_coverage.png, per_site_thresholds.csv",
         "  dvc          dvc metrics show; dvc plots show (writes dvc_plots/index.html); dvc dag",
         f"  ship it      python -m obstacles.commands.export ckpt_path={run.relative_to(root)} "

@@ -67,7 +67,7 @@ class GroupComparison:
 
     def words(self) -> dict:
         n = self.numbers_["n"]
-        return {"verdict": self.verdict, "verdict_in_words": verdict_in_words(self.verdict, n, self.reason)}
+        return {"verdict_name": self.verdict, "verdict_in_words": verdict_in_words(self.verdict, n, self.reason)}
 
 
 def _dropped_none(tree):

@@ -192,17 +192,17 @@ def run_comparison(
     report = {**overall.numbers(), "per_site": {group.name: group.numbers() for group in sites}}
     record = evaluation_record(sources.challenger, sources.provenance_file)
     champion_name = "deployed model (recorded score)" if champion_origin["kind"] == DEPLOYED else CHAMPION
-    provenance = {
-        CHALLENGER: {
+    provenance = {  # no key of champion.json's: `dvc metrics` readers tell the two files apart by key
+        "challenger_from": {
             "predictions": str(sources.challenger),
             "predictions_sha256": file_sha256(sources.challenger),
             **{key: record.get(key) for key in ("checkpoint", "checkpoint_sha256", "run_dir", "dataset")},
             "manifest_sha256": record.get("manifest_sha256"),
         },
-        CHAMPION: champion_origin,
+        "champion_from": champion_origin,
         "test": TEST_DESCRIPTION,
         **overall.words(),
-        "per_site": {group.name: group.words() for group in sites},
+        "per_site_verdicts": {group.name: group.words() for group in sites},
         "settings": {
             "alpha": settings.alpha,
             "power": settings.power,

@@ -41,14 +41,14 @@ def _coverage(report: dict, pair: str) -> str:
 def summary(report: dict, provenance: dict) -> list[str]:
     """The comparison's lines: both models side by side on the same frames, the verdict, the frames
     a difference of this size would need, and each site's verdict."""
-    champion = provenance.get("champion", {})
+    champion = provenance.get("champion_from", {})
     name = "the deployed model (recorded score)" if champion.get("kind") == "deployed" else champion.get("source")
     left_out = report.get("n_left_out", 0)
     lines = [
         f"champion vs challenger, paired on {report['n']} eval frames; champion: {name}"
         + (f" ({left_out} challenger frame(s) without a champion score left out of the pairing)" if left_out else ""),
         f"  {figures(report)}",
-        f"  verdict: {provenance.get('verdict_in_words', provenance.get('verdict'))}",
+        f"  verdict: {provenance.get('verdict_in_words')}",
     ]
     for role in ("challenger", "champion"):
         if "average_precision" in report[role]:
@@ -62,7 +62,7 @@ def summary(report: dict, provenance: dict) -> list[str]:
             f"  about {report['frames_needed']} eval frames would show a difference of this size "
             f"(two-sided alpha {report['alpha']:g}, power {report['power']:g})"
         )
-    sites = provenance.get("per_site") or {}
+    sites = provenance.get("per_site_verdicts") or {}
     if sites:
         lines.append(
             "  per site (per_site.csv): "

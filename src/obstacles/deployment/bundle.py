@@ -237,7 +237,7 @@ def _compared_checkpoint(report: Path) -> str | None:
     path = report.parent / CHAMPION_PROVENANCE
     if not path.is_file():
         return None
-    return (json.loads(path.read_text()).get("challenger") or {}).get("checkpoint_sha256")
+    return (json.loads(path.read_text()).get("challenger_from") or {}).get("checkpoint_sha256")
 
 
 def champion_source(
@@ -279,7 +279,7 @@ def champion_record(source: Path | None) -> dict:
         "testable": report.get("testable"),
         "verdict_in_words": words.get("verdict_in_words", "see the report"),
         "figures": champion_wording.figures(report),
-        "champion": words.get("champion"),
+        "champion": words.get("champion_from"),
         "source": str(source),
         "report": report,
     }
