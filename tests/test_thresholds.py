@@ -760,3 +760,32 @@ def test_cli_reads_provenance_from_an_evaluation_written_before_metrics_json_hel
     provenance = json.loads((run_dir / "thresholds.provenance.json").read_text())
     assert provenance["checkpoint"] == "old.ckpt" and provenance["manifest_sha256"] == "cd34"
     assert "wandb" not in provenance, "nothing logged"
+
+
+def test_repeated_frames_are_refused_so_the_certificate_counts_distinct_frames(tmp_path):
+    """Issue 21 item 2: 99 frames concatenated ten times "certified" a lower threshold over 990 frames."""
+    table = write_predictions(tmp_path / "one.csv", n=99, seed=3)
+    inflated = tmp_path / "run" / "predictions.csv"
+    inflated.parent.mkdir()
+    pd.concat([table] * 10).to_csv(inflated, index=False)
+    settings = {"max_missed": 0.01, "max_false_alarm": 0.05, "confidence": 0.95}
+    repeated = find_thresholds(pd.concat([table] * 10)["score"], pd.concat([table] * 10)["label"], **settings)
+    assert repeated.n == 990 and repeated.lower > 0, "the inflated file would certify a lower threshold"
+    with pytest.raises(ValueError, match=re.escape(f"{inflated}:101: frame 'eval/img_0.jpg' is listed 10 times")):
+        read_predictions(inflated)
+    done = run_cli(tmp_path, f"predictions={inflated}", "wandb.enabled=false", "sweep.max_missed=[0.05]")
+    assert done.returncode != 0
+    assert (
+        "(lines 2, 101, 200, 299, 398, ...); 891 repeated row(s) in all, 99 distinct frames in 990 rows" in done.stderr
+    )
+    assert not (inflated.parent / "thresholds.json").exists()
+    alone = find_thresholds(table["score"], table["label"], **settings)
+    assert alone.n == 99 and alone.lower < 0, "the real 99 frames certify nothing on the obstacle side"
+
+
+@pytest.mark.parametrize("spelling", ["./eval/a.jpg", "eval//a.jpg", "eval/x/../a.jpg", "eval\\a.jpg"])
+def test_a_frame_spelled_two_ways_is_one_frame(tmp_path, spelling):
+    path = tmp_path / "predictions.csv"
+    path.write_text(f"path,site,label,score\n{GOOD_ROWS}{spelling},office,obstacle,0.8\n")
+    with pytest.raises(ValueError, match=re.escape(f"{path}:4: frame 'eval/a.jpg' is listed 2 times (lines 2, 4)")):
+        read_predictions(path)

@@ -4,23 +4,31 @@ file and line: a bad row must be found in an editor, not guessed from a pandas t
 from __future__ import annotations
 
 import io
+import posixpath
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from obstacles.io.tables import TableError, data_line, read_utf8
+from obstacles.io.tables import TableError, csv_rows, data_line, read_utf8
 from obstacles.labels import NO_OBSTACLE, OBSTACLE, to_is_obstacle
 
 PREDICTION_COLUMNS = ("path", "site", "label", "score")
 SCORE_RANGE = (0.0, 1.0)  # a probability: the classifier's sigmoid output
+# a path spelled differently but naming the same file (`./a.jpg`, `a//b.jpg`, `a/../a.jpg`, `a\\b.jpg`)
+UNNORMALISED_PATH = r"//|\\|(?:^|/)\.\.?(?:/|$)"
+REPEAT_LINES_SHOWN = 5  # the first repeat's lines named in the error (the count says the rest)
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
     """The predictions table, scores as float64 in [0, 1] and labels as written (all validated).
 
     Empty files, missing columns, a second header line, scores that are not numbers or fall
-    outside [0, 1], and unknown labels are each a TableError naming the file and line.
+    outside [0, 1], unknown labels, and a frame listed twice are each a TableError naming the file
+    and line. Every figure computed from the table (the thresholds' counts and their binomial bounds,
+    the champion's paired tests) takes one row as one independent frame: a file concatenated ten
+    times would "certify" over ten times the frames it holds, so a repeated path is refused, not
+    dropped (which copy is the right one is the user's call).
     """
     path = Path(path)
     if not path.is_file():
@@ -40,6 +48,7 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
     where = lambda record: f"{path}:{data_line(text, int(record))}"  # noqa: E731 (only on the error path)
     _check_scores(table, where)
     _check_labels(table["label"], where)
+    _check_distinct_frames(table["path"], path, text)
     table["score"] = table["score"].astype(np.float64)
     return table
 
@@ -74,3 +83,35 @@ def _check_labels(labels: pd.Series, where) -> None:
             raise TableError(
                 f"{where(record)}: unknown label {value!r}; expected {OBSTACLE} or {NO_OBSTACLE} (or 1/0, true/false)"
             ) from None
+
+
+def frame_keys(paths: pd.Series) -> pd.Series:
+    """One key per file: the path normalised (``./a.jpg``, ``a//b.jpg``, ``a\\b.jpg`` are the same
+    frame as ``a.jpg``, ``a/b.jpg``); only the rows that need it are rewritten (10^7 rows stay fast)."""
+    keys = paths.astype(str)
+    odd = keys.str.contains(UNNORMALISED_PATH, regex=True).to_numpy()
+    if odd.any():
+        keys = keys.copy()
+        keys[odd] = [posixpath.normpath(p.replace("\\", "/")) for p in keys[odd]]
+    return keys
+
+
+def _check_distinct_frames(paths: pd.Series, path: Path, text: str) -> None:
+    keys = frame_keys(paths)
+    repeated = keys.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    first = int(np.flatnonzero(keys.duplicated(keep="first").to_numpy())[0])
+    records = np.flatnonzero((keys == keys.iat[first]).to_numpy())
+    rows = csv_rows(text)
+    lines = [rows[int(r) + 1][0] for r in records]
+    shown = ", ".join(str(line) for line in lines[:REPEAT_LINES_SHOWN]) + (
+        ", ..." if len(lines) > REPEAT_LINES_SHOWN else ""
+    )
+    extra = int(keys.duplicated(keep="first").sum())
+    raise TableError(
+        f"{path}:{lines[1]}: frame {paths.iat[int(records[0])]!r} is listed {len(lines)} times (lines {shown}); "
+        f"{extra} repeated row(s) in all, {keys.nunique()} distinct frames in {len(keys)} rows. Every count "
+        "and bound takes one row as one frame, so repeats would overstate what the file shows: "
+        "keep one row per frame (two predictions files joined?)"
+    )
