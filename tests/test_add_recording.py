@@ -127,3 +127,31 @@ def test_a_batch_with_broken_images_goes_through_triage_and_picks_with_no_hand_e
     picks = pd.read_csv(mask_train.run(cfg))
     assert list(picks.loc[picks["label"] == "obstacle", "image"]) == [f"{stem(2)}.jpg"]
     assert label_file.read_bytes() == labels_before, "the label file is never modified"
+
+
+def test_links_leaving_the_source_are_refused_each_named_and_nothing_is_copied(project, source, tmp_path, rng):
+    """Issue 21 item 1: a link to a system file, a link to an image outside the recording and a
+    linked folder were copied into data/ (then the DVC cache and S3) as the recording's own files."""
+    outside = tmp_path / "elsewhere"
+    write_frame(outside, "foreign", 0.9, triplet(rng))
+    (outside / "home").mkdir()
+    (outside / "home" / "credentials").write_text("aws_secret_access_key=...")
+    secret = outside / "passwd"
+    secret.write_text("root:x:0:0::/root:/bin/bash\n")
+    images = source / "images"
+    (images / "x.jpg").symlink_to(secret)
+    (images / "foreign.jpg").symlink_to(outside / "images" / "foreign.jpg")
+    (source / "json" / "home").symlink_to(outside / "home", target_is_directory=True)
+    (images / "inside.jpg").symlink_to(images / f"{stem(0)}.jpg")  # stays inside: copied as a file
+    before = tree_digest(source)
+    with pytest.raises(ValueError, match="3 symbolic link\\(s\\) refused, nothing copied") as refused:
+        add_recording.run(cfg_for(project, source))
+    message = str(refused.value)
+    for name in ("images/x.jpg", "images/foreign.jpg", "json/home"):
+        assert f"{name} -> {outside}" in message and "leaves the recording" in message
+    assert "inside.jpg" not in message
+    assert tree_digest(source) == before
+    recordings = project / "data" / "recordings"
+    assert not recordings.exists() or list(recordings.iterdir()) == []
+    assert not (project / "labels" / f"{SITE}.csv").exists()
+    assert SITE not in (project / "conf" / "sites.yaml").read_text()

@@ -156,3 +156,33 @@ def test_read_rows_names_a_missing_column_and_a_short_row(tmp_path):
     with pytest.raises(ManifestError, match="t.csv:4: expected 2 fields"):
         read_rows(table, ("image", "path"))
     assert check_relative("datasets/s/no_mask_train/obstacle/caf\u00e9 #1 %20.jpg", "here").endswith("%20.jpg")
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_an_in_project_link_that_points_outside_is_refused_by_every_reader(lineage, kind):
+    """Issue 21 item 1: a manifest path that is (or lies under) a symbolic link leaving the project
+    passed check_relative, and folder_view linked the outside file into views/."""
+    secret = lineage.parent / f"secret_{kind}"
+    secret.mkdir(exist_ok=True)
+    (secret / "credentials.jpg").write_bytes(b"aws_secret_access_key=...")
+    index = lineage / "datasets" / SITE / "src" / "index.csv"
+    table = pd.read_csv(index)
+    link = lineage / "data" / "recordings" / SITE / "images" / ("leak.jpg" if kind == "file" else "leak")
+    link.symlink_to(secret / "credentials.jpg" if kind == "file" else secret)
+    relative = link.relative_to(lineage).as_posix() + ("" if kind == "file" else "/credentials.jpg")
+    assert check_relative(relative, "here") == relative, "the string alone stays inside"
+    table.loc[2, "path"] = relative
+    table.to_csv(index, index=False)
+    with pytest.raises(
+        ManifestError, match=rf"index.csv:4: path '{relative}' is a symbolic link .* leaves the project"
+    ):
+        folder_view.run(view_cfg(lineage, "src"))
+    assert not (lineage / "views").exists()
+    with pytest.raises(ManifestError, match="leaves the project"):
+        check_relative(relative, "here", lineage)
+    manifest = lineage / "datasets" / "demo_balanced" / "manifest.csv"
+    lines = manifest.read_text().splitlines()
+    lines[3] = relative + lines[3][lines[3].index(",") :]
+    manifest.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ManifestError, match="leaves the project"):
+        read_manifest(manifest, lineage)  # training and evaluation open images through it

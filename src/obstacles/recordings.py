@@ -6,6 +6,7 @@ command `python -m obstacles.commands.add_recording` then versions it with `dvc 
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,38 @@ class AddedRecording:
         return {label: sum(r[1] == label for r in self.rows) for label in (OBSTACLE, NO_OBSTACLE, SKIP)}
 
 
+class RecordingLinkError(ValueError):
+    """A local recording holding links that leave it (or loop, or lead nowhere): nothing is copied."""
+
+
+def bad_links(folder: Path, subfolders: tuple[str, ...] = (IMAGES_DIR, JSON_DIR)) -> list[str]:
+    """`<link> -> <target>: why` for every symbolic link in `folder`'s subfolders (and each
+    subfolder itself) that a copy must not follow: one leaving the folder (a file or a whole folder
+    from elsewhere, credentials included, would otherwise land in data/, the DVC cache and the S3
+    remote under the recording's name), one to nothing, and a folder link to its own ancestor (the
+    copy would never end). Links that stay inside are copied as the files they name. Checked before
+    anything is copied: an after-the-fact check on the copy sees plain files only."""
+    top = Path(os.path.realpath(folder))
+    links = [folder / sub for sub in subfolders if (folder / sub).is_symlink()]
+    for sub in subfolders:
+        for here, dirs, files in os.walk(folder / sub, followlinks=False):
+            links.extend(Path(here) / name for name in sorted(dirs + files) if (Path(here) / name).is_symlink())
+    found = []
+    for link in links:
+        target = Path(os.path.realpath(link))
+        shown = f"{link.relative_to(folder)} -> {os.readlink(link)}"
+        if not inside(target, top):
+            found.append(f"{shown}: a link that leaves the recording")
+        elif not target.exists():
+            found.append(f"{shown}: a link to nothing")
+        elif target.is_dir() and inside(link.parent, target):
+            found.append(f"{shown}: a folder link to its own parent (a loop)")
+    return found
+
+
 def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
-    """Copy images/ and json/ of a local folder or an S3 prefix into target (never touching the source)."""
+    """Copy images/ and json/ of a local folder or an S3 prefix into target (never touching the
+    source). A local folder with links that leave it is refused, each named, before any copy."""
     if source.startswith("s3://"):
         import s3fs
 
@@ -58,6 +89,13 @@ def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
         for sub in (IMAGES_DIR, JSON_DIR):
             if not (folder / sub).is_dir():
                 raise FileNotFoundError(f"{folder} has no {sub}/ folder: not a recording")
+        links = bad_links(folder)
+        if links:
+            raise RecordingLinkError(
+                f"{folder}: {len(links)} symbolic link(s) refused, nothing copied (copy the files they "
+                "name into the recording, or leave them out):\n  " + "\n  ".join(links)
+            )
+        for sub in (IMAGES_DIR, JSON_DIR):
             shutil.copytree(folder / sub, target / sub, symlinks=False)
     escaped = [p for p in target.rglob("*") if not inside(p, target)]
     if escaped:

@@ -108,7 +108,7 @@ def write_view(view: View, manifest: Path, final: Path, root: Path) -> int:
     for line, row in read_rows(manifest, view.columns):
         for parts, source in view.entries(row):
             check_parts(parts, f"{manifest}:{line}")
-            jobs.append((resolve(root, source), parts))
+            jobs.append((resolve(root, source, f"{manifest}:{line}"), parts))
             folders.add(parts[:-1])
     missing = [source for source, _ in jobs if not Path(source).is_file()]
     if missing:

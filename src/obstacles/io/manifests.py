@@ -4,6 +4,7 @@ that would leave the project, a missing column or a malformed row is named with 
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -28,8 +29,10 @@ def project_relative(path: str | Path, root: str | Path) -> str:
     return relative
 
 
-def check_relative(relative: str, where: str) -> str:
-    """A path inside the project, as stored: refused when absolute or climbing out with `..`."""
+def check_relative(relative: str, where: str, root: str | Path | None = None) -> str:
+    """A path inside the project, as stored: refused when absolute or climbing out with `..`; with
+    `root`, also when a symbolic link on the way (a file or a folder inside the project) points out
+    of it, since every reader then opens, hashes, trains on or links the outside file as ours."""
     if not relative:
         raise ManifestError(f"{where}: empty path")
     if (
@@ -39,7 +42,20 @@ def check_relative(relative: str, where: str) -> str:
         or ".." in PurePosixPath(relative.replace("\\", "/")).parts
     ):
         raise ManifestError(f"{where}: path {relative!r} leaves the project (absolute, or with '..')")
+    if root is not None:
+        real = os.path.realpath(os.path.join(os.fspath(root), relative))
+        top = _real_root(os.fspath(root))
+        if os.path.commonpath([real, top]) != top:
+            raise ManifestError(
+                f"{where}: path {relative!r} is a symbolic link (or lies under one) that leaves the project, "
+                f"to {real}; copy the file into the project instead"
+            )
     return relative
+
+
+@functools.lru_cache(maxsize=8)
+def _real_root(root: str) -> str:
+    return os.path.realpath(root)
 
 
 def read_rows(path: str | Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -66,6 +82,8 @@ def read_rows(path: str | Path, columns: tuple[str, ...]) -> list[tuple[int, dic
     return records
 
 
-def resolve(root: str | Path, relative: str) -> str:
-    """The file a checked manifest path names, under the project root."""
+def resolve(root: str | Path, relative: str, where: str | None = None) -> str:
+    """The file a manifest path names, under the project root; refused (naming `where`, else the
+    path) when it is a link leaving the project. Every reader opens images through here."""
+    check_relative(relative, where or relative, root)
     return os.path.join(os.fspath(root), relative)

@@ -82,14 +82,14 @@ class Unmask:
 def plan(picks: Path, root: Path, suffix: str) -> list[tuple[str, list[Target]]]:
     """Per picked source image, the pairs to write: into its class folder and/or reversed into the opposite label."""
     jobs = []
-    for _, pick in read_rows(picks, MASK_TRAIN_COLUMNS):
+    for line, pick in read_rows(picks, MASK_TRAIN_COLUMNS):
         stem = os.path.splitext(pick["image"])[0]
         targets = []
         if pick["label"] != SKIP:
             targets.append((pick["label"], f"{stem}{PAIR_SUFFIX}", False, pick[DEPLOYED_SCORE]))
         if pick["opposite_label"]:
             targets.append((pick["opposite_label"], f"{stem}{suffix}{PAIR_SUFFIX}", True, ""))
-        jobs.append((resolve(root, pick["path"]), targets))
+        jobs.append((resolve(root, pick["path"], f"{picks}:{line}"), targets))
     return jobs
 
 
