@@ -182,3 +182,51 @@ def test_image_the_decoder_rejects_is_named_where_pixels_are_decoded(tmp_path, r
         assert sorted(p.stem for p in (out / "obstacle").iterdir()) == [stem(i) for i in range(3)]
         assert list(read_histograms(out / HISTOGRAMS_NAME)["image"]) == [f"{stem(i)}.jpg" for i in range(3)]
     assert tree_digest(rec) == before, "inputs must never be modified"
+
+
+def claimed_size(data: bytes, width: int, height: int) -> bytes:
+    """The same JPEG bytes with a start-of-frame header claiming another size (an image bomb's trick)."""
+    start = data.index(b"\xff\xc0") + 5  # marker, length (2), precision (1), then height and width
+    return data[:start] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[start + 4 :]
+
+
+def test_image_bombs_and_odd_panels_are_refused_from_the_header_by_triage(tmp_path, rng):
+    """Issue 21 item 3: a tiny JPEG claiming 60000x30000 passed triage (then cost GBs to decode);
+    panels that are not square (600x201) or one pixel wide (a 3x1 image) passed silently."""
+    rec = tmp_path / "data" / "recordings" / SITE
+    good = [stem(i) for i in range(3)]
+    for name in good:
+        write_frame(rec, name, 0.9, triplet(rng))
+    small = encode_jpeg(np.zeros((16, 48, 3), dtype=np.uint8), 95)
+    hostile = {
+        "bomb_wide": claimed_size(small, 60000, 30000),
+        "bomb_square_panels": claimed_size(small, 3 * 20000, 20000),
+        "not_square": encode_jpeg(rng.integers(0, 256, (201, 600, 3), dtype=np.uint8), 95),
+        "one_pixel_panels": encode_jpeg(rng.integers(0, 256, (1, 3, 3), dtype=np.uint8), 95),
+    }
+    for name, data in hostile.items():
+        write_frame(rec, name, 0.9, data)
+    assert len(hostile["bomb_wide"]) < 1000
+    assert validate_image(hostile["bomb_wide"], 1) == (60000, 30000), "the header alone passes (no limits)"
+    out = src.run(pipeline_cfg(tmp_path, SITE))
+    found = reasons(out / "bad_inputs.csv")
+    assert set(found) == set(hostile)
+    assert "header claims 60000x30000 = 1800000000 pixels, over the limit of" in found["bomb_wide"]
+    assert "recording.max_pixels" in found["bomb_square_panels"]
+    assert found["not_square"] == "panels are 200x201 (600x201 in 3), not square"
+    assert "under recording.min_panel_px" in found["one_pixel_panels"]
+    with (out / "index.csv").open() as handle:
+        assert [row["image"] for row in csv.DictReader(handle)] == [f"{name}.jpg" for name in good]
+    with pytest.raises(BadImage, match="over the limit of 1000"):
+        decode_image(hostile["bomb_wide"], max_pixels=1000)  # refused before a pixel is decoded
+
+
+def test_an_image_too_large_to_decode_is_named_not_a_crash(tmp_path, rng, monkeypatch):
+    def out_of_memory(data):
+        raise MemoryError("Unable to allocate 10.1 GiB for an array with shape (60000, 60000, 3)")
+
+    monkeypatch.setattr(no_mask_train, "decode_image", out_of_memory)
+    source = tmp_path / "bomb.jpg"
+    source.write_bytes(triplet(rng))
+    result = no_mask_train.Unmask(3, 95, str(tmp_path))((str(source), [("obstacle", "bomb.jpg", False, "")]))
+    assert result.startswith("too large to decode (MemoryError: Unable to allocate 10.1 GiB")

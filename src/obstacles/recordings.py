@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from obstacles.io.bad_inputs import BadInputs
+from obstacles.io.images import ImageLimits
 from obstacles.io.outputs import atomic_dir, inside, write_csv
 from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
 from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs
@@ -26,6 +27,7 @@ class Triage:
     score_field: str
     panels: int
     cutoffs: TriageCutoffs
+    limits: ImageLimits
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def prefill_labels(recording: Path, triage: Triage) -> tuple[list[tuple], BadInp
     """Label rows from the deployed score (the reviewer starts from the model's opinion), for the
     frames triage will keep: a file it rejects gets no row, so `dvc repro` needs no hand edit."""
     bad = BadInputs("skip", root=recording)
-    frames = scan_recording(recording, triage.score_field, int(triage.panels), bad)
+    frames = scan_recording(recording, triage.score_field, int(triage.panels), bad, triage.limits)
     return [(frame.name, triage.cutoffs.prefill_label(frame.score), "") for frame in frames], bad
 
 

@@ -1,8 +1,9 @@
 """Decoding, validating and encoding side-by-side panel images.
 
 Two lines of defence, so that no image is decoded only to be checked:
-- `validate_image` checks what needs no pixels: the header parses, the width splits into the
-  panels, the file is complete (a JPEG's end-of-image marker follows its last scan; a PNG's
+- `validate_image` checks what needs no pixels: the header parses, its width x height is within
+  the configured pixel limit (a 639-byte JPEG may claim 60000x30000, 5.4 GB once decoded), the
+  width splits into square panels of a usable size, the file is complete (a JPEG's end-of-image marker follows its last scan; a PNG's
   chunks and checksums are intact). Triage runs it on every recorded image.
 - `decode_image` raises BadImage for anything the decoder rejects deeper in the data; the stages
   that need pixels report those as bad inputs, so a corrupt image is still named, never used.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import io
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -34,6 +36,32 @@ JPEG_SUBSAMPLING = "420"  # 4:2:0 chroma, the libjpeg and OpenCV default for col
 
 class BadImage(ValueError):
     """An image file that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a recorded image may be, read from its header before a pixel is decoded
+    (conf/pipeline.yaml `recording`): a header is a claim anyone can write, and decoding believes it."""
+
+    max_pixels: int  # width x height of the whole image
+    min_panel_px: int  # a panel smaller than this holds no scene (a 3x1 image has 1x1 panels)
+
+    @classmethod
+    def from_config(cls, recording) -> ImageLimits:
+        return cls(int(recording.max_pixels), int(recording.min_panel_px))
+
+    def check(self, width: int, height: int, n_panels: int) -> None:
+        """BadImage unless the size is within the pixel limit and splits into square, large enough panels."""
+        if width * height > self.max_pixels:
+            raise BadImage(
+                f"header claims {width}x{height} = {width * height} pixels, over the limit of {self.max_pixels} "
+                "(recording.max_pixels): an image bomb or a damaged header; not decoded"
+            )
+        panel = check_panels(width, height, n_panels)
+        if panel != height:
+            raise BadImage(f"panels are {panel}x{height} ({width}x{height} in {n_panels}), not square")
+        if panel < self.min_panel_px:
+            raise BadImage(f"panels of {panel}x{height} px are under recording.min_panel_px={self.min_panel_px}")
 
 
 def check_panels(width: int, height: int, n_panels: int) -> int:
@@ -63,13 +91,16 @@ def _decoding(data: bytes) -> Iterator[Image.Image]:
         raise BadImage(f"corrupt or truncated image ({exc})") from None
 
 
-def validate_image(data: bytes, n_panels: int) -> tuple[int, int]:
-    """(width, height) of a complete image file with n_panels equal panels; BadImage otherwise."""
+def validate_image(data: bytes, n_panels: int, limits: ImageLimits | None = None) -> tuple[int, int]:
+    """(width, height) of a complete image file with n_panels equal panels (square and within
+    `limits`, checked from the header before any data is read further); BadImage otherwise."""
     if data.startswith(JPEG_START):
-        size = _jpeg_size(data)
+        size = _jpeg_size(data, limits, n_panels)
     else:
         with _decoding(data) as image:
             size = image.size
+            if limits is not None:
+                limits.check(size[0], size[1], n_panels)
             if image.format == "PNG":
                 image.verify()  # every chunk present with a matching checksum, without inflating pixels
             else:
@@ -78,10 +109,11 @@ def validate_image(data: bytes, n_panels: int) -> tuple[int, int]:
     return size
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from the header; the file must also end its last scan."""
-    with _jpeg_errors():
-        height, width, _, _ = simplejpeg.decode_jpeg_header(data, strict=True)
+def _jpeg_size(data: bytes, limits: ImageLimits | None = None, n_panels: int = 1) -> tuple[int, int]:
+    """(width, height) from the header (within `limits`); the file must also end its last scan."""
+    width, height = _jpeg_header_size(data)
+    if limits is not None:
+        limits.check(width, height, n_panels)
     if data.rfind(JPEG_END) < data.rfind(JPEG_SCAN):  # neither can occur inside coded data
         raise BadImage("corrupt or truncated image (no end-of-image marker after the last scan)")
     return width, height
@@ -95,16 +127,32 @@ def _jpeg_errors() -> Iterator[None]:
         raise BadImage(f"corrupt or truncated image ({exc})") from None
 
 
-def decode_image(source: str | Path | bytes) -> np.ndarray:
-    """Full-resolution RGB uint8 array (H, W, 3) from a path or encoded bytes; BadImage if unusable."""
+def decode_image(source: str | Path | bytes, max_pixels: int | None = None) -> np.ndarray:
+    """Full-resolution RGB uint8 array (H, W, 3) from a path or encoded bytes; BadImage if unusable,
+    or (with `max_pixels`) if its header claims more pixels, before any is decoded."""
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source
     try:
         if data.startswith(JPEG_START):
+            if max_pixels is not None:
+                _check_pixels(*_jpeg_header_size(data), max_pixels)
             return _decode_jpeg(data)
         with _decoding(data) as image:
+            if max_pixels is not None:
+                _check_pixels(*image.size, max_pixels)
             return np.array(image if image.mode == "RGB" else image.convert("RGB"))  # writable
     except BadImage as exc:
         raise BadImage(f"{source}: {exc}" if isinstance(source, (str, Path)) else str(exc)) from None
+
+
+def _jpeg_header_size(data: bytes) -> tuple[int, int]:
+    with _jpeg_errors():
+        height, width, _, _ = simplejpeg.decode_jpeg_header(data, strict=True)
+    return width, height
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise BadImage(f"header claims {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
 
 
 def _decode_jpeg(data: bytes) -> np.ndarray:

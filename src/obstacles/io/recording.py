@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from obstacles.io.bad_inputs import BadInputs
-from obstacles.io.images import IMAGE_SUFFIXES, BadImage, validate_image
+from obstacles.io.images import IMAGE_SUFFIXES, BadImage, ImageLimits, validate_image
 
 IMAGES_DIR = "images"
 JSON_DIR = "json"
@@ -57,7 +57,9 @@ class BadFrame(ValueError):
         self.file = file
 
 
-def check_frame(image: str, score_file: str, score_field: str, panels: int) -> tuple[float, str]:
+def check_frame(
+    image: str, score_file: str, score_field: str, panels: int, limits: ImageLimits | None = None
+) -> tuple[float, str]:
     """The frame's deployed score and the image's sha256, once its JSON and its image's structure
     pass (what triage keeps; the hash comes from the bytes the check reads anyway).
 
@@ -71,7 +73,7 @@ def check_frame(image: str, score_file: str, score_field: str, panels: int) -> t
     try:
         with open(image, "rb") as handle:
             data = handle.read()
-        validate_image(data, panels)
+        validate_image(data, panels, limits)
     except BadImage as exc:
         raise BadFrame(image, str(exc)) from None
     return score, hashlib.sha256(data).hexdigest()
@@ -117,13 +119,17 @@ def _sorted_entries(folder: Path) -> list[os.DirEntry]:
         return sorted(entries, key=lambda entry: entry.name)
 
 
-def scan_recording(folder: Path, score_field: str, panels: int, bad: BadInputs) -> list[Frame]:
+def scan_recording(
+    folder: Path, score_field: str, panels: int, bad: BadInputs, limits: ImageLimits | None = None
+) -> list[Frame]:
     """The frames triage keeps, sorted by name; every other file goes to `bad` with its reason."""
     frames = []
     for image, score_file in pair_files(folder, bad):
         try:
             frames.append(
-                Frame(os.path.basename(image), Path(image), *check_frame(image, score_file, score_field, panels))
+                Frame(
+                    os.path.basename(image), Path(image), *check_frame(image, score_file, score_field, panels, limits)
+                )
             )
         except BadFrame as exc:
             bad.add(exc.file, str(exc))

@@ -69,6 +69,8 @@ class Unmask:
             image = decode_image(Path(source).read_bytes())  # bytes: the reason comes without the path
         except BadImage as exc:
             return str(exc)
+        except MemoryError as exc:  # triage bounds the pixel count from the header; never a nameless crash
+            return f"too large to decode ({type(exc).__name__}: {exc})"
         hashes = []
         for label, name, reverse, _ in targets:
             data = encode_jpeg(to_pair(image, self.panels, reverse), self.quality)

@@ -10,6 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from obstacles.config import entry_point
+from obstacles.io.images import ImageLimits
 from obstacles.io.manifests import project_relative
 from obstacles.io.outputs import atomic_dir, write_csv
 from obstacles.io.parallel import parallel_map
@@ -26,6 +27,7 @@ class Triage:
     nranges: int
     panels: int
     score_field: str
+    limits: ImageLimits  # from the header, before any pixel is decoded
 
     def place(self, score: float) -> tuple[str, str]:
         """(class folder, band) of a score."""
@@ -36,7 +38,7 @@ class Triage:
         """(score, sha256) of a good frame; else (bad file, why)."""
         image, score_file = files
         try:
-            return check_frame(image, score_file, self.score_field, self.panels)
+            return check_frame(image, score_file, self.score_field, self.panels, self.limits)
         except BadFrame as exc:
             return exc.file, str(exc)
 
@@ -52,6 +54,7 @@ def run(cfg: DictConfig) -> Path:
         int(cfg.src.nranges),
         int(cfg.recording.panels),
         str(cfg.recording.score_field),
+        ImageLimits.from_config(cfg.recording),
     )
     images = project_relative(recording / "images", root)
     rows = []
