@@ -1,4 +1,4 @@
-"""Backbones by name (timm + field_cnn), local weights, outputs and features."""
+"""Backbones by name (timm + field_cnn), how the frames meet (fusion), local weights, outputs and features."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import pytest
 import timm
 import torch
 
+from obstacles.checkpoints import build_model
 from obstacles.models import FieldCNN, ObstacleClassifier, create_backbone
+from obstacles.models.networks import EarlyFusion, SiameseNetwork, signed_difference
 
 
 def test_field_cnn_is_in_timm_registry_and_matches_the_field_design():
@@ -46,9 +48,68 @@ def test_local_weights_file_loads_and_mismatch_is_explained(tmp_path):
     path = tmp_path / "field.pt"
     torch.save(source.state_dict(), path)
     loaded = ObstacleClassifier("field_cnn", in_chans=6, weights_path=path)
-    assert torch.equal(loaded.backbone.fc.weight, source.fc.weight)
+    assert torch.equal(loaded.backbone.network.fc.weight, source.fc.weight)
     mismatch = r"does not fit FieldCNN.*features.0.0.weight \(16, 6, 3, 3\) vs \(16, 7, 3, 3\)"
     with pytest.raises(ValueError, match=mismatch):
         ObstacleClassifier("field_cnn", in_chans=7, weights_path=path)
     with pytest.raises(FileNotFoundError, match="no file at"):
         ObstacleClassifier("field_cnn", weights_path=tmp_path / "missing.pt")
+
+
+def test_signed_difference_channels_are_current_minus_reference():
+    images = torch.rand(2, 7, 32, 32)
+    difference = signed_difference(images)
+    assert torch.equal(difference, images[:, 3:6] - images[:, :3])
+    model = ObstacleClassifier("field_cnn", in_chans=7, signed_diff=True)
+    first_conv = model.backbone.network.features[0][0]
+    assert first_conv.in_channels == 10  # 7 data channels + 3 differences, computed inside the network
+    assert isinstance(model.backbone, EarlyFusion) and model(images).shape == (2,)
+
+
+def test_max_pooled_head_keeps_a_small_local_response():
+    model = ObstacleClassifier("field_cnn", in_chans=6, fusion_options={"global_pool": "max"}).eval()
+    features = torch.zeros(1, 256, 4, 4)
+    features[0, 0, 1, 2] = 8.0  # one strong cell of sixteen
+    assert model.backbone.forward_head(features, pre_logits=True)[0, 0] == 8.0
+    with pytest.raises(ValueError, match="global_pool='median'"):
+        ObstacleClassifier("field_cnn", fusion_options={"global_pool": "median"})
+
+
+@pytest.mark.parametrize("backbone", ["field_cnn", "resnet18"])
+def test_siamese_shares_one_encoder_and_sees_only_the_change(backbone):
+    model = ObstacleClassifier(
+        backbone, in_chans=7, fusion="siamese", fusion_options={"stages": [1, 2], "head_width": 16}
+    ).eval()
+    assert isinstance(model.backbone, SiameseNetwork)
+    reference = torch.rand(2, 3, 32, 32)
+    mask = torch.zeros(2, 1, 32, 32)
+    unchanged = torch.cat([reference, reference, mask], 1)
+    # identical frames: every stage difference is zero, so the pooled features are zero
+    assert torch.count_nonzero(model.backbone.forward_features(unchanged)) == 0
+    changed = unchanged.clone()
+    changed[:, 3:6, 8:16, 8:16] = 1.0
+    assert torch.count_nonzero(model.backbone.forward_features(changed)) > 0
+    assert model.embed(changed).shape == (2, 16) and model(changed).shape == (2,)
+
+
+def test_fusion_options_are_checked_against_the_fusion():
+    with pytest.raises(ValueError, match="model.fusion='late'"):
+        ObstacleClassifier("field_cnn", fusion="late")
+    with pytest.raises(ValueError, match="do not fit fusion 'early'"):
+        ObstacleClassifier("field_cnn", fusion_options={"stages": [1]})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"signed_diff": True, "fusion_options": {"global_pool": "max"}},
+        {"fusion": "siamese", "signed_diff": True, "fusion_options": {"stages": [0, 2], "head_width": 8}},
+    ],
+)
+def test_checkpoint_hyperparameters_rebuild_every_fusion(options):
+    """What evaluation, export and the audit do with a checkpoint: rebuild from its hparams."""
+    model = ObstacleClassifier("field_cnn", in_chans=7, **options).eval()
+    checkpoint = {"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}
+    rebuilt = build_model(checkpoint)
+    images = torch.rand(2, 7, 32, 32)
+    assert torch.allclose(rebuilt(images), model(images))

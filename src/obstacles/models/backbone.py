@@ -15,7 +15,9 @@ from torch import nn
 
 import obstacles.models.field_cnn  # noqa: F401  (registers field_cnn with timm)
 
-CHECKPOINT_PREFIX = "backbone."  # how ObstacleClassifier's state_dict names backbone weights
+# How ObstacleClassifier's state_dict names the weights of its network, and an early-fusion network
+# those of its backbone: a checkpoint of ours loads as a plain backbone state_dict.
+CHECKPOINT_PREFIXES = ("backbone.", "network.")
 SHOWN = 5  # names quoted in error messages
 
 
@@ -32,10 +34,15 @@ def create_backbone(
     pretrained: bool = False,
     weights_path: str | Path | None = None,
     drop_rate: float | None = None,
+    global_pool: str | None = None,
 ) -> nn.Module:
-    """A one-logit classifier network; `drop_rate` is the dropout before its head."""
+    """A one-logit classifier network; `drop_rate` is the dropout before its head, `global_pool`
+    its last pooling (null: the backbone's default)."""
     check_backbone_name(name)
-    model = timm.create_model(name, pretrained=pretrained, in_chans=in_chans, num_classes=1, drop_rate=drop_rate)
+    pooling = {} if global_pool is None else {"global_pool": global_pool}
+    model = timm.create_model(
+        name, pretrained=pretrained, in_chans=in_chans, num_classes=1, drop_rate=drop_rate, **pooling
+    )
     if weights_path:
         load_network_weights(model, weights_path)
     return model
@@ -48,8 +55,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"model.weights_path: no file at {path}")
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state)
-    if any(key.startswith(CHECKPOINT_PREFIX) for key in state):
-        state = {k[len(CHECKPOINT_PREFIX) :]: v for k, v in state.items() if k.startswith(CHECKPOINT_PREFIX)}
+    for prefix in CHECKPOINT_PREFIXES:
+        if any(key.startswith(prefix) for key in state):
+            state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     return state
 
 

@@ -1,11 +1,12 @@
 """The field's own small CNN, registered in timm's registry as `field_cnn`.
 
 Five conv blocks (16/32/64/128/256 filters; 3x3 conv, batch norm, LeakyReLU 0.2, 2x2 max
-pooling), then global average pooling, dropout and one output. Global pooling (instead of
-flattening a fixed 200x200 grid) keeps it usable at any panel size and gives a pooled
+pooling), then global pooling (average by default; `global_pool="max"` keeps the strongest local
+response, which suits a small obstacle on a large panel), dropout and one output. Global pooling
+(instead of flattening a fixed 200x200 grid) keeps it usable at any panel size and gives a pooled
 feature vector for similarity search. It exposes the timm feature API (`forward_features`,
-`forward_head(pre_logits=True)`, `num_features`) so the Lightning module treats it like
-any timm backbone.
+`forward_head(pre_logits=True)`, `num_features`, and `features_only=True` with `out_indices` for a
+Siamese encoder) so the Lightning module treats it like any timm backbone.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from timm.models import register_model
+from timm.models import FeatureInfo, register_model
 from torch import nn
 
 FIELD_FILTERS = (16, 32, 64, 128, 256)
 LEAKY_SLOPE = 0.2
+POOLS = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
 
 
 def conv_block(in_chans: int, out_chans: int) -> nn.Sequential:
@@ -29,16 +31,32 @@ def conv_block(in_chans: int, out_chans: int) -> nn.Sequential:
     )
 
 
+def feature_info(filters: Sequence[int]) -> list[dict]:
+    """timm's description of each block's output (every block halves the resolution)."""
+    return [
+        {"num_chs": width, "reduction": 2 ** (index + 1), "module": f"features.{index}"}
+        for index, width in enumerate(filters)
+    ]
+
+
 class FieldCNN(nn.Module):
     def __init__(
-        self, in_chans: int = 6, num_classes: int = 1, drop_rate: float = 0.5, filters: Sequence[int] = FIELD_FILTERS
+        self,
+        in_chans: int = 6,
+        num_classes: int = 1,
+        drop_rate: float = 0.5,
+        filters: Sequence[int] = FIELD_FILTERS,
+        global_pool: str = "avg",
     ):
         super().__init__()
+        if global_pool not in POOLS:
+            raise ValueError(f"field_cnn global_pool={global_pool!r}: must be one of {sorted(POOLS)}")
         widths = (in_chans, *filters)
         self.features = nn.Sequential(*(conv_block(a, b) for a, b in zip(widths[:-1], widths[1:])))
+        self.feature_info = feature_info(filters)
         self.num_features = filters[-1]
         self.num_classes = num_classes
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.pool = POOLS[global_pool](1)
         self.head_drop = nn.Dropout(drop_rate)
         self.fc = nn.Linear(self.num_features, num_classes)
 
@@ -53,11 +71,33 @@ class FieldCNN(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class FieldCNNFeatures(nn.Module):
+    """The blocks of a FieldCNN up to the last one asked for, returning the outputs of the blocks
+    in `out_indices` (timm's `features_only` contract: a list of maps, `feature_info.channels()`)."""
+
+    def __init__(self, network: FieldCNN, out_indices: Sequence[int]):
+        super().__init__()
+        self.out_indices = tuple(out_indices)
+        self.blocks = network.features[: max(self.out_indices) + 1]
+        self.feature_info = FeatureInfo(network.feature_info, self.out_indices)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        outputs = []
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            if index in self.out_indices:
+                outputs.append(x)
+        return outputs
+
+
 @register_model
-def field_cnn(pretrained: bool = False, **kwargs) -> FieldCNN:
+def field_cnn(
+    pretrained: bool = False, features_only: bool = False, out_indices: Sequence[int] = (4,), **kwargs
+) -> FieldCNN | FieldCNNFeatures:
     """timm entrypoint; there are no published weights (load a local file instead)."""
     if pretrained:
         raise ValueError("field_cnn has no pretrained weights; set model.weights_path to a local file")
     for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
         kwargs.pop(key, None)
-    return FieldCNN(**kwargs)
+    network = FieldCNN(**kwargs)
+    return FieldCNNFeatures(network, out_indices) if features_only else network

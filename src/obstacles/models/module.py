@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import lightning as L
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAUROC, BinaryRecall, BinarySpecificityAtSensitivity
 
 from obstacles.data.dataset import PAIR_CHANNELS
-from obstacles.models.backbone import create_backbone
+from obstacles.models.networks import create_network
 from obstacles.training.weighting import weighted_bce
 
 IN_CHANS = (PAIR_CHANNELS, PAIR_CHANNELS + 1)  # pair, or pair + diff mask
@@ -36,7 +37,9 @@ def make_metrics(prefix: str, min_sensitivity: float) -> MetricCollection:
 
 
 class ObstacleClassifier(L.LightningModule):
-    """A timm backbone (or `field_cnn`) with a one-logit head; loss = weighted BCE.
+    """A network (`fusion`: how reference and current meet, over a timm backbone or `field_cnn`,
+    obstacles.models.networks) with a one-logit head; loss = weighted BCE. `self.backbone` holds
+    the whole network, from the data's tensor to the logit (export and embeddings use it).
 
     Batches carry a per-sample `weight` (ones unless the weighting mode puts the curve's
     weights into the loss), so the module does not need to know the weighting mode.
@@ -47,6 +50,9 @@ class ObstacleClassifier(L.LightningModule):
         backbone: str = "resnet18",
         in_chans: int = PAIR_CHANNELS,
         *,
+        fusion: str = "early",
+        signed_diff: bool = False,
+        fusion_options: Mapping[str, object] | None = None,
         pretrained: bool = False,
         weights_path: str | Path | None = None,
         drop_rate: float | None = None,
@@ -60,11 +66,20 @@ class ObstacleClassifier(L.LightningModule):
             raise ValueError(
                 f"model.in_chans={in_chans}: must be {IN_CHANS[0]} (reference+current) or {IN_CHANS[1]} (+ diff mask)"
             )
+        if isinstance(fusion_options, DictConfig):  # plain containers: checkpoints load with weights_only
+            fusion_options = OmegaConf.to_container(fusion_options, resolve=True)
         # optimiser/scheduler factories are config (logged with it); the weights file is
         # only a starting point, the checkpoint holds the weights.
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "weights_path"])
-        self.backbone = create_backbone(
-            backbone, in_chans=in_chans, pretrained=pretrained, weights_path=weights_path, drop_rate=drop_rate
+        self.backbone = create_network(
+            fusion,
+            backbone,
+            fusion_options=fusion_options,
+            in_chans=in_chans,
+            signed_diff=signed_diff,
+            pretrained=pretrained,
+            weights_path=weights_path,
+            drop_rate=drop_rate,
         )
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.backbone.to(memory_format=self.memory_format)
