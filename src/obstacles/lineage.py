@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 # --- a site id: <site>_<yyyymm>_<seq>, lower case ---------------------------------------------
-SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*(?:_[a-z0-9-]+)*_\d{6}_\d{2,}$")
+# ASCII digits only ([0-9], not \d: `x_٢٠٢٦١١_٠١` would pass) and matched whole with
+# `SITE_ID.fullmatch` (`$` also matches before a trailing newline)
+SITE_ID = re.compile(r"[a-z0-9][a-z0-9-]*(?:_[a-z0-9-]+)*_[0-9]{6}_[0-9]{2,}")
 
 # --- per-site outputs, under datasets/<site>/ (each the output of the stage of the same name) ---
 SRC_DIR = "src"  # index.csv + bad_inputs.csv: every recorded frame, its score, class and band

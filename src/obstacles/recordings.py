@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from obstacles.io.bad_inputs import BadInputs
 from obstacles.io.images import ImageLimits
-from obstacles.io.outputs import atomic_dir, inside, write_csv
-from obstacles.io.recording import IMAGES_DIR, JSON_DIR, scan_recording
+from obstacles.io.label_file import label_name_problem
+from obstacles.io.outputs import atomic_dir, inside, longest_partial_name, write_csv
+from obstacles.io.recording import IMAGES_DIR, JSON_DIR, JsonLimits, scan_recording
 from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs
 from obstacles.sites import register_site, validate_site_id
 
@@ -28,6 +31,7 @@ class Triage:
     panels: int
     cutoffs: TriageCutoffs
     limits: ImageLimits
+    json_limits: JsonLimits
 
 
 @dataclass(frozen=True)
@@ -106,10 +110,50 @@ def fetch(source: str, target: Path, endpoint_url: str | None) -> None:
 
 def prefill_labels(recording: Path, triage: Triage) -> tuple[list[tuple], BadInputs]:
     """Label rows from the deployed score (the reviewer starts from the model's opinion), for the
-    frames triage will keep: a file it rejects gets no row, so `dvc repro` needs no hand edit."""
+    frames triage will keep: a file it rejects gets no row, and neither does a name the label
+    file's own reader would refuse or read back differently, so `dvc repro` needs no hand edit."""
     bad = BadInputs("skip", root=recording)
-    frames = scan_recording(recording, triage.score_field, int(triage.panels), bad, triage.limits)
-    return [(frame.name, triage.cutoffs.prefill_label(frame.score), "") for frame in frames], bad
+    frames = scan_recording(recording, triage.score_field, int(triage.panels), bad, triage.limits, triage.json_limits)
+    rows = []
+    for frame in frames:
+        problem = label_name_problem(frame.name)
+        if problem:
+            bad.add(frame.path, problem)
+        else:
+            rows.append((frame.name, triage.cutoffs.prefill_label(frame.score), ""))
+    return rows, bad
+
+
+def check_name_lengths(site: str, folders: dict[str, Path]) -> None:
+    """ValueError unless every name the site id becomes (and the hidden names its outputs are built
+    under) fits the file system: found before anything is written, not as a raw OSError halfway."""
+    for name, folder in folders.items():
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+        longest = longest_partial_name(name)
+        if len(longest.encode()) > limit:
+            overhead = len(longest.encode()) - len(site.encode())
+            raise ValueError(
+                f"site id of {len(site)} characters is too long: {folder / name} (and the hidden "
+                f"{longest[: len(longest) - len(name) - 1]}... names it is built under) would exceed "
+                f"the file system's {limit}-byte name limit; use at most {limit - overhead} characters"
+            )
+
+
+@contextmanager
+def restored_on_failure(files: list[Path]) -> Iterator[None]:
+    """Put the files back as they were (or absent) if the block fails: registration edits three
+    files, and a half-registered site would block every later `dvc repro`."""
+    before = {path: path.read_bytes() if path.exists() else None for path in files}
+    try:
+        yield
+    except BaseException:
+        for path, data in before.items():
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(data)
+        raise
 
 
 def add_recording(
@@ -125,18 +169,31 @@ def add_recording(
     endpoint_url: str | None = None,
 ) -> AddedRecording:
     """Copy `source` (a folder or s3://bucket/prefix) to recordings_dir/<site>, write its pre-filled
-    label file and register the site in the project at root. Refuses before writing anything when
-    the site id is malformed or the recording or its label file (a reviewer's work) exists."""
+    label file and register the site in the project at root: all or nothing.
+
+    Refuses before writing anything when the site id is malformed or too long for the file system,
+    or the recording or its label file (a reviewer's work) exists. The copy is built, and every
+    name and JSON in it checked (bounded in size and depth), in a hidden folder that becomes the
+    recording only when the label rows are known; the site is registered last. A failure at any
+    step removes what the earlier ones made, so a retry meets nothing in its way."""
     site = validate_site_id(site)
     recording = Path(recordings_dir) / site
     labels = Path(labels_dir) / f"{site}.csv"
+    site_conf = Path(root) / "conf" / "site"
+    check_name_lengths(site, {site: Path(recordings_dir), f"{site}.csv": Path(labels_dir), f"{site}.yaml": site_conf})
     if recording.exists() and any(recording.iterdir()):
         raise FileExistsError(f"{recording} already exists: choose a new <site>_<yyyymm>_<seq>")
     if labels.exists():
         raise FileExistsError(f"{labels} already exists: it may hold a reviewer's work; move it away first")
+    registry = [site_conf / f"{site}.yaml", Path(root) / "conf" / "sites.yaml", Path(root) / "dvc.yaml"]
     with atomic_dir(recording) as staging:
         fetch(source, staging, endpoint_url)
-    rows, bad = prefill_labels(recording, triage)
-    write_csv(labels, LABEL_HEADER, rows)
-    register_site(root, site, pixel_threshold, note=note)
+        rows, bad = prefill_labels(staging, triage)
+    try:
+        with restored_on_failure([labels, *registry]):
+            write_csv(labels, LABEL_HEADER, rows)
+            register_site(root, site, pixel_threshold, note=note)
+    except BaseException:
+        shutil.rmtree(recording, ignore_errors=True)
+        raise
     return AddedRecording(site, recording, labels, rows, bad)

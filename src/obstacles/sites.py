@@ -18,7 +18,7 @@ SITE_MERGE_INPUTS = (SPLIT_TABLE, DIFF_TABLE)
 
 
 def validate_site_id(site: str) -> str:
-    if not SITE_ID.match(site):
+    if not isinstance(site, str) or not SITE_ID.fullmatch(site):
         raise ValueError(f"site {site!r} must look like <site>_<yyyymm>_<seq>, lower case, e.g. plant_202209_01")
     return site
 

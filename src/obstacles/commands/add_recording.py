@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from obstacles.config import CONF_DIR, entry_point
 from obstacles.io.dvc_cli import dvc_add
 from obstacles.io.images import ImageLimits
+from obstacles.io.recording import JsonLimits
 from obstacles.lineage import NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs
 from obstacles.recordings import Triage, add_recording
 
@@ -26,6 +27,7 @@ def run(cfg: DictConfig) -> Path:
         panels=int(pipeline.recording.panels),
         cutoffs=TriageCutoffs(pipeline.src.obstacle_above, pipeline.src.no_obstacle_at_most),
         limits=ImageLimits.from_config(pipeline.recording),
+        json_limits=JsonLimits.from_config(pipeline.recording),
     )
     root = Path(cfg.paths.root_dir)
     added = add_recording(

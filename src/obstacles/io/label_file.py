@@ -40,6 +40,23 @@ def _image_name(raw: str, where: str) -> str:
     return name
 
 
+def label_name_problem(name: str) -> str | None:
+    """Why a file name cannot be a row of a label file as it is (None when it can): `read_label_file`
+    would refuse it, or read it back as another name (leading or trailing white space, U+2028
+    included, is stripped), or it is not UTF-8 text. add_recording never pre-fills such a row."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not UTF-8 text; rename it"
+    if name.strip() != name:
+        return "file name starts or ends with white space, which the label file drops; rename it"
+    try:
+        _image_name(name, "")
+    except LabelFileError as exc:
+        return f"{str(exc).removeprefix(': ')}; rename it"
+    return None
+
+
 def read_label_file(path: Path, reversed_default: str) -> list[Pick]:
     """Rows of labels/<site>.csv, validated; messages give the file's own line numbers (the header
     is line 1, blank lines count), as an editor shows them."""

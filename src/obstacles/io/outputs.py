@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # with an flock by its live writer), `.name.<token>.partial-new` the same in the instant before it
 # is locked, `.name.<token>.partial-old` a replaced output on its way to deletion.
 _TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_TOKEN_LENGTH = 8
 _BUILDING, _STARTING, _ASIDE = ".partial", ".partial-new", ".partial-old"
 _STARTING_STALE_S = 3600.0  # a `.partial-new` this old lost its writer between mkdir and lock
 _SWAP_RETRIES = 1000
@@ -37,12 +38,12 @@ _ASIDE_LOCK_WAIT_S = 5.0
 
 
 def _token() -> str:
-    return "".join(secrets.choice(_TOKEN_CHARS) for _ in range(8))
+    return "".join(secrets.choice(_TOKEN_CHARS) for _ in range(_TOKEN_LENGTH))
 
 
 def _own_names(name: str) -> re.Pattern:
     kinds = "|".join(re.escape(k) for k in (_BUILDING, _STARTING, _ASIDE))
-    return re.compile(rf"\.{re.escape(name)}\.[{_TOKEN_CHARS}]{{8}}({kinds})")
+    return re.compile(rf"\.{re.escape(name)}\.[{_TOKEN_CHARS}]{{{_TOKEN_LENGTH}}}({kinds})")
 
 
 def _try_lock(path: Path, wait_s: float = 0.0) -> int | None:
@@ -139,6 +140,12 @@ def remove_stale_partials(final: str | Path) -> list[Path]:
         elif _remove_locked(path):
             removed.append(path)
     return removed
+
+
+def longest_partial_name(name: str) -> str:
+    """The longest hidden name `atomic_dir` or `atomic_output` may create beside `name`: a name the
+    file system refuses must be found before anything is written, not halfway through."""
+    return max((f".{name}.{'x' * _TOKEN_LENGTH}{kind}" for kind in (_BUILDING, _STARTING, _ASIDE)), key=len)
 
 
 def _new_partial(final: Path) -> tuple[Path, int]:

@@ -14,7 +14,7 @@ from obstacles.io.images import ImageLimits
 from obstacles.io.manifests import project_relative
 from obstacles.io.outputs import atomic_dir, write_csv
 from obstacles.io.parallel import parallel_map
-from obstacles.io.recording import BadFrame, check_frame, pair_files
+from obstacles.io.recording import BadFrame, JsonLimits, check_frame, pair_files
 from obstacles.lineage import INDEX_COLUMNS, INDEX_NAME, SRC_DIR, TriageClass, band_name, classify, triage_classes
 from obstacles.stages.common import bad_inputs, site_dir, site_name
 
@@ -28,6 +28,7 @@ class Triage:
     panels: int
     score_field: str
     limits: ImageLimits  # from the header, before any pixel is decoded
+    json_limits: JsonLimits
 
     def place(self, score: float) -> tuple[str, str]:
         """(class folder, band) of a score."""
@@ -38,7 +39,7 @@ class Triage:
         """(score, sha256) of a good frame; else (bad file, why)."""
         image, score_file = files
         try:
-            return check_frame(image, score_file, self.score_field, self.panels, self.limits)
+            return check_frame(image, score_file, self.score_field, self.panels, self.limits, self.json_limits)
         except BadFrame as exc:
             return exc.file, str(exc)
 
@@ -55,6 +56,7 @@ def run(cfg: DictConfig) -> Path:
         int(cfg.recording.panels),
         str(cfg.recording.score_field),
         ImageLimits.from_config(cfg.recording),
+        JsonLimits.from_config(cfg.recording),
     )
     images = project_relative(recording / "images", root)
     rows = []
