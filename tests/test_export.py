@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tests.conftest import REPO
 
 from obstacles.checkpoints import load_classifier
 from obstacles.commands.export import run
@@ -85,8 +87,9 @@ def test_exported_models_give_the_checkpoint_scores_on_real_images(exported):
 
 
 def test_bundle_describes_the_input_and_carries_the_thresholds(exported):
-    _, run_dir, out = exported
-    assert out == run_dir / "export"
+    root, run_dir, out = exported
+    assert out == root / "exports" / run_dir.name, "never inside the DVC-tracked run folder"
+    assert not (run_dir / "export").exists()
     spec = json.loads((out / "preprocessing.json").read_text())
     in_chans = spec["in_chans"]
     assert spec["input"]["shape"] == ["batch", in_chans, PANEL, PANEL]
@@ -224,3 +227,18 @@ def test_the_bundle_records_the_verdict_of_its_own_checkpoint_only(tmp_path):
     provenance.write_text(json.dumps(record))
     out = run(compose("export", [f"paths.root_dir={tmp_path}", f"panel_size={PANEL}", f"out_dir={tmp_path / 'b'}"]))
     assert json.loads((out / "champion.json").read_text())["compared"] is False
+
+
+def test_the_default_bundle_folder_is_git_ignored_and_outside_the_run(tmp_path):
+    """Issue 21 item 5: the bundle went into the DVC-tracked run folder, which the next `dvc repro` deletes."""
+    from obstacles.deployment.bundle import default_export_dir
+
+    experiments = tmp_path / "experiments"
+    job = experiments / "001.x.sweep" / "0.weights.alfa_-2.0" / "checkpoints"
+    job.mkdir(parents=True)
+    (job.parent / ".hydra").mkdir()
+    assert default_export_dir(job / "last.ckpt", experiments, tmp_path / "exports") == (
+        tmp_path / "exports" / "001.x.sweep" / "0.weights.alfa_-2.0"
+    )
+    ignored = subprocess.run(["git", "check-ignore", "-q", "exports/000.demo/model.onnx"], cwd=REPO, check=False)
+    assert ignored.returncode == 0, "exports/ is git-ignored"

@@ -15,6 +15,7 @@ import pytest
 from scipy.stats import beta, binom
 from tests.conftest import metric_leaves, run_module
 
+from obstacles.config import compose
 from obstacles.io.outputs import atomic_output
 from obstacles.io.predictions import read_predictions
 from obstacles.thresholds import (
@@ -789,3 +790,28 @@ def test_a_frame_spelled_two_ways_is_one_frame(tmp_path, spelling):
     path.write_text(f"path,site,label,score\n{GOOD_ROWS}{spelling},office,obstacle,0.8\n")
     with pytest.raises(ValueError, match=re.escape(f"{path}:4: frame 'eval/a.jpg' is listed 2 times (lines 2, 4)")):
         read_predictions(path)
+
+
+def test_a_failed_search_leaves_the_previous_set_whole(tmp_path, monkeypatch):
+    """Issue 21 item 5: on a full disk, a new per_site_thresholds.csv landed beside the previous
+    run's thresholds.json, which then looked like a complete set."""
+    import errno
+
+    from obstacles.thresholds import job
+
+    predictions = tmp_path / "predictions.csv"
+    write_predictions(predictions, n=200)
+    cfg = compose("thresholds", [f"predictions={predictions}", "wandb.enabled=false", "sweep.max_missed=[0.05]"])
+    job.search_thresholds(cfg)
+    names = (job.SWEEP_FILE, job.PER_SITE_FILE, job.PLOT_FILE, job.PROVENANCE_FILE, job.THRESHOLDS_FILE)
+    before = {name: (tmp_path / name).read_bytes() for name in names}
+    write_predictions(predictions, n=300, seed=5)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(job, "save_figure", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        job.search_thresholds(cfg)
+    assert {name: (tmp_path / name).read_bytes() for name in names} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, "predictions.csv"]), "no staging left"

@@ -1,7 +1,8 @@
 """Deployment bundle of a trained classifier: `python -m obstacles.commands.export ckpt_path=...` (conf/export.yaml).
 
 Thin entry point over `obstacles.deployment.export_bundle`, which says what the bundle holds.
-Without ckpt_path it takes the latest run's best checkpoint; the bundle goes to `<run folder>/export/`.
+Without ckpt_path it takes the latest run's best checkpoint; the bundle goes to
+`exports/<run folder>/` (git-ignored; never into the run folder, which DVC owns).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from omegaconf import DictConfig
 from obstacles.checkpoints import find_checkpoint
 from obstacles.config import entry_point
 from obstacles.deployment import ExportSettings, export_bundle
+from obstacles.deployment.bundle import default_export_dir
 
 
 def run(cfg: DictConfig) -> Path:
@@ -28,7 +30,9 @@ def run(cfg: DictConfig) -> Path:
     bundle = export_bundle(
         ckpt,
         settings,
-        out_dir=Path(cfg.out_dir) if cfg.out_dir else None,
+        out_dir=Path(cfg.out_dir)
+        if cfg.out_dir
+        else default_export_dir(ckpt, Path(cfg.paths.experiments_dir), Path(cfg.exports_dir)),
         thresholds_path=Path(cfg.thresholds_path) if cfg.thresholds_path else None,
         champion_report=Path(cfg.champion_report) if cfg.champion_report else None,
         reports_dir=Path(cfg.reports_dir) if cfg.reports_dir else None,

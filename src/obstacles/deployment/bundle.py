@@ -296,17 +296,29 @@ def check_not_worse(record: dict, ckpt: Path, allow_worse: bool) -> None:
     record["allowed_worse"] = bool(worse)
 
 
+def default_export_dir(ckpt: Path, experiments_dir: Path, exports_dir: Path) -> Path:
+    """Where a checkpoint's bundle goes unless told: `exports_dir` / the run's folder as it sits
+    under `experiments_dir` (a sweep's job keeps its sweep's name), never inside the run folder, which
+    DVC owns for the runs it trains."""
+    run_folder = checkpoint_run_dir(ckpt) or Path(ckpt).parent
+    try:
+        relative = run_folder.resolve().relative_to(Path(experiments_dir).resolve())
+    except ValueError:
+        relative = Path(run_folder.name)
+    return Path(exports_dir) / relative
+
+
 def export_bundle(
     ckpt: Path,
     settings: ExportSettings,
-    out_dir: Path | None = None,
+    out_dir: Path,
     thresholds_path: Path | None = None,
     *,
     champion_report: Path | None = None,
     reports_dir: Path | None = None,
     allow_worse: bool = False,
 ) -> Bundle:
-    """Write the bundle of checkpoint ``ckpt`` into ``out_dir`` (default: ``<run>/export``), complete or
+    """Write the bundle of checkpoint ``ckpt`` into ``out_dir`` (`default_export_dir`), complete or
     not at all; ``thresholds_path`` (default: the run's eval/thresholds.json, if any) must exist if given.
     ``champion_report``: the comparison that gates the export (default: `champion_source`'s lookup);
     a significantly worse checkpoint raises ChallengerWorse before anything is written, unless
@@ -316,7 +328,7 @@ def export_bundle(
     run_folder = checkpoint_run_dir(ckpt)
     champion = champion_record(champion_source(champion_report, run_folder, reports_dir, run_config, file_sha256(ckpt)))
     check_not_worse(champion, ckpt, allow_worse)
-    out_dir = Path(out_dir) if out_dir else (run_folder or ckpt.parent) / "export"
+    out_dir = Path(out_dir)
     in_chans = int(classifier.hparams.in_chans)
     model = ScoreModel(classifier.backbone).eval()
     size = model_panel_size(settings, run_config)

@@ -255,6 +255,29 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+@contextmanager
+def atomic_file_set(folder: str | Path, names: Sequence[str], last: str) -> Iterator[Path]:
+    """Write a set of files that belong together into a folder shared with other files (a run's
+    eval/): yields a hidden staging folder beside them; on success the old `last` (the file that
+    says the set is complete) is removed first, every other name moved in, `last` moved in at the
+    end, so the folder holds the new set whole or a set without `last`, never a mix that looks
+    complete. On failure (a full disk is the usual one: renames need no space) the old set stays."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{last}.", suffix=_BUILDING, dir=folder))
+    try:
+        yield staging
+        missing = [name for name in (*names, last) if not (staging / name).is_file()]
+        if missing:
+            raise RuntimeError(f"{folder}: the set lacks {missing}; nothing replaced")
+        (folder / last).unlink(missing_ok=True)
+        for name in names:
+            os.replace(staging / name, folder / name)
+        os.replace(staging / last, folder / last)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)

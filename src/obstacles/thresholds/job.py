@@ -10,8 +10,9 @@ search per site; header only without ``per_site``), ``thresholds.provenance.json
 them: predictions, checkpoint, hashes, commit, W&B run, and the guarantee in words) and, last,
 ``thresholds.json`` (numbers only: the DVC metric runs are compared by): the deployed pair at the top
 level, ``empirical``, the sample-size ``advice`` per limit and ``per_site`` numbers keyed by site.
-Every file goes through a temp file and ``os.replace`` so an interrupted run never leaves one that
-looks complete. Then logs the same to W&B (offline unless WANDB_MODE says otherwise), optionally
+The set is written in a hidden folder beside them and moved in whole (`atomic_file_set`), so an
+interrupted or failed run (a full disk) leaves the previous set, never new files beside an old
+``thresholds.json``. Then logs the same to W&B (offline unless WANDB_MODE says otherwise), optionally
 into an existing run, and records that run in the provenance file.
 
 `search_thresholds(cfg)` reads conf/thresholds.yaml's keys (the command, compare, tests, notebooks);
@@ -28,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.io.outputs import json_value, save_figure, write_json, write_text_atomic
+from obstacles.io.outputs import atomic_file_set, json_value, save_figure, write_json, write_text_atomic
 from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
 from obstacles.plots import risk_coverage_figure
@@ -252,14 +253,16 @@ def search_predictions(
         },
     }
 
-    write_text_atomic(out_dir / SWEEP_FILE, sweep.to_csv(index=False))
-    write_text_atomic(out_dir / PER_SITE_FILE, per_site.to_csv(index=False))
-    figure = risk_coverage_figure(
-        sweep, highlight=(result.max_missed, result.max_false_alarm), title=f"coverage by limits: {predictions}"
-    )
-    save_figure(figure, out_dir / PLOT_FILE)
-    write_json(out_dir / PROVENANCE_FILE, provenance)
-    write_json(out_dir / THRESHOLDS_FILE, report)  # complete even if W&B fails below
+    # one set: a failure (a full disk) leaves the previous set whole, never new files beside an old thresholds.json
+    with atomic_file_set(out_dir, (SWEEP_FILE, PER_SITE_FILE, PLOT_FILE, PROVENANCE_FILE), THRESHOLDS_FILE) as staging:
+        write_text_atomic(staging / SWEEP_FILE, sweep.to_csv(index=False))
+        write_text_atomic(staging / PER_SITE_FILE, per_site.to_csv(index=False))
+        figure = risk_coverage_figure(
+            sweep, highlight=(result.max_missed, result.max_false_alarm), title=f"coverage by limits: {predictions}"
+        )
+        save_figure(figure, staging / PLOT_FILE)
+        write_json(staging / PROVENANCE_FILE, provenance)
+        write_json(staging / THRESHOLDS_FILE, report)  # complete even if W&B fails below
 
     if logger is not None:
         run_id = attached_run_id(logger, records, predictions.parent)
