@@ -15,7 +15,7 @@ from tests.conftest import run_module
 from obstacles.io.provenance import file_sha256
 from obstacles.training.job import train
 from obstacles.training.weighting import WEIGHTING_MODES
-from training_fixtures import train_cfg, write_pair_dataset
+from training_fixtures import train_cfg, trained_run, write_pair_dataset
 
 QUICK = ("model=field_cnn", "data.batch_size=4", "debug=limit")
 RUN_FILES = (
@@ -240,3 +240,23 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
     strip = lambda d: {k: v for k, v in d.items() if k not in volatile}  # noqa: E731
     assert strip(eval_a) == strip(eval_b) and eval_a["auroc"] == eval_b["auroc"]
     assert strip(thresholds_a) == strip(thresholds_b)
+
+
+def test_resume_checks_the_checkpoint_and_its_settings_before_touching_the_run(tmp_path):
+    """Issue 21 items 5 and 7: a truncated last.ckpt failed only after run.json was set aside (a
+    finished run then read as unfinished); a run resumed without its own settings composed the
+    default resnet18 and died in load_state_dict with a hundred-line key list."""
+    run = trained_run(tmp_path)  # field_cnn, 6 channels
+    record = (run / "run.json").read_bytes()
+    best, last = run / "checkpoints" / "best.ckpt", run / "checkpoints" / "last.ckpt"
+    with pytest.raises(ValueError) as refused:
+        train(train_cfg(tmp_path, f"ckpt_path={best}", output_dir=run))  # the default model: resnet18
+    message = str(refused.value)
+    assert "model.backbone: run 'field_cnn', composed 'resnet18'" in message
+    assert "model=field_cnn" in message and "nothing was built or changed" in message
+    assert "load_state_dict" not in message and len(message.splitlines()) < 10
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # a copy cut short
+    with pytest.raises(ValueError, match=f"cannot read checkpoint {last}"):
+        train(train_cfg(tmp_path, "model=field_cnn", f"ckpt_path={last}", output_dir=run))
+    assert (run / "run.json").read_bytes() == record, "the finished run still reads as finished"
+    assert not list(run.glob("run.json.*"))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from obstacles.checkpoints import read_checkpoint
 from obstacles.data import ObstacleDataModule
 from obstacles.data.dataset import PAIR_CHANNELS, check_image_files, read_manifest, require_manifest
 from obstacles.models import ObstacleClassifier
@@ -41,6 +42,45 @@ def preflight(cfg: DictConfig) -> None:
         check_channel_count(int(model.in_chans), bool(data.with_diff_mask))
     manifest = require_manifest(data.manifest, data.dataset_dir)
     check_image_files(read_manifest(manifest, data.root_dir), manifest)
+
+
+# checkpoint hyperparameters a resumed run may compose differently: the checkpoint holds every
+# weight (pretrained only chose the start), and these change no weight or recipe
+RESUME_MAY_DIFFER = ("pretrained", "channels_last")
+RUN_OVERRIDES = "overrides.yaml"  # in the run's .hydra/: the command line it was trained with
+
+
+def check_resume(cfg: DictConfig) -> None:
+    """Before anything is built or written (the run's run.json included): the checkpoint to resume
+    reads as a classifier checkpoint (a truncated last.ckpt is refused here, naming it), and the
+    composed model is the one it holds. Resuming composes today's defaults plus the command line,
+    not the run's config, so a run trained with `experiment=demo` (a 7-channel field CNN) resumed
+    without it would build a resnet18 and die in load_state_dict with a hundred-line key list:
+    refused instead, naming each differing setting and the run's own overrides to repeat."""
+    checkpoint = read_checkpoint(Path(cfg.ckpt_path))
+    saved = checkpoint["hyper_parameters"]
+    model = OmegaConf.to_container(cfg.model, resolve=True) if cfg.get("model") is not None else {}
+    differing = [
+        f"model.{key}: run {saved[key]!r}, composed {model[key]!r}"
+        for key in sorted(saved)
+        if key in model and key not in RESUME_MAY_DIFFER and _plain(saved[key]) != _plain(model[key])
+    ]
+    if not differing:
+        return
+    run = Path(cfg.ckpt_path).parent.parent
+    overrides = run / ".hydra" / RUN_OVERRIDES
+    given = " ".join(str(o) for o in OmegaConf.load(overrides)) if overrides.is_file() else ""
+    hint = f"the run's own command line was `{given}`" if given else f"see {run}/.hydra/config.yaml"
+    raise ValueError(
+        f"ckpt_path={cfg.ckpt_path} was trained with other model settings than this command composes:\n  "
+        + "\n  ".join(differing)
+        + f"\nresume with the run's settings on the command line ({hint}); nothing was built or changed"
+    )
+
+
+def _plain(value):
+    """Compare a checkpoint's saved value with a composed one: tuples and lists alike."""
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def check_channels(datamodule: ObstacleDataModule, model: ObstacleClassifier) -> None:

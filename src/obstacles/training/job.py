@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from obstacles.io.outputs import break_links
-from obstacles.training.checks import check_channels
+from obstacles.training.checks import check_channels, check_resume
 from obstacles.training.run_dir import RUN_RECORD
 from obstacles.training.run_record import log_run_info, set_record_aside, write_run_record
 
@@ -48,6 +48,8 @@ def optimized_value(trainer: L.Trainer, metric: str | None) -> float | None:
 
 def train(cfg: DictConfig) -> float | None:
     """Build datamodule, model, callbacks, loggers and trainer from cfg, check them, fit."""
+    if cfg.get("ckpt_path"):
+        check_resume(cfg)  # before building anything, and before the run's record is set aside
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
