@@ -84,3 +84,32 @@ def test_evaluates_manifest_file_name_has_its_own_key_and_the_old_one_still_comp
     assert cfg.dataset.manifest_file == "other.csv" and "manifest" not in cfg.dataset
     assert "'dataset.manifest=other.csv' is deprecated" in capsys.readouterr().err
     assert compose("train", [f"paths.root_dir={tmp_path}"]).dataset.manifest.endswith("/manifest.csv")
+
+
+def test_the_demo_clears_a_stale_empty_rwlock_and_leaves_a_live_one(tmp_path, monkeypatch):
+    """Issue 21 item 5: a SIGINT as a stage ends can leave .dvc/tmp/rwlock empty (treeverse/dvc#7615),
+    and every `dvc repro` then fails until someone deletes it."""
+    import fcntl
+    import os
+
+    from obstacles.commands import demo
+    from obstacles.io.dvc_cli import DVC_PROCESS_LOCKS, RWLOCK, clear_stale_rwlock
+
+    rwlock = tmp_path / RWLOCK
+    rwlock.parent.mkdir(parents=True)
+    rwlock.write_text('{"read": {}, "write": {"x": {"pid": 1, "cmd": "dvc repro"}}}')
+    assert clear_stale_rwlock(tmp_path) is None and rwlock.exists(), "a lock with content is DVC's own"
+    rwlock.write_text("")
+    lock = tmp_path / DVC_PROCESS_LOCKS[0]
+    lock.write_text("")
+    fd = os.open(lock, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a live DVC process holds the project
+    try:
+        assert clear_stale_rwlock(tmp_path) is None and rwlock.exists()
+    finally:
+        os.close(fd)
+    ran = []
+    monkeypatch.setattr(demo, "ROOT", tmp_path)
+    monkeypatch.setattr(demo, "sh", lambda *command, env=None: ran.append((command, rwlock.exists())))
+    demo.reproduce()
+    assert ran and not any(exists for _, exists in ran), "cleared before the first dvc repro"

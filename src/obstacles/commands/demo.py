@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from obstacles.config import CONF_DIR, PROJECT_ROOT
 from obstacles.demo_summary import demo_summary
-from obstacles.io.dvc_cli import DVC
+from obstacles.io.dvc_cli import DVC, clear_stale_rwlock
 from obstacles.io.local_s3 import local_remote, local_s3_server
 
 ROOT = PROJECT_ROOT
@@ -58,6 +58,9 @@ def summary() -> str:
 
 
 def reproduce() -> None:
+    stale = clear_stale_rwlock(ROOT)
+    if stale:
+        print(f"removed {stale.relative_to(ROOT)}: empty and held by no DVC process (left by an interrupted run)")
     for pipeline in PIPELINES:
         sh(*DVC, "repro", pipeline)
 
