@@ -113,3 +113,42 @@ def test_the_demo_clears_a_stale_empty_rwlock_and_leaves_a_live_one(tmp_path, mo
     monkeypatch.setattr(demo, "sh", lambda *command, env=None: ran.append((command, rwlock.exists())))
     demo.reproduce()
     assert ran and not any(exists for _, exists in ran), "cleared before the first dvc repro"
+
+
+def test_a_bare_path_is_the_tools_main_argument_or_a_one_line_usage(tmp_path):
+    """Issue 21 item 10: `obstacles-compare experiments/NNN.x.sweep` failed with Hydra's
+    "extraneous input '/' expecting ..."."""
+    from obstacles.config import UsageError, bare_path_overrides
+
+    sweep = "experiments/001.x.sweep/0.weights.alfa_-2.0+weights.gamma_4"
+    assert bare_path_overrides([sweep, "wandb.enabled=false"], "compare") == [f"runs={sweep}", "wandb.enabled=false"]
+    assert bare_path_overrides(["-m", "x=1,2", "--cfg", "job", "my run/p.csv"], "thresholds") == [
+        "-m",
+        "x=1,2",
+        "--cfg",
+        "job",
+        "predictions='my run/p.csv'",
+    ]
+    with pytest.raises(UsageError) as usage:
+        bare_path_overrides(["datasets/x/manifest.csv"], "folder_view")
+    assert usage.value.code == 2 and usage.value.message.startswith("usage: obstacles-folder-view [key=value ...]")
+    with pytest.raises(UsageError) as usage:
+        bare_path_overrides(["a/b", "b/c"], "compare")
+    assert usage.value.message.endswith("not understood: b/c")
+    done = subprocess.run(
+        [sys.executable, "-m", "obstacles.commands.compare", "experiments/001.x.sweep"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "extraneous input" not in done.stderr
+    assert "experiments/001.x.sweep" in done.stderr, done.stderr  # compare's own answer: no such run
+    done = subprocess.run(
+        [sys.executable, "-m", "obstacles.commands.folder_view", "views/x"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,68 @@ RENAMED_KEYS: dict[str, dict[str, str]] = {
     "thresholds": WANDB_RENAMED,
     "compare": WANDB_RENAMED,
 }
+
+
+# Per tool, the key its main argument (a path) goes to when typed bare: `obstacles-compare
+# experiments/001.x.sweep`, the first thing a user types, means `runs=experiments/001.x.sweep`
+# (Hydra alone answers "extraneous input '/' expecting ...").
+PATH_ARGUMENT = {
+    "compare": "runs",
+    "evaluate": "ckpt_path",
+    "export": "ckpt_path",
+    "audit": "ckpt_path",
+    "similar": "image",
+    "thresholds": "predictions",
+    "champion": "challenger",
+}
+# Hydra's own flags that take the next argument as their value (it is not a path to rewrite)
+HYDRA_VALUE_FLAGS = frozenset(
+    {
+        "-c",
+        "--cfg",
+        "-i",
+        "--info",
+        "-p",
+        "--package",
+        "-cp",
+        "--config-path",
+        "-cn",
+        "--config-name",
+        "-cd",
+        "--config-dir",
+    }
+)
+PLAIN_VALUE = re.compile(r"[\w./@:+-]+")  # passes Hydra's override grammar unquoted
+
+
+class UsageError(SystemExit):
+    """A command line no tool reads: one line of usage, exit status 2."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+
+def bare_path_overrides(arguments: list[str], config_name: str) -> list[str]:
+    """The arguments with a bare path written as the tool's `PATH_ARGUMENT` override; any other
+    argument without `=` (or a second bare path) is a UsageError saying how to write it."""
+    key = PATH_ARGUMENT.get(config_name)
+    updated, bare, after_flag = [], [], False
+    for argument in arguments:
+        if after_flag or argument.startswith("-") or "=" in argument:
+            after_flag = argument in HYDRA_VALUE_FLAGS
+            updated.append(argument)
+            continue
+        bare.append(argument)
+        value = argument if PLAIN_VALUE.fullmatch(argument) else "'" + argument.replace("'", "\\'") + "'"
+        updated.append(f"{key}={value}")
+    if bare and (key is None or len(bare) > 1):
+        expected = f"[{key}=]<path> " if key else ""
+        raise UsageError(
+            f"usage: obstacles-{config_name.replace('_', '-')} {expected}[key=value ...] "
+            f"(conf/{config_name}.yaml); not understood: {' '.join(bare if key is None else bare[1:])}"
+        )
+    return updated
 
 
 def renamed_overrides(arguments: list[str], renamed: Mapping[str, str]) -> list[str]:
@@ -55,7 +118,12 @@ def entry_point(config_name: str, run: Callable[[DictConfig], object]) -> Callab
         run(cfg)
 
     def main() -> None:
-        sys.argv[1:] = renamed_overrides(sys.argv[1:], RENAMED_KEYS.get(config_name, {}))
+        try:
+            arguments = bare_path_overrides(sys.argv[1:], config_name)
+        except UsageError as usage:
+            print(usage.message, file=sys.stderr)
+            raise
+        sys.argv[1:] = renamed_overrides(arguments, RENAMED_KEYS.get(config_name, {}))
         hydra_main()
 
     return main
