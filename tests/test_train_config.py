@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 
 import lightning as L
@@ -217,3 +218,24 @@ def test_the_wandb_group_sets_the_training_logger_and_can_turn_it_off(root):
     assert build_loggers(train_cfg(root, "wandb.enabled=false")) == []
     kept = build_loggers(train_cfg(root, "wandb.enabled=false", "logger=csv"))
     assert [type(logger).__name__ for logger in kept] == ["CSVLogger"], "other loggers stay"
+
+
+def test_wandb_keeps_its_home_files_inside_the_project(tmp_path, monkeypatch):
+    """Issue 21 item 9: W&B wrote into ~/.cache/wandb (and ~/.config/wandb) even offline."""
+    from obstacles.config import compose
+    from obstacles.tracking import WANDB_HOME_VARIABLES, keep_wandb_home_inside, wandb_run
+
+    for variable in WANDB_HOME_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OBSTACLES_ROOT", str(tmp_path / "project"))
+    logger = compose("thresholds", ["predictions=p.csv"]).wandb
+    assert logger.home_dir == f"{tmp_path / 'project'}/.cache/wandb"
+    with wandb_run(logger, tmp_path / "project" / "run", run_id=None, name="t", config={}) as (run, _):
+        run.log({"x": 1})
+    for variable, folder in WANDB_HOME_VARIABLES.items():
+        assert os.environ[variable] == str(tmp_path / "project" / ".cache" / "wandb" / folder)
+    assert not (tmp_path / "home").exists(), "nothing written in the user's home"
+    monkeypatch.setenv("WANDB_CACHE_DIR", "/elsewhere")
+    keep_wandb_home_inside(tmp_path / "x")
+    assert os.environ["WANDB_CACHE_DIR"] == "/elsewhere", "the environment wins"

@@ -19,6 +19,25 @@ RUN_ID_ALPHABET = string.ascii_lowercase + string.digits  # the characters W&B's
 RUN_ID_LENGTH = 8
 
 
+# where W&B keeps files outside a run's own folder, by environment variable (each a folder of home_dir)
+WANDB_HOME_VARIABLES = {
+    "WANDB_CACHE_DIR": "cache",
+    "WANDB_CONFIG_DIR": "config",
+    "WANDB_DATA_DIR": "data",
+    "WANDB_ARTIFACT_DIR": "artifacts",
+}
+
+
+def keep_wandb_home_inside(home_dir: str | Path | None) -> None:
+    """Point W&B's cache, config, data and artifact folders under `home_dir` (conf/wandb:
+    `home_dir`, inside the project) unless the environment already says where: W&B otherwise
+    writes into the user's home even offline, out of sight of the project and its cleanup."""
+    if not home_dir:
+        return
+    for variable, folder in WANDB_HOME_VARIABLES.items():
+        os.environ.setdefault(variable, str(Path(home_dir).resolve() / folder))
+
+
 def new_run_id() -> str:
     """A fresh W&B run id, made here: wandb has no public generator (0.31 dropped wandb.util.generate_id),
     and the id must be known before the run starts so metrics.provenance.json can name it."""
@@ -30,6 +49,7 @@ def wandb_run(logger: DictConfig, wandb_dir: Path, *, run_id: str | None, name: 
     """(run, record) for the block; record says where the run is, for the output's provenance."""
     import wandb
 
+    keep_wandb_home_inside(logger.get("home_dir"))
     mode = os.environ.get("WANDB_MODE") or logger.mode
     wandb_dir.mkdir(parents=True, exist_ok=True)
     run = wandb.init(

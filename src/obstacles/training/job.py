@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from obstacles.io.outputs import break_links
+from obstacles.tracking import keep_wandb_home_inside
 from obstacles.training.checks import check_channels, check_resume
 from obstacles.training.run_dir import RUN_RECORD
 from obstacles.training.run_record import log_run_info, set_record_aside, write_run_record
@@ -30,6 +31,8 @@ def instantiate_group(group: DictConfig | None) -> list:
 
 def build_loggers(cfg: DictConfig) -> list:
     """The `logger` group's Lightning loggers; W&B's only while `wandb.enabled` (conf/wandb/)."""
+    if cfg.wandb.enabled:
+        keep_wandb_home_inside(cfg.wandb.get("home_dir"))
     loggers = instantiate_group(cfg.get("logger"))
     return [logger for logger in loggers if cfg.wandb.enabled or not isinstance(logger, WandbLogger)]
 
