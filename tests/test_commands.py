@@ -121,6 +121,7 @@ def test_a_bare_path_is_the_tools_main_argument_or_a_one_line_usage(tmp_path):
     from obstacles.config import UsageError, bare_path_overrides
 
     sweep = "experiments/001.x.sweep/0.weights.alfa_-2.0+weights.gamma_4"
+    assert bare_path_overrides(["~sites.x", "+a=1"], "simulate") == ["~sites.x", "+a=1"]
     assert bare_path_overrides([sweep, "wandb.enabled=false"], "compare") == [f"runs={sweep}", "wandb.enabled=false"]
     assert bare_path_overrides(["-m", "x=1,2", "--cfg", "job", "my run/p.csv"], "thresholds") == [
         "-m",

@@ -76,7 +76,7 @@ def bare_path_overrides(arguments: list[str], config_name: str) -> list[str]:
     key = PATH_ARGUMENT.get(config_name)
     updated, bare, after_flag = [], [], False
     for argument in arguments:
-        if after_flag or argument.startswith("-") or "=" in argument:
+        if after_flag or argument.startswith(("-", "~")) or "=" in argument:  # ~key deletes a key
             after_flag = argument in HYDRA_VALUE_FLAGS
             updated.append(argument)
             continue
