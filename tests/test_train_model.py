@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import timm
 import torch
 
 from obstacles.checkpoints import build_model
 from obstacles.models import FieldCNN, ObstacleClassifier, create_backbone
-from obstacles.models.networks import EarlyFusion, SiameseNetwork, signed_difference
+from obstacles.models.networks import EarlyFusion, SiameseNetwork, log_ratio, signed_difference
 
 
 def test_field_cnn_is_in_timm_registry_and_matches_the_field_design():
@@ -60,10 +62,20 @@ def test_signed_difference_channels_are_current_minus_reference():
     images = torch.rand(2, 7, 32, 32)
     difference = signed_difference(images)
     assert torch.equal(difference, images[:, 3:6] - images[:, :3])
-    model = ObstacleClassifier("field_cnn", in_chans=7, signed_diff=True)
+    model = ObstacleClassifier("field_cnn", in_chans=7, difference="signed")
     first_conv = model.backbone.network.features[0][0]
     assert first_conv.in_channels == 10  # 7 data channels + 3 differences, computed inside the network
     assert isinstance(model.backbone, EarlyFusion) and model(images).shape == (2,)
+    with pytest.raises(ValueError, match="model.difference='abs'"):
+        ObstacleClassifier("field_cnn", difference="abs")
+
+
+def test_log_ratio_turns_a_lighting_gain_into_a_constant():
+    reference = torch.rand(1, 3, 32, 32) * 0.5 + 0.2
+    lit = torch.cat([reference, reference * 1.5], 1)  # a global gain of 1.5: no obstacle
+    ratio = log_ratio(lit)
+    assert torch.allclose(ratio, torch.full_like(ratio, math.log(1.5)), atol=0.03)
+    assert float(signed_difference(lit).std()) > 0.05  # the signed difference keeps the scene's texture
 
 
 def test_max_pooled_head_keeps_a_small_local_response():
@@ -102,8 +114,8 @@ def test_fusion_options_are_checked_against_the_fusion():
 @pytest.mark.parametrize(
     "options",
     [
-        {"signed_diff": True, "fusion_options": {"global_pool": "max"}},
-        {"fusion": "siamese", "signed_diff": True, "fusion_options": {"stages": [0, 2], "head_width": 8}},
+        {"difference": "signed", "fusion_options": {"global_pool": "max"}},
+        {"fusion": "siamese", "difference": "log_ratio", "fusion_options": {"stages": [0, 2], "head_width": 8}},
     ],
 )
 def test_checkpoint_hyperparameters_rebuild_every_fusion(options):

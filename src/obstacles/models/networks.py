@@ -9,9 +9,11 @@ so that embeddings, export and the Lightning module treat every fusion alike.
   are compared by difference at one or more stages, pooled, and a head decides. An obstacle is a
   local change, so each stage's difference is max-pooled as well as averaged.
 
-`signed_diff` gives either network the signed difference current - reference as three more
-channels. The data stays 6 or 7 channels (so evaluation, export and curation read checkpoints as
-before): the network computes the difference itself, inside the exported graph.
+`difference` gives either network three more channels that compare the frames (DIFFERENCES):
+`signed`, current - reference; `log_ratio`, log(current + eps) - log(reference + eps), in which a
+change of lighting or a soft shadow (a gain, smooth over the panel) is a smooth field and an
+obstacle an edged patch. The data stays 6 or 7 channels (so evaluation, export and curation read
+checkpoints as before): the network computes the difference itself, inside the exported graph.
 """
 
 from __future__ import annotations
@@ -30,22 +32,45 @@ REFERENCE, CURRENT = slice(0, PANEL_CHANNELS), slice(PANEL_CHANNELS, 2 * PANEL_C
 EXTRA = slice(2 * PANEL_CHANNELS, None)  # the diff mask, when the data gives it
 
 
+LOG_EPS = 4 / 255  # keeps the log ratio of near-black pixels (sensor noise) bounded
+
+
 def signed_difference(images: torch.Tensor) -> torch.Tensor:
     """current - reference, 3 channels in [-1, 1]."""
     return images[:, CURRENT] - images[:, REFERENCE]
 
 
-class EarlyFusion(nn.Module):
-    """One backbone over the stacked channels (plus the signed difference when asked)."""
+def log_ratio(images: torch.Tensor) -> torch.Tensor:
+    """log(current + eps) - log(reference + eps), 3 channels."""
+    return torch.log(images[:, CURRENT] + LOG_EPS) - torch.log(images[:, REFERENCE] + LOG_EPS)
 
-    def __init__(self, network: nn.Module, *, signed_diff: bool):
+
+DIFFERENCES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"signed": signed_difference, "log_ratio": log_ratio}
+
+
+def difference_function(name: str | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    if name is None:
+        return None
+    if name not in DIFFERENCES:
+        raise ValueError(f"model.difference={name!r}: must be null or one of {sorted(DIFFERENCES)}")
+    return DIFFERENCES[name]
+
+
+def difference_channels(name: str | None) -> int:
+    return 0 if difference_function(name) is None else PANEL_CHANNELS
+
+
+class EarlyFusion(nn.Module):
+    """One backbone over the stacked channels (plus the frames' difference when asked)."""
+
+    def __init__(self, network: nn.Module, *, difference: str | None):
         super().__init__()
         self.network = network
-        self.signed_diff = signed_diff
+        self.difference = difference_function(difference)
         self.num_features = network.num_features
 
     def inputs(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.cat([images, signed_difference(images)], 1) if self.signed_diff else images
+        return images if self.difference is None else torch.cat([images, self.difference(images)], 1)
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         return self.network.forward_features(self.inputs(images))
@@ -61,10 +86,10 @@ class SiameseNetwork(nn.Module):
     """A shared encoder over each frame (with the data's extra channels beside it); per chosen stage
     the feature difference current - reference is pooled (max and mean), then an MLP head."""
 
-    def __init__(self, encoder: nn.Module, *, signed_diff: bool, head_width: int, drop_rate: float):
+    def __init__(self, encoder: nn.Module, *, difference: str | None, head_width: int, drop_rate: float):
         super().__init__()
         self.encoder = encoder
-        self.signed_diff = signed_diff
+        self.difference = difference_function(difference)
         pooled = 2 * sum(encoder.feature_info.channels())
         self.num_features = head_width
         self.pre_logits = nn.Sequential(nn.Linear(pooled, head_width), nn.ReLU(inplace=True))
@@ -73,8 +98,8 @@ class SiameseNetwork(nn.Module):
 
     def branch_inputs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         extra = [images[:, EXTRA]]
-        if self.signed_diff:
-            extra.append(signed_difference(images))
+        if self.difference is not None:
+            extra.append(self.difference(images))
         reference = torch.cat([images[:, REFERENCE], *extra], 1)
         current = torch.cat([images[:, CURRENT], *extra], 1)
         return reference, current
@@ -98,16 +123,16 @@ class SiameseNetwork(nn.Module):
         return self.forward_head(self.forward_features(images))
 
 
-def branch_channels(in_chans: int, signed_diff: bool) -> int:
-    """Channels one Siamese branch reads: its frame, the data's extras, the signed difference."""
-    return PANEL_CHANNELS + (in_chans - 2 * PANEL_CHANNELS) + PANEL_CHANNELS * int(signed_diff)
+def branch_channels(in_chans: int, difference: str | None) -> int:
+    """Channels one Siamese branch reads: its frame, the data's extras, the frames' difference."""
+    return PANEL_CHANNELS + (in_chans - 2 * PANEL_CHANNELS) + difference_channels(difference)
 
 
 def early_fusion(
     backbone: str,
     *,
     in_chans: int,
-    signed_diff: bool = False,
+    difference: str | None = None,
     pretrained: bool = False,
     weights_path: str | Path | None = None,
     drop_rate: float | None = None,
@@ -115,23 +140,22 @@ def early_fusion(
 ) -> nn.Module:
     """`global_pool` (timm's names: avg, max, ...; null keeps the backbone's own) pools the last
     stage; a weights file holds the backbone's weights (a timm state_dict or one of our checkpoints)."""
-    extra = PANEL_CHANNELS * int(signed_diff)
     network = create_backbone(
         backbone,
-        in_chans=in_chans + extra,
+        in_chans=in_chans + difference_channels(difference),
         pretrained=pretrained,
         weights_path=weights_path,
         drop_rate=drop_rate,
         global_pool=global_pool,
     )
-    return EarlyFusion(network, signed_diff=signed_diff)
+    return EarlyFusion(network, difference=difference)
 
 
 def siamese(
     backbone: str,
     *,
     in_chans: int,
-    signed_diff: bool = False,
+    difference: str | None = None,
     pretrained: bool = False,
     weights_path: str | Path | None = None,
     drop_rate: float | None = None,
@@ -145,9 +169,9 @@ def siamese(
         pretrained=pretrained,
         features_only=True,
         out_indices=tuple(stages),
-        in_chans=branch_channels(in_chans, signed_diff),
+        in_chans=branch_channels(in_chans, difference),
     )
-    network = SiameseNetwork(encoder, signed_diff=signed_diff, head_width=head_width, drop_rate=drop_rate or 0.0)
+    network = SiameseNetwork(encoder, difference=difference, head_width=head_width, drop_rate=drop_rate or 0.0)
     if weights_path:
         load_network_weights(network, weights_path)
     return network
