@@ -242,3 +242,109 @@ def test_the_default_bundle_folder_is_git_ignored_and_outside_the_run(tmp_path):
     )
     ignored = subprocess.run(["git", "check-ignore", "-q", "exports/000.demo/model.onnx"], cwd=REPO, check=False)
     assert ignored.returncode == 0, "exports/ is git-ignored"
+
+
+# ---------------------------------------------------------------- the input contract (issue 21 item 6)
+
+
+def ruled_out(images: torch.Tensor, with_mask: bool) -> dict[str, torch.Tensor]:
+    """Real images broken the ways a processor's preprocessing goes wrong."""
+    cases = {"unscaled 0-255": images * 255.0, "negative": images - 1.0}
+    for name, value in (("NaN", float("nan")), ("inf", float("inf"))):
+        bad = images.clone()
+        bad[0, 0, 0, 0] = value
+        cases[name] = bad
+    cases[f"{2 * PANEL}x{2 * PANEL} panels"] = torch.nn.functional.interpolate(images, scale_factor=2.0)
+    cases["one channel more"] = torch.cat([images, images[:, :1]], dim=1)
+    if with_mask:
+        bad = images.clone()
+        bad[:, -1] = 0.5
+        cases["diff mask of 0.5"] = bad
+    return cases
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_both_models_refuse_the_inputs_the_contract_rules_out(exported):
+    """ONNX scored a NaN input NaN and unscaled 0-255 pixels a plausible 0.0; TorchScript scored
+    64x64 panels that ONNX refused. Both now refuse each, the same ones."""
+    import onnxruntime
+
+    from obstacles.deployment.contract import ONNX_REFUSAL_NODE
+
+    root, _, out = exported
+    spec = json.loads((out / "preprocessing.json").read_text())
+    with_mask = spec["diff_mask"]["used"]
+    images, _ = real_batch(root, with_mask)
+    scripted = torch.jit.load(str(out / "model.ts"))
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    for case, bad in ruled_out(images, with_mask).items():
+        with pytest.raises(torch.jit.Error, match="input contract"):
+            scripted(bad)
+        with pytest.raises(Exception) as refused:  # onnxruntime's own error types
+            session.run(["score"], {"image": bad.numpy()})
+        if bad.shape == images.shape:  # a value, not a shape: refused by the graph's own guard
+            assert ONNX_REFUSAL_NODE in str(refused.value), (case, str(refused.value))
+    assert any("outside [0, 1]" in rule for rule in spec["refused"]) and len(spec["refused"]) == 2 + with_mask
+
+
+def test_the_bundle_check_script_shows_both_models_refusing(exported):
+    """check_bundle.py runs standalone in the bundle (no project import) and exits 0 only when both
+    runtimes agree on a valid input and refuse every ruled-out one."""
+    import sys
+
+    _, _, out = exported
+    assert json.loads((out / "preprocessing.json").read_text())["files"]["check"] == "check_bundle.py"
+    shown = subprocess.run(
+        [sys.executable, "-I", "check_bundle.py"], cwd=out, capture_output=True, text=True, check=False
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    lines = shown.stdout.splitlines()
+    for case in ("a NaN pixel", "unscaled 0-255 pixels", f"{2 * PANEL}x{2 * PANEL} panels", "float64"):
+        at = next(i for i, line in enumerate(lines) if line.startswith(case + ": check_input refuses"))
+        assert lines[at + 1].startswith("  TorchScript refuses") and lines[at + 2].startswith("  ONNX refuses")
+    assert "ACCEPTS" not in shown.stdout and "the runtimes agree within 0.0001: True" in shown.stdout
+
+
+def test_a_loader_names_every_broken_rule_before_the_model_runs(exported):
+    from obstacles.deployment.check_bundle import Models, check_input, guarded_score, valid_input
+
+    _, _, out = exported
+    spec = json.loads((out / "preprocessing.json").read_text())
+    x = valid_input(spec)
+    assert check_input(x, spec) == []
+    unscaled = np.round(x * 255).astype(np.float64)
+    unscaled[0, 0, 0, 0] = np.nan
+    broken = check_input(unscaled, spec)
+    assert broken[0] == "dtype float64: must be float32" and broken[1] == "values not finite (NaN or inf)"
+    assert broken[2].startswith("values in [0, 255]: must be in [0, 1]")
+    with pytest.raises(ValueError, match="input refused: dtype float64"):
+        guarded_score(Models(out, spec), unscaled, spec)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_dynamic_panel_size_is_dynamic_for_both_models(exported, tmp_path):
+    """One setting for both runtimes: fixed (the default) refuses another size in both; dynamic takes
+    it in both, and both still refuse values outside [0, 1]."""
+    import onnxruntime
+
+    root, _, _ = exported
+    out = run(
+        compose(
+            "export",
+            [f"paths.root_dir={root}", f"panel_size={PANEL}", "dynamic_panel_size=true", f"out_dir={tmp_path / 'b'}"],
+        )
+    )
+    spec = json.loads((out / "preprocessing.json").read_text())
+    assert spec["input"]["shape"][2:] == ["height", "width"]
+    images, _ = real_batch(root, spec["diff_mask"]["used"])
+    larger = torch.nn.functional.interpolate(images, scale_factor=2.0, mode="nearest")
+    scripted = torch.jit.load(str(out / "model.ts"))
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    with torch.inference_mode():
+        expected = scripted(larger).numpy()
+    (onnx_scores,) = session.run(["score"], {"image": larger.numpy()})
+    np.testing.assert_allclose(onnx_scores, expected, atol=PARITY_ATOL)
+    with pytest.raises(torch.jit.Error, match="input contract"):
+        scripted(larger * 255.0)
+    with pytest.raises(Exception, match="refuse_input"):
+        session.run(["score"], {"image": (larger * 255.0).numpy()})

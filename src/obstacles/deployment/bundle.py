@@ -4,9 +4,13 @@ The video processor runs neither Lightning nor our data code, so the bundle stat
 re-implementation of the input pipeline needs (preprocessing.json) and holds the model in two
 runtimes' formats, both returning the obstacle score (sigmoid of the logit), not the logit:
 
-- model.ts: TorchScript (torch.jit.load), model.onnx: ONNX (onnxruntime and others);
+- model.ts: TorchScript (torch.jit.load), model.onnx: ONNX (onnxruntime and others); both refuse
+  the inputs the preprocessing contract rules out (values outside [0, 1] or not finite, another
+  shape, a diff mask other than 0/1: obstacles.deployment.contract says how and why);
 - preprocessing.json: panel size and order, channel order, scaling, input shape, in_chans, the
-  diff-mask channel and its pixel threshold;
+  diff-mask channel and its pixel threshold, the refused inputs in words;
+- check_bundle.py: a standalone check (obstacles.deployment.check_bundle) that scores a valid input
+  with both models and shows both refusing each ruled-out input;
 - thresholds.json: the run's deployment thresholds (from evaluation), when present, with a
   ``deployment`` section saying in words which pair to apply, by what rule, and what it guarantees:
   certified at its confidence (`obstacles.thresholds`' default) or only empirical; and what
@@ -25,12 +29,14 @@ gates or describes this one.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import onnx
 import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -38,6 +44,8 @@ from omegaconf import DictConfig, OmegaConf
 from obstacles.champion import wording as champion_wording
 from obstacles.checkpoints import load_classifier
 from obstacles.data.dataset import PAIR_CHANNELS
+from obstacles.deployment import check_bundle
+from obstacles.deployment.contract import ONNX_REFUSAL_NODE, GuardedScoreModel, InputContract, add_onnx_guard
 from obstacles.io.outputs import atomic_dir, write_text_atomic
 from obstacles.io.provenance import file_sha256
 from obstacles.thresholds import wording
@@ -45,6 +53,7 @@ from obstacles.training.run_dir import checkpoint_run_dir
 
 TORCHSCRIPT_NAME = "model.ts"
 ONNX_NAME = "model.onnx"
+CHECK_SCRIPT_NAME = "check_bundle.py"
 INPUT_NAME, OUTPUT_NAME = "image", "score"
 RUN_THRESHOLDS = Path("eval") / "thresholds.json"
 RUN_CHAMPION = Path("eval") / "champion" / "champion.json"  # `python -m obstacles.commands.champion challenger=<run>`
@@ -113,30 +122,49 @@ class ScoreModel(torch.nn.Module):
         return torch.sigmoid(self.backbone(image).squeeze(1))
 
 
-def export_torchscript(model: ScoreModel, example: torch.Tensor, path: Path) -> None:
-    """Traced (the networks have no data-dependent control flow); torch marks tracing deprecated
-    in favour of torch.export, but TorchScript is what the processor loads today."""
+def input_contract(settings: ExportSettings, in_chans: int, size: int) -> InputContract:
+    """The contract both models enforce: the exported panel size fixed unless H and W are dynamic."""
+    with_mask = in_chans > PAIR_CHANNELS
+    return InputContract(
+        in_chans=in_chans,
+        panel_size=None if settings.dynamic_panel_size else size,
+        mask_channel=in_chans - 1 if with_mask else None,
+    )
+
+
+def export_torchscript(model: ScoreModel, example: torch.Tensor, path: Path, contract: InputContract) -> None:
+    """The network traced (no data-dependent control flow), behind GuardedScoreModel compiled with
+    torch.jit.script, so that the contract's checks stay control flow that raises; torch marks
+    TorchScript deprecated in favour of torch.export, but TorchScript is what the processor loads today."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(model, example)
-        torch.jit.save(traced, str(path))
+        guarded = torch.jit.script(GuardedScoreModel(traced, contract))
+        torch.jit.save(guarded, str(path))
 
 
-def export_onnx(model: ScoreModel, example: torch.Tensor, path: Path, opset: int, dynamic_panel_size: bool) -> None:
-    """The TorchScript-based exporter (dynamo=False): no onnxscript dependency, a fixed opset."""
+def export_onnx(
+    model: ScoreModel, example: torch.Tensor, path: Path, opset: int, dynamic_panel_size: bool, contract: InputContract
+) -> None:
+    """The TorchScript-based exporter (dynamo=False): no onnxscript dependency, a fixed opset; then
+    the contract's checks added to the graph (`add_onnx_guard`: ONNX cannot raise)."""
     axes = {0: "batch", 2: "height", 3: "width"} if dynamic_panel_size else {0: "batch"}
+    plain = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             model,
             (example,),
-            str(path),
+            plain,
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: {0: "batch"}},
         )
+    graph = onnx.load_from_string(plain.getvalue())
+    add_onnx_guard(graph, contract, INPUT_NAME, OUTPUT_NAME)
+    onnx.save(graph, str(path))
 
 
 def site_pixel_thresholds(run_config: DictConfig | None) -> dict[str, float]:
@@ -198,8 +226,19 @@ def preprocessing(
         "scaling": {"divide_by": UINT8_MAX, "range": [0.0, 1.0], "mean": None, "std": None},
         "in_chans": in_chans,
         "diff_mask": diff_mask_spec(settings.pixel_threshold, with_mask, run_config),
+        "refused": input_contract(settings, in_chans, size).rules(),
+        "refusal": {
+            "torchscript": "raises (torch.jit.Error naming the broken rule)",
+            "onnx": f"the run fails in the graph's Reshape node {ONNX_REFUSAL_NODE!r} (ONNX cannot raise)",
+            "loader": f"{CHECK_SCRIPT_NAME}: check_input(x, spec) names every broken rule before a model runs",
+        },
         "checkpoint": {"path": str(ckpt), "sha256": file_sha256(ckpt), "hparams": hparams},
-        "files": {"torchscript": TORCHSCRIPT_NAME, "onnx": ONNX_NAME, "onnx_opset": int(settings.opset)},
+        "files": {
+            "torchscript": TORCHSCRIPT_NAME,
+            "onnx": ONNX_NAME,
+            "onnx_opset": int(settings.opset),
+            "check": CHECK_SCRIPT_NAME,
+        },
     }
 
 
@@ -335,9 +374,11 @@ def export_bundle(
     example = torch.rand(1, in_chans, size, size)
     thresholds = thresholds_source(thresholds_path, run_folder)
     hparams = {k: v for k, v in dict(classifier.hparams).items() if isinstance(v, (str, int, float, bool, type(None)))}
+    contract = input_contract(settings, in_chans, size)
     with atomic_dir(out_dir) as out:
-        export_torchscript(model, example, out / TORCHSCRIPT_NAME)
-        export_onnx(model, example, out / ONNX_NAME, int(settings.opset), bool(settings.dynamic_panel_size))
+        export_torchscript(model, example, out / TORCHSCRIPT_NAME, contract)
+        export_onnx(model, example, out / ONNX_NAME, int(settings.opset), bool(settings.dynamic_panel_size), contract)
+        shutil.copyfile(check_bundle.__file__, out / CHECK_SCRIPT_NAME)
         spec = preprocessing(settings, in_chans, ckpt, hparams, run_config)
         write_text_atomic(out / "preprocessing.json", json.dumps(spec, indent=2) + "\n")
         deployment = None
