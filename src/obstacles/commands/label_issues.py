@@ -1,0 +1,55 @@
+"""Out-of-fold label issues: `python -m obstacles.commands.label_issues` (conf/label_issues.yaml).
+
+K models on group-aware folds of the training split, confident learning on their out-of-fold
+scores: `obstacles.curation.label_issues`. Each fold trains through `obstacles.training.job.train`
+with conf/train.yaml and the config's `train_overrides` (the recipe).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+
+from obstacles.config import compose, entry_point
+from obstacles.curation.label_issues import FoldPlan, label_issues, log_wandb
+from obstacles.io.html import SheetLayout
+from obstacles.training.job import train
+from obstacles.training.run_dir import register_resolvers
+
+
+def compose_train(overrides: list[str]) -> DictConfig:
+    """conf/train.yaml with the fold's overrides: through the running Hydra when this is the
+    command (Hydra allows one initialisation per process), else through `obstacles.config.compose`."""
+    register_resolvers()
+    if GlobalHydra.instance().is_initialized():
+        return hydra.compose("train", overrides=overrides)
+    return compose("train", overrides)
+
+
+def run(cfg: DictConfig) -> Path:
+    name, root = cfg.dataset.name, Path(cfg.paths.root_dir)  # manifest paths: under root
+    plan = FoldPlan(
+        k=int(cfg.folds),
+        seed=int(cfg.fold_seed),
+        burst_gap_s=float(cfg.split.burst_gap_s),
+        reversed_suffix=cfg.no_mask_train.reversed_suffix,
+        train_overrides=tuple(cfg.train_overrides),
+        work_dir=Path(cfg.work_dir),
+        batch_size=int(cfg.batch_size),
+    )
+    page = SheetLayout(cfg.sheet.thumb_height, cfg.sheet.max_rows)
+    result = label_issues(name, Path(cfg.dataset.manifest), root, cfg.out_dir, plan, train, compose_train, page=page)
+    print(f"[label_issues {name}] {result.summary_line()}")
+    if cfg.wandb.enabled:
+        record = log_wandb(cfg.wandb, result, root, name=f"label-issues-{name}")
+        print(f"[label_issues {name}] W&B run {record['run_id']} ({record['mode']})")
+    return result.out
+
+
+main = entry_point("label_issues", run)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Confident learning (Northcutt, Jiang and Chuang, 2021) for two classes, on out-of-sample
+probabilities: which given labels are probably wrong, and in what order to look at them.
+
+The rule is cleanlab's `find_label_issues(labels, pred_probs, filter_by="confident_learning",
+return_indices_ranked_by="self_confidence")`, written out here because for two classes it is a
+few lines (cleanlab and its dependencies would be a package for them):
+
+- per class j, the threshold t_j is the mean predicted probability of j over the samples labelled j
+  (how confident the models are, on average, about a sample that really is j);
+- a sample labelled i is "confidently" in class j when p_j >= t_j; when both classes pass, the
+  larger p_j counts; when neither does, the sample is not counted;
+- a sample is a label issue when it is confidently in a class other than its given one (it sits
+  off the diagonal of the confident joint) and the models' most probable class is not its given
+  one (cleanlab drops issues whose given label equals the prediction: with a low threshold for
+  one class, a pair can pass it and still be scored more likely its given class);
+- issues are ranked by self-confidence, the probability of the given label, lowest first.
+
+Per-class thresholds, not 0.5, make the rule robust to a model that is calibrated badly for one
+class (an imbalanced set or a class that is hard to learn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Issues:
+    """Per sample: whether it is flagged, the class it is confidently in (-1: none), its
+    self-confidence and rank (1 = the most likely wrong label, over all samples); the thresholds."""
+
+    flagged: np.ndarray
+    confident_class: np.ndarray
+    self_confidence: np.ndarray
+    rank: np.ndarray
+    thresholds: np.ndarray
+
+
+def class_probabilities(score: np.ndarray) -> np.ndarray:
+    """[P(class 0), P(class 1)] per sample from the obstacle score P(class 1)."""
+    score = np.asarray(score, dtype=np.float64)
+    return np.stack([1.0 - score, score], axis=1)
+
+
+def confident_thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """t_j: the mean probability of class j over the samples labelled j."""
+    classes = probs.shape[1]
+    missing = [j for j in range(classes) if not np.any(labels == j)]
+    if missing:
+        raise ValueError(f"no sample is labelled class {missing}: confident learning needs both classes")
+    return np.array([probs[labels == j, j].mean() for j in range(classes)])
+
+
+def find_label_issues(score: np.ndarray, labels: np.ndarray) -> Issues:
+    """Confident learning on out-of-sample obstacle scores and given labels (0/1) (module docstring)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = class_probabilities(score)
+    thresholds = confident_thresholds(probs, labels)
+    above = probs >= thresholds
+    confident = np.where(above.any(axis=1), np.argmax(np.where(above, probs, -np.inf), axis=1), -1)
+    self_confidence = probs[np.arange(len(labels)), labels]
+    predicted = np.argmax(probs, axis=1)
+    flagged = (confident >= 0) & (confident != labels) & (predicted != labels)
+    order = np.lexsort((np.arange(len(labels)), self_confidence, ~flagged))  # flagged first, then least sure
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[order] = np.arange(1, len(labels) + 1)
+    return Issues(flagged, confident, self_confidence, rank, thresholds)
+
+
+def precision_recall_at_k(ranked_true: np.ndarray, k: int) -> tuple[float, float]:
+    """Precision and recall of the top-k of a ranking, given whether each ranked item (best first)
+    is a true issue: the reviewer's view (Northcutt et al. 2021: about half of flagged issues hold up)."""
+    ranked_true = np.asarray(ranked_true, dtype=bool)
+    total = int(ranked_true.sum())
+    hits = int(ranked_true[:k].sum())
+    return (hits / k if k else 0.0), (hits / total if total else 0.0)

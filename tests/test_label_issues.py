@@ -1,0 +1,165 @@
+"""Out-of-fold label issues: confident learning finds planted flips, folds keep bursts whole, and
+the command (K real fold trainings on tiny data) ranks planted flipped labels at the top."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+from tests.conftest import offline_wandb
+
+from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
+from obstacles.commands.label_issues import run
+from obstacles.config import compose
+from obstacles.curation.confident import find_label_issues, precision_recall_at_k
+from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
+from training_fixtures import write_pair_dataset
+
+FLIP = {"obstacle": "no_obstacle", "no_obstacle": "obstacle"}
+# a recipe short enough for a test, long enough that the field CNN separates the tiny classes
+RECIPE = [
+    "model=field_cnn",
+    "trainer.max_epochs=15",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "model.optimizer.lr=1e-2",
+    "weighting=none",
+]
+N_PAIRS, EVERY_NTH_TRAIN, N_FLIPS = 64, 7, 4
+
+
+def test_confident_learning_flags_planted_flips_first():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 50)
+    score = np.clip(np.where(labels == 1, rng.uniform(0.6, 0.95, 100), rng.uniform(0.05, 0.4, 100)), 0, 1)
+    flipped = np.array([3, 17, 60, 88])
+    given = labels.copy()
+    given[flipped] = 1 - given[flipped]
+    found = find_label_issues(score, given)
+    flagged = set(np.flatnonzero(found.flagged))
+    assert flagged and flagged <= set(flipped), "only flips are flagged (a flip below a threshold may not be)"
+    ranked = np.argsort(found.rank)
+    assert set(ranked[: len(flipped)]) == set(flipped)
+    assert precision_recall_at_k(np.isin(ranked, flipped), len(flipped)) == (1.0, 1.0)
+
+
+def test_confident_thresholds_are_per_class_not_one_half():
+    """A model that scores obstacles only around 0.63: a no_obstacle pair at 0.52 is not confidently
+    an obstacle (a 0.5 cut would flag it), one at 0.65 is."""
+    given = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    score = np.array([0.1, 0.2, 0.52, 0.65, 0.6, 0.62, 0.64, 0.66])
+    found = find_label_issues(score, given)
+    assert np.flatnonzero(found.flagged).tolist() == [3] and found.rank[3] == 1
+
+
+def test_bursts_never_straddle_folds_and_folds_hold_both_classes():
+    minutes = [0, 0, 0, 5, 5, 10, 10, 10, 20, 30, 40, 50]
+    paths = [f"d/site_a/x/img_2022-09-07T06-{m:02d}-{s:02d}.jpg" for s, m in enumerate(minutes)]
+    paths[1] = paths[0].replace(".jpg", "_reversed.jpg")
+    frame = pd.DataFrame({"path": paths, "site": "site_a", "label": ["obstacle", "no_obstacle"] * 6})
+    groups = capture_groups(frame, 60.0, "_reversed")
+    assert groups[0] == groups[1] == groups[2] and groups[3] == groups[4] and groups[3] != groups[2]
+    folds = assign_folds(np.arange(12) % 2, groups, 3, seed=0)
+    for group in np.unique(groups):
+        assert len(set(folds[groups == group])) == 1
+    with pytest.raises(ValueError, match="too few for 20 folds"):
+        assign_folds(np.arange(12) % 2, groups, 20, seed=0)
+
+
+def test_fold_manifest_validates_on_val_and_holds_out_one_fold():
+    frame = pd.DataFrame({"path": list("abcdefg"), "split": ["train"] * 4 + ["val", "eval", "eval"]})
+    manifest = fold_manifest(frame, np.array([0, 1, 0, 1]), fold=1)
+    assert dict(zip(manifest["path"], manifest["split"])) == {
+        "a": "train",
+        "b": FOLD_SCORED,
+        "c": "train",
+        "d": FOLD_SCORED,
+        "e": "val",
+    }
+
+
+def flipped_dataset(root):
+    dataset = write_pair_dataset(root, n_pairs=N_PAIRS, panel=32)
+    manifest = pd.read_csv(dataset / "manifest.csv")
+    flips = manifest.index[manifest["split"] == "train"][::EVERY_NTH_TRAIN][:N_FLIPS]
+    manifest.loc[flips, "label"] = manifest.loc[flips, "label"].map(FLIP)
+    manifest["deployed_score"] = 0.5
+    manifest.to_csv(dataset / "manifest.csv", index=False)
+    return set(manifest.loc[flips, "path"])
+
+
+def label_issues_cfg(root, *overrides):
+    cfg = compose("label_issues", [f"paths.root_dir={root}", "dataset.name=tiny", "folds=3", *overrides])
+    cfg.train_overrides = OmegaConf.create(RECIPE)  # list items holding `=`: set after composing
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    root = tmp_path_factory.mktemp("label-issues")
+    flips = flipped_dataset(root)
+    with offline_wandb(root):
+        out = run(label_issues_cfg(root))
+    return root, out, flips
+
+
+def test_planted_flipped_labels_are_found_at_the_top(found):
+    _, out, flips = found
+    scores = pd.read_csv(out / "oof_scores.csv").sort_values("rank")
+    assert len(scores) == N_PAIRS // 2 and scores["oof_score"].between(0, 1).all()
+    precision, recall = precision_recall_at_k(scores["path"].isin(flips).to_numpy(), len(flips))
+    assert precision >= 0.5, scores.head(10)
+    issues = pd.read_csv(out / "label_issues.csv")
+    assert list(issues.columns) == ["rank", "path", "site", "label", "oof_score", "deployed_score", "why", "fold"]
+    assert issues["rank"].is_monotonic_increasing and issues["why"].str.contains("never saw it").all()
+    assert len(flips & set(issues["path"])) >= len(flips) // 2
+
+
+def test_every_pair_is_scored_by_the_fold_model_that_left_it_out(found):
+    root, out, _ = found
+    scores = pd.read_csv(out / "oof_scores.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["folds"] == 3 and summary["trained"] == 3 and sum(summary["fold_sizes"]) == len(scores)
+    for fold in range(3):
+        manifest = pd.read_csv(root / ".cache/label_issues/tiny" / f"fold_{fold}" / "manifest.csv")
+        held = set(manifest.loc[manifest["split"] == FOLD_SCORED, "path"])
+        assert held == set(scores.loc[scores["fold"] == fold, "path"])
+        assert not held & set(manifest.loc[manifest["split"] == "train", "path"])
+    page = (out / "index.html").read_text()
+    assert "out-of-fold score" in page and "deployed score 0.500" in page
+    (record,) = root.glob("wandb/offline-run-*/run-*.wandb")
+    assert b"label_issues" in record.read_bytes() and b"oof_scores" in record.read_bytes()
+
+
+def test_a_second_call_reuses_the_fold_runs(found, tmp_path):
+    root, _, _ = found
+    out = run(label_issues_cfg(root, "wandb.enabled=false", f"out_dir={tmp_path / 'again'}"))
+    assert json.loads((out / "summary.json").read_text())["trained"] == 0
+
+
+@pytest.mark.browser
+def test_hostile_names_neither_run_script_nor_break_the_issue_page(found, browser, tmp_path):
+    root, out, _ = found
+    issues = pd.read_csv(out / "label_issues.csv")
+    scores = pd.read_csv(out / "oof_scores.csv")
+    assert len(issues)
+    renamed = {}
+    for path, stem in zip(scores["path"], hostile_stems()):
+        target = f"{path.rsplit('/', 1)[0]}/{stem}.jpg"
+        (root / target).write_bytes((root / path).read_bytes())
+        renamed[path] = target
+    # the report of a dataset whose files carry the hostile names: the fold runs retrain on it
+    manifest = pd.read_csv(root / "datasets/tiny/manifest.csv")
+    manifest["path"] = manifest["path"].map(lambda p: renamed.get(p, p))
+    hostile = root / "datasets" / "hostile"
+    hostile.mkdir(exist_ok=True)
+    manifest.to_csv(hostile / "manifest.csv", index=False)
+    cfg = label_issues_cfg(root, "dataset.name=hostile", "wandb.enabled=false", "folds=2")
+    result = run(cfg)
+    shown = pd.read_csv(result / "label_issues.csv")["path"].tolist()
+    assert any(p in renamed.values() for p in shown) or not shown
+    assert_page_is_safe(browser, result / "index.html", shown or ["label issues (0)"])
+    assert HOSTILE_NAMES
