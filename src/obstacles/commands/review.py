@@ -8,12 +8,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.config import entry_point
-from obstacles.curation.review import PageSettings, write_review_page
+from obstacles.curation.embedding import input_spec
+from obstacles.curation.review import ORDERS, PageSettings, read_issues, scoring_valuer, write_review_page
+from obstacles.curation.review_value import ValueWeights
 from obstacles.lineage import SRC_DIR, TriageCutoffs
 from obstacles.stages.common import site_dir, site_name
+
+
+def valuer(cfg: DictConfig, site: str):
+    """order=value: the current model (`ckpt_path=`, default the latest run) and the out-of-fold
+    label issues rank the frames; order=file: none (the page keeps capture-time order)."""
+    if cfg.order not in ORDERS:
+        raise ValueError(f"order={cfg.order!r}: expected one of {ORDERS}")
+    if cfg.order == "file":
+        return None
+    embedder = instantiate(cfg.embedder)
+    spec = input_spec(embedder, panels=cfg.recording.panels, panel_size=None, pixel_threshold=cfg.site.pixel_threshold)
+    issues = read_issues(cfg.value.label_issues)
+    if issues is None:
+        print(f"[review {site}] no out-of-fold label issues at {cfg.value.label_issues}: ranked without them")
+    weights = ValueWeights(
+        cfg.value.issue_weight, cfg.value.disagreement_weight, cfg.value.uncertainty_weight, cfg.value.threshold
+    )
+    print(f"[review {site}] value order with {embedder.description}")
+    return scoring_valuer(
+        embedder,
+        spec,
+        issues,
+        site=site,
+        weights=weights,
+        reversed_suffix=cfg.no_mask_train.reversed_suffix,
+        cache_dir=cfg.cache_dir,
+        batch_size=cfg.batch_size,
+    )
 
 
 def run(cfg: DictConfig) -> Path:
@@ -33,6 +64,7 @@ def run(cfg: DictConfig) -> Path:
             view_height=cfg.view_height,
             thumb_height=cfg.thumb_height,
         ),
+        valuer=valuer(cfg, site),
     )
     print("\n".join(f"[review {site}] {line}" for line in result.summary()))
     return result.page

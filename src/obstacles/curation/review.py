@@ -17,7 +17,13 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
+import pandas as pd
+
+from obstacles.curation.embedding import Embedder, InputSpec, embed_files
+from obstacles.curation.review_value import ValueWeights, site_issues, value_fields
 from obstacles.io.html import escape, relative_url, script_json
 from obstacles.io.label_file import Pick, read_label_file
 from obstacles.io.manifests import read_rows, resolve
@@ -27,6 +33,9 @@ from obstacles.lineage import INDEX_COLUMNS, INDEX_NAME, TriageCutoffs
 PAGE_NAME = "index.html"
 PANEL_NAMES = ("reference", "current", "mask")
 TEMPLATES = ("obstacles.curation", "templates")
+ORDERS = ("file", "value")  # file: capture time (the file names); value: `review_value`
+# per item -> value fields (model_score, value, terms, why), given the items and their image files
+Valuer = Callable[[list[dict], list[Path]], list[dict]]
 
 
 @dataclass(frozen=True)
@@ -126,12 +135,19 @@ def write_review_page(
     reversed_default_label: str,
     cutoffs: TriageCutoffs,
     settings: PageSettings,
+    valuer: Valuer | None = None,
 ) -> ReviewPage:
-    """`<out_dir>/index.html` over the triage in src, labels from `<labels_dir>/<site>.csv` or the cut-offs."""
+    """`<out_dir>/index.html` over the triage in src, labels from `<labels_dir>/<site>.csv` or the cut-offs.
+    With a valuer the page opens in value order (`review_value`), each item showing its value and why."""
     page_dir = Path(out_dir)
     labels_path = Path(labels_dir) / f"{site}.csv"
     labels = existing_labels(labels_path, reversed_default_label)
     items = review_items(src, page_dir, labels, root_dir=root_dir, cutoffs=cutoffs)
+    # the browser keeps edits per fingerprint: the same labels whichever order the page opens in
+    fingerprint = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:16]
+    if valuer is not None:
+        files = [Path(resolve(root_dir, row["path"])) for row in read_index(src)]
+        items = [item | fields for item, fields in zip(items, valuer(items, files))]
     dropped = sorted(set(labels) - {item["image"] for item in items})
     labels_file = Path(os.path.relpath(labels_path, root_dir)).as_posix()
     data = {
@@ -144,8 +160,45 @@ def write_review_page(
         "view_height": int(settings.view_height),
         "thumb_height": int(settings.thumb_height),
         "items": items,
+        "order": ORDERS[1] if valuer is not None else ORDERS[0],
+        "fingerprint": fingerprint,
     }
-    data["fingerprint"] = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:16]
     page = write_text_atomic(page_dir / PAGE_NAME, render_page(f"Review {site}", data))
     from_file = sum(item["source"] == "labels file" for item in items)
     return ReviewPage(page, site, labels_file, len(items), from_file, dropped, src / "bad_inputs.csv")
+
+
+def read_issues(path: str | Path | None) -> pd.DataFrame | None:
+    """The out-of-fold label issues (`label_issues.csv`), or None when that report was not made."""
+    if path is None or not Path(path).is_file():
+        return None
+    return pd.read_csv(path, dtype={"path": str, "site": str})
+
+
+def scoring_valuer(
+    embedder: Embedder,
+    spec: InputSpec,
+    issues: pd.DataFrame | None,
+    *,
+    site: str,
+    weights: ValueWeights,
+    reversed_suffix: str,
+    cache_dir: str | Path | None,
+    batch_size: int,
+) -> Valuer:
+    """A valuer that scores the site's images with the current model (through the embedding cache)
+    and marks the frames the out-of-fold label issues flagged (`review_value`)."""
+    by_frame = site_issues(issues, site, reversed_suffix)
+
+    def valuer(items: list[dict], files: list[Path]) -> list[dict]:
+        embedded = embed_files(files, embedder, spec, cache_dir=cache_dir, batch_size=batch_size, desc="score site")
+        logit = dict(zip(embedded.paths, embedded.logits.astype(np.float64)))
+        missing = [str(f) for f in files if f not in logit]
+        if missing:
+            raise ValueError(f"{len(missing)} image(s) of the site could not be scored, e.g. {missing[0]}")
+        model = 1.0 / (1.0 + np.exp(-np.array([logit[f] for f in files])))
+        deployed = np.array([item["score"] for item in items])
+        flagged = [by_frame.get(Path(item["image"]).stem) for item in items]
+        return value_fields(deployed, model, flagged, weights)
+
+    return valuer

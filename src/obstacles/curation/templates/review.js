@@ -93,11 +93,16 @@
       reversed.appendChild(panelDiv(it.src, 0, "reference (as current)"));
     }
     const source = edited(i) ? "edited here" : it.source;
+    const valued = it.value === undefined ? "" : `
+      <dt>current model</dt><dd>${it.model_score.toFixed(4)}</dd>
+      <dt>value</dt><dd id="current-value">${it.value.toFixed(3)} = label issue ${it.terms.issue.toFixed(2)}
+        + disagreement ${it.terms.disagreement.toFixed(2)} + uncertainty ${it.terms.uncertainty.toFixed(2)}</dd>
+      <dt>why here</dt><dd id="current-why">${esc(it.why)}</dd>`;
     $("details").innerHTML = `
       <dt>image</dt><dd>${esc(it.image)} (${pos + 1} of ${view.length})</dd>
       <dt>deployed score</dt><dd>${it.score.toFixed(4)}: ${esc(it.cls)} / ${esc(it.band)}</dd>
       <dt>label</dt><dd id="current-label">${badge(label[i])} <small>(${source})</small></dd>
-      <dt>reversed version</dt><dd id="current-opposite">${badge(opposite[i])}</dd>`;
+      <dt>reversed version</dt><dd id="current-opposite">${badge(opposite[i])}</dd>${valued}`;
   }
 
   function updateCard(i) {
@@ -114,7 +119,7 @@
     view.forEach((i, k) => {
       const card = document.createElement("div");
       cards.set(i, card);
-      card.title = items[i].image;
+      card.title = items[i].why === undefined ? items[i].image : `${items[i].image}: ${items[i].why}`;
       const image = document.createElement("img");
       image.loading = "lazy";
       image.alt = "";
@@ -176,6 +181,7 @@
     const order = $("order").value;
     const byName = (a, b) => (items[a].image < items[b].image ? -1 : items[a].image > items[b].image ? 1 : 0);
     if (order === "time") view.sort(byName);
+    else if (order === "value") view.sort((a, b) => items[b].value - items[a].value || byName(a, b));
     else view.sort((a, b) => (order === "score-asc" ? 1 : -1) * (items[a].score - items[b].score) || byName(a, b));
     pos = 0;
     renderGrid();
@@ -211,6 +217,10 @@
   function init() {
     document.documentElement.style.setProperty("--view-height", `${DATA.view_height}px`);
     document.documentElement.style.setProperty("--thumb-height", `${DATA.thumb_height}px`);
+    if (DATA.order === "value") {  // a page built with order=value opens in that order
+      $("order").querySelector('option[value="value"]').hidden = false;
+      $("order").value = "value";
+    }
     const bands = [...new Set(items.map((it) => it.band))].sort();
     bands.forEach((band) => $("band-filter").add(new Option(band, band)));
     for (const id of ["band-filter", "order"]) {
