@@ -96,6 +96,20 @@ def build_data(project: Path, *, frames_per_site: int, eval_fraction: float, see
     return project / "datasets" / "demo_balanced" / "manifest.csv"
 
 
+def sync_recipes(project: Path) -> None:
+    """The scratch project's conf/ becomes this project's again but for its own sites and simulator,
+    so a recipe added or edited since the data was built trains as it is now."""
+    own = {"sites.yaml", "simulate.yaml", "site"}
+    for item in (ROOT / "conf").iterdir():
+        if item.name in own:
+            continue
+        target = project / "conf" / item.name
+        if item.is_dir():
+            shutil.copytree(item, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, target)
+
+
 def with_groups(manifest: pd.DataFrame, project: Path) -> pd.DataFrame:
     """The manifest with each pair's burst group (site-qualified) from its site's split table."""
     splits = pd.concat([pd.read_csv(project / "datasets" / site / "split.csv").assign(site=site) for site in SITES])[
@@ -290,6 +304,7 @@ def main() -> None:
 
     from obstacles.data.dataset import read_manifest
 
+    sync_recipes(project)
     columns = list(pd.read_csv(manifest, nrows=0).columns)
     frame = with_groups(read_manifest(manifest, project), project)
     counts = frame.groupby("split").size().to_dict()
@@ -297,7 +312,14 @@ def main() -> None:
     print(f"pairs per split {counts}; {n_eval_paired} eval frames have a deployed score", flush=True)
     if counts.get("eval", 0) < args.min_eval:
         raise SystemExit(f"only {counts.get('eval', 0)} eval pairs (< {args.min_eval}): raise --min-eval's margin")
-    subsets = training_subsets(frame, args.sizes, args.data_seed)
+    results_file = work / "cells.jsonl"
+    done = {}
+    if results_file.is_file():  # the work folder keeps every cell it trained: a rerun resumes, the report shows all
+        for line in results_file.read_text().splitlines():
+            cell = json.loads(line)
+            done[(cell["recipe"], cell["size"], cell["seed"])] = cell
+    sizes = sorted(set(args.sizes) | {size for _, size, _ in done})
+    subsets = training_subsets(frame, sizes, args.data_seed)
     paired = ((frame["split"] == "eval") & frame["deployed_score"].notna()).to_numpy()
     is_obstacle = frame["is_obstacle"].to_numpy()
     val_with_score = ((frame["split"] == "val") & frame["deployed_score"].notna()).to_numpy()
@@ -324,16 +346,9 @@ def main() -> None:
         f"deployed score: eval AUROC {baselines['deployed']['eval_paired']:.3f} on {n_eval_paired} frames", flush=True
     )
 
-    cells = []
-    results_file = work / "cells.jsonl"
-    done = {}
-    if results_file.is_file():  # a rerun with the same --work resumes
-        for line in results_file.read_text().splitlines():
-            cell = json.loads(line)
-            done[(cell["recipe"], cell["size"], cell["seed"])] = cell
-    for size in args.sizes:
-        for recipe in args.recipes:
-            for seed in args.seeds:
+    for size in args.sizes:  # seeds outermost within a size: every recipe has a first figure early
+        for seed in args.seeds:
+            for recipe in args.recipes:
                 key = (recipe, size, seed)
                 if key not in done:
                     run_dir = work / "runs" / recipe / str(size) / f"seed{seed}"
@@ -355,7 +370,6 @@ def main() -> None:
                     with results_file.open("a") as out:
                         out.write(json.dumps(done[key]) + "\n")
                 cell = done[key]
-                cells.append(cell)
                 print(
                     f"{recipe:>16} {cell['train_pairs']:>6} pairs seed {seed}: val {cell['val']:.3f} "
                     f"eval {cell['eval']:.3f} (paired {cell['eval_paired']:.3f}, vs deployed "
@@ -363,6 +377,8 @@ def main() -> None:
                     flush=True,
                 )
 
+    order = {recipe: index for index, recipe in enumerate(dict.fromkeys([*args.recipes, *(k[0] for k in done)]))}
+    cells = sorted(done.values(), key=lambda c: (order[c["recipe"]], c["size"], c["seed"]))
     text = table(cells, baselines)
     print("\n" + text)
     args.out.mkdir(parents=True, exist_ok=True)

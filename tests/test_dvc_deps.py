@@ -103,3 +103,21 @@ def test_every_code_dep_of_a_stage_is_code_it_runs(pipeline, stage):
     deps = [dep for dep in stage.get("deps", []) if isinstance(dep, str) and dep.startswith("src/")]
     unused = [dep for dep in deps if not any(path == REPO / dep or REPO / dep in path.parents for path in ran)]
     assert unused == [], f"{pipeline}: `{stage['cmd'].split()[2]}` lists deps it never imports: {unused}"
+
+
+def experiment_chain(name: str) -> list[str]:
+    """conf/experiment/<name>.yaml and every recipe its defaults list builds on, in order."""
+    path = REPO / "conf" / "experiment" / f"{name}.yaml"
+    chain = [path.relative_to(REPO).as_posix()]
+    for entry in yaml.safe_load(path.read_text()).get("defaults", []):
+        if isinstance(entry, str) and entry != "_self_" and (REPO / "conf" / "experiment" / f"{entry}.yaml").is_file():
+            chain += experiment_chain(entry)
+    return chain
+
+
+def test_the_train_stage_depends_on_every_recipe_the_demo_builds_on():
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["train"]
+    recipe = re.search(r"experiment=(\w+)", stage["cmd"]).group(1)
+    chain = experiment_chain(recipe)
+    assert len(chain) > 1, "the demo recipe no longer builds on another: keep this test meaningful"
+    assert [dep for dep in chain if dep not in stage["deps"]] == []
