@@ -72,8 +72,10 @@ def embed_manifest(
     cache_dir: str | Path | None,
     batch_size: int,
 ) -> Embedded:
-    """Embed every manifest row; a 7-channel model gets each row's own site pixel_threshold."""
-    spec = InputSpec(panels, panel_size, embedder.in_chans > PAIR_CHANNELS, 0.0)
+    """Embed every manifest row; a 7-channel model gets each row's own site pixel_threshold, and
+    panel_size None means the size the model was trained at (as `embedding.input_spec`: a model
+    trained on 96 px panels scores 200 px ones differently)."""
+    spec = InputSpec(panels, panel_size or embedder.panel_size, embedder.in_chans > PAIR_CHANNELS, 0.0)
     groups = frame.groupby("pixel_threshold").groups if spec.with_diff_mask else {0.0: frame.index}
     parts = []
     for threshold, index in groups.items():
