@@ -56,6 +56,7 @@ bench: venv  ## every benchmark, printing its figures
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/similar.py
 	$(BIN)/python bench/lineage.py
+	$(BIN)/python bench/learning.py  # the longest: about an hour on 2 CPU cores at 750 and 3,000 pairs
 
 clean-demo:  ## remove the demo's outputs
 	rm -rf datasets reports experiments/[0-9]* wandb
