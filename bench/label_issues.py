@@ -1,0 +1,179 @@
+"""Planted-flip benchmark of the out-of-fold label issues against today's in-sample audit ranking.
+Run: `nice -n 15 python bench/label_issues.py [--work DIR] [--noise 0.05] [--folds 5]`.
+
+1. **Data.** A scratch project (OBSTACLES_ROOT) with this project's conf/ re-simulates the demo
+   sites with the demo's seed and `review.label_noise` set (the simulator's reviewer then flips
+   about that share of labels). Every other draw is the demo's, so the flipped frames are exactly
+   those whose label differs from this checkout's `labels/<site>.csv` (label_noise 0); the skip
+   and reversal columns are checked to be equal. The pipeline's own stages build the pairs, the
+   split and the merged manifest as `dvc repro` does.
+2. **Planted errors.** Training pairs (not reversed copies: a reversal is only picked for a frame
+   labelled obstacle, and the reversed copy of a truly empty scene is correctly no_obstacle) whose
+   frame's label was flipped; k = their number.
+3. **Today's ranking.** The demo recipe trains once on the noisy manifest; the audit's in-sample
+   loss (`surprising.csv`, every image listed) ranks the training pairs.
+4. **Out of fold.** `python -m obstacles.commands.label_issues` (K folds, the same recipe).
+5. **Figures.** Precision and recall of each ranking's top k, the flagged list's size and
+   precision, and the K-fold wall time: bench/results/label_issues.json (label_issues.md: the note).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from obstacles.curation.confident import precision_recall_at_k
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+STAGES = ("src", "mask_train", "no_mask_train", "split", "diff_metrics")
+REVERSED_SUFFIX = "_reversed"
+
+
+def sh(command: list[str], env: dict[str, str], log: Path) -> float:
+    started = time.monotonic()
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        done = subprocess.run(command, cwd=env["OBSTACLES_ROOT"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}; see {log}")
+    return time.monotonic() - started
+
+
+def project_env(project: Path) -> dict[str, str]:
+    return {**os.environ, "OBSTACLES_ROOT": str(project), "WANDB_MODE": "offline", "PYTHONHASHSEED": "0"}
+
+
+def build_data(project: Path, noise: float, log: Path) -> list[str]:
+    """The demo sites re-simulated with label noise, through the pipeline's stages; returns the sites."""
+    shutil.copytree(ROOT / "conf", project / "conf", dirs_exist_ok=True)
+    simulate = OmegaConf.load(ROOT / "conf" / "simulate.yaml")
+    simulate.common.review.label_noise = noise
+    OmegaConf.save(simulate, project / "conf" / "simulate.yaml")
+    sites = list(OmegaConf.load(ROOT / "conf" / "sites.yaml").sites)
+    env, python = project_env(project), sys.executable
+    if not (project / "datasets" / "demo_balanced" / "manifest.csv").is_file():
+        sh([python, "-m", "obstacles.commands.simulate", "workers=0", "overwrite=true"], env, log)
+        for site in sites:
+            for stage in STAGES:
+                sh([python, "-m", f"obstacles.stages.{stage}", f"site={site}"], env, log)
+        sh([python, "-m", "obstacles.stages.balanced"], env, log)
+    return sites
+
+
+def flipped_frames(project: Path, sites: list[str]) -> set[tuple[str, str]]:
+    """(site, image stem) of every frame whose noisy label differs from the clean one."""
+    flipped = set()
+    for site in sites:
+        clean = pd.read_csv(ROOT / "labels" / f"{site}.csv", dtype=str).fillna("")
+        noisy = pd.read_csv(project / "labels" / f"{site}.csv", dtype=str).fillna("")
+        assert clean["image"].tolist() == noisy["image"].tolist(), f"{site}: other frames than the demo's"
+        both_skip = (clean["label"] == "skip") == (noisy["label"] == "skip")
+        assert both_skip.all(), f"{site}: the noisy simulation drew other skips: not the demo's draws"
+        changed = clean["label"] != noisy["label"]
+        flipped |= {(site, Path(image).stem) for image in noisy.loc[changed, "image"]}
+    return flipped
+
+
+def planted(frame: pd.DataFrame, flipped: set[tuple[str, str]]) -> np.ndarray:
+    stems = [Path(p).stem for p in frame["path"]]
+    return np.array([(site, stem) in flipped for site, stem in zip(frame["site"], stems)])
+
+
+def figures(ranked: pd.DataFrame, truth: np.ndarray, k: int) -> dict:
+    precision, recall = precision_recall_at_k(truth, k)
+    return {"precision_at_k": round(precision, 3), "recall_at_k": round(recall, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=None, help="scratch project (default: a temporary folder)")
+    parser.add_argument("--noise", type=float, default=0.05, help="review.label_noise of the simulation")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--recipe", nargs="*", default=["experiment=demo"], help="overrides of conf/train.yaml")
+    args = parser.parse_args()
+    project = args.work or Path(tempfile.mkdtemp(prefix="label-issues-bench-"))
+    project.mkdir(parents=True, exist_ok=True)
+    log = project / "bench.log"
+    env, python = project_env(project), sys.executable
+    sites = build_data(project, args.noise, log)
+    flipped = flipped_frames(project, sites)
+
+    if not list((project / "experiments").glob("001.*/checkpoints/best.ckpt")):
+        sh([python, "-m", "obstacles.commands.train", *args.recipe], env, log)
+    sh([python, "-m", "obstacles.commands.audit", "top_surprising=1000000", "wandb.enabled=false"], env, log)
+    audit = pd.read_csv(project / "reports" / "audit" / "demo_balanced" / "surprising.csv")
+    in_sample = audit[audit["split"] == "train"].sort_values("loss", ascending=False, kind="stable")
+
+    recipe = "[" + ",".join(f"'{o}'" for o in args.recipe) + "]"
+    override = [f"folds={args.folds}", f"train_overrides={recipe}", "wandb.enabled=false"]
+    seconds = sh([python, "-m", "obstacles.commands.label_issues", *override], env, log)
+    out = project / "reports" / "label_issues" / "demo_balanced"
+    oof = pd.read_csv(out / "oof_scores.csv").sort_values("rank")
+    summary = json.loads((out / "summary.json").read_text())
+
+    truth_oof, truth_in = planted(oof, flipped), planted(in_sample, flipped)
+    k = int(truth_oof.sum())
+    assert k == int(truth_in.sum()), "both rankings cover the same training pairs"
+    flagged = oof["flagged"].to_numpy()
+    result = {
+        "noise": args.noise,
+        "folds": args.folds,
+        "recipe": args.recipe,
+        "train_pairs": len(oof),
+        "flipped_frames": len(flipped),
+        "k_planted_train_pairs": k,
+        "out_of_fold": figures(oof, truth_oof, k),
+        "in_sample_audit": figures(in_sample, truth_in, k),
+        "flagged": int(flagged.sum()),
+        "flagged_precision": round(float(truth_oof[flagged].mean()), 3) if flagged.any() else None,
+        "flagged_recall": round(float(truth_oof[flagged].sum() / k), 3) if k else None,
+        "kfold_seconds": round(seconds),
+        "kfold_trained": summary["trained"],
+        "cpu_cores": os.cpu_count(),
+    }
+    previous = RESULTS / "label_issues.json"
+    if summary["trained"] == 0 and previous.is_file():  # fold runs reused: keep the time they took to train
+        before = json.loads(previous.read_text())
+        if before.get("folds") == args.folds and before.get("kfold_trained"):
+            result["kfold_seconds"], result["kfold_trained"] = before["kfold_seconds"], before["kfold_trained"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "label_issues.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(markdown(result))
+
+
+def markdown(result: dict) -> str:
+    """The figures as bench/results/label_issues.md's table has them (printed; the note is written by hand)."""
+    k = result["k_planted_train_pairs"]
+    rows = [
+        ("out of fold, confident learning (this tool)", result["out_of_fold"]),
+        ("in-sample loss (today's audit, surprising.csv)", result["in_sample_audit"]),
+    ]
+    lines = [
+        f"| ranking of the {result['train_pairs']} training pairs | precision at k={k} | recall at k={k} |",
+        "|---|---|---|",
+        *(f"| {name} | {r['precision_at_k']:.2f} | {r['recall_at_k']:.2f} |" for name, r in rows),
+    ]
+    lines.append(
+        f"\nFlagged by confident learning: {result['flagged']} pairs, precision {result['flagged_precision']}, "
+        f"recall {result['flagged_recall']}. K-fold run: {result['kfold_seconds']} s for {result['folds']} folds "
+        f"({result['kfold_trained']} trained in that call) on {result['cpu_cores']} CPU cores.\n"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
