@@ -258,14 +258,14 @@ def deployment_limits(cfg: DictConfig) -> Limits:
         confidence=float(pick(own.confidence, searched.confidence)),
         decimals=int(pick(own.decimals, searched.rounding.decimals)),
         epsilon=float(pick(own.epsilon, searched.rounding.epsilon)),
-        rounded=cfg.coverage == "rounded",
+        rounded=cfg.coverage_at == "rounded",
     )
 
 
 def compare_champion(cfg: DictConfig) -> dict:
     """`run_comparison` from a composed conf/champion.yaml: the one place its keys are read."""
-    if cfg.coverage not in ("rounded", "exact"):
-        raise ValueError(f"coverage must be rounded or exact, got {cfg.coverage!r}")
+    if cfg.coverage_at not in ("rounded", "exact"):
+        raise ValueError(f"coverage_at must be rounded or exact, got {cfg.coverage_at!r}")
     challenger = predictions_file(cfg.challenger, cfg.run.eval_subdir, cfg.run.predictions)
     champion = str(cfg.champion)
     if champion != DEPLOYED:
