@@ -229,12 +229,12 @@ def mean_sd(values: list[float]) -> str:
 def table(cells: list[dict], baselines: dict) -> str:
     lines = [
         "| recipe | train pairs | seeds | val AUROC | eval AUROC | eval AUROC, framed with a deployed score | "
-        "vs deployed: DeLong p (per seed) | train min |",
+        "paired AUROC difference vs deployed, DeLong p (per seed) | train min |",
         "|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     frame = pd.DataFrame(cells)
     for (recipe, size), group in frame.groupby(["recipe", "size"], sort=False):
-        p_values = ", ".join(f"{p:.2g}" for p in group["deployed_p"])
+        p_values = ", ".join(f"{d:+.3f} (p {p:.2g})" for d, p in zip(group["deployed_difference"], group["deployed_p"]))
         lines.append(
             f"| {recipe} | {int(group['train_pairs'].iat[0])} | {len(group)} | {mean_sd(list(group['val']))} | "
             f"{mean_sd(list(group['eval']))} | {mean_sd(list(group['eval_paired']))} | {p_values} | "

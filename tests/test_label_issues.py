@@ -108,6 +108,7 @@ def found(tmp_path_factory):
     return root, out, flips
 
 
+@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-all
 def test_planted_flipped_labels_are_found_at_the_top(found):
     _, out, flips = found
     scores = pd.read_csv(out / "oof_scores.csv").sort_values("rank")
@@ -120,6 +121,7 @@ def test_planted_flipped_labels_are_found_at_the_top(found):
     assert len(flips & set(issues["path"])) >= len(flips) // 2
 
 
+@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-all
 def test_every_pair_is_scored_by_the_fold_model_that_left_it_out(found):
     root, out, _ = found
     scores = pd.read_csv(out / "oof_scores.csv")
@@ -136,12 +138,14 @@ def test_every_pair_is_scored_by_the_fold_model_that_left_it_out(found):
     assert b"label_issues" in record.read_bytes() and b"oof_scores" in record.read_bytes()
 
 
+@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-all
 def test_a_second_call_reuses_the_fold_runs(found, tmp_path):
     root, _, _ = found
     out = run(label_issues_cfg(root, "wandb.enabled=false", f"out_dir={tmp_path / 'again'}"))
     assert json.loads((out / "summary.json").read_text())["trained"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_hostile_names_neither_run_script_nor_break_the_issue_page(found, browser, tmp_path):
     """The report of pairs (and a dataset) carrying the hostile names: every flagged pair is shown."""
