@@ -23,10 +23,8 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,26 +32,12 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from obstacles.curation.confident import precision_recall_at_k
+from scratch_project import project_env, sh
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 STAGES = ("src", "mask_train", "no_mask_train", "split", "diff_metrics")
 REVERSED_SUFFIX = "_reversed"
-
-
-def sh(command: list[str], env: dict[str, str], log: Path) -> float:
-    started = time.monotonic()
-    with log.open("a") as out:
-        out.write(f"$ {' '.join(command)}\n")
-        out.flush()
-        done = subprocess.run(command, cwd=env["OBSTACLES_ROOT"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode:
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}; see {log}")
-    return time.monotonic() - started
-
-
-def project_env(project: Path) -> dict[str, str]:
-    return {**os.environ, "OBSTACLES_ROOT": str(project), "WANDB_MODE": "offline", "PYTHONHASHSEED": "0"}
 
 
 def build_data(project: Path, noise: float, log: Path) -> list[str]:

@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,8 @@ from omegaconf import OmegaConf
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
+from scratch_project import project_env, sh
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SITES = {  # site id -> (demo site whose style, camera and obstacle share it copies)
@@ -51,19 +52,6 @@ SITES = {  # site id -> (demo site whose style, camera and obstacle share it cop
 }
 PAIRS_PER_FRAME = 0.93  # labelled pairs per recorded frame (10 % skipped, ~4 % reversed copies added)
 VAL_FRACTION = 0.1
-
-
-def sh(command: list[str], env: dict[str, str], log: Path) -> None:
-    with log.open("a") as out:
-        out.write(f"$ {' '.join(command)}\n")
-        out.flush()
-        done = subprocess.run(command, cwd=env["OBSTACLES_ROOT"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode:
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}; see {log}")
-
-
-def project_env(project: Path) -> dict[str, str]:
-    return {**os.environ, "OBSTACLES_ROOT": str(project), "WANDB_MODE": "offline", "PYTHONHASHSEED": "0"}
 
 
 def build_data(project: Path, *, frames_per_site: int, eval_fraction: float, seed: int, log: Path) -> Path:
