@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 export WANDB_MODE ?= offline
 
-.PHONY: help venv demo test test-all lint format bench clean-demo
+.PHONY: help venv demo test test-all lint format dvc-deps bench clean-demo
 
 LINTED := src tests bench
 
@@ -48,6 +48,9 @@ lint: venv  ## ruff: lint, import order, formatting (config in pyproject.toml); 
 format: venv  ## ruff: sort imports and format the tree in place
 	$(BIN)/ruff check --fix --select I $(LINTED)
 	$(BIN)/ruff format $(LINTED)
+
+dvc-deps: venv  ## write each DVC stage's code deps from the modules its command imports
+	$(BIN)/python -c 'from obstacles.infra.code_deps import write_all; write_all()'
 
 bench: venv  ## every benchmark, printing its figures
 	$(BIN)/python bench/pipeline.py

@@ -172,8 +172,8 @@ def train_cell(project: Path, recipe: str, dataset: str, seed: int, run_dir: Pat
 
 def score_run(run_dir: Path, frame: pd.DataFrame) -> np.ndarray:
     """The best checkpoint's scores for the val and eval rows of `frame` (NaN for train rows)."""
-    from obstacles.checkpoints import load_classifier
     from obstacles.evaluation.scoring import score_rows
+    from obstacles.runs.lookup import load_classifier
 
     model, config = load_classifier(run_dir / "checkpoints" / "best.ckpt")
     held_out = (frame["split"] != "train").to_numpy()

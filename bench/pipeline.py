@@ -26,9 +26,9 @@ from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from obstacles.commands.simulate import run as simulate  # noqa: E402
-from obstacles.config import compose  # noqa: E402
-from obstacles.io.parallel import parallel_map, resolve_workers  # noqa: E402
-from obstacles.lineage import MANIFEST_NAME  # noqa: E402
+from obstacles.infra.config import compose
+from obstacles.infra.parallel import parallel_map, resolve_workers
+from obstacles.lineage.names import MANIFEST_NAME
 from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src, weights  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -26,9 +26,9 @@ import torch
 from omegaconf import OmegaConf
 
 from obstacles.commands.similar import run as similar_run
-from obstacles.config import CONF_DIR, compose
 from obstacles.curation.embedding import InputSpec, TimmEmbedder, embed_files
 from obstacles.curation.similarity import normalize, top_k
+from obstacles.infra.config import CONF_DIR, compose
 from obstacles.simulation.recorder import simulate_site
 
 TARGET_QUERY_S = 0.1

@@ -15,7 +15,7 @@ import pytest
 from omegaconf import OmegaConf, open_dict
 
 from html_fixtures import browser  # noqa: F401  (headless Chromium, for the page tests of every module)
-from obstacles.config import CONF_DIR, compose
+from obstacles.infra.config import CONF_DIR, compose
 from obstacles.io.images import encode_jpeg
 from warm_python import run_python_module
 

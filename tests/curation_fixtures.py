@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from obstacles.config import CONF_DIR
+from obstacles.infra.config import CONF_DIR
 
 SITE = "plant_202209_01"  # a registered site (conf/site/), so site=<id> composes
 

@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles.commands import add_recording
-from obstacles.config import compose
+from obstacles.infra.config import compose
 from obstacles.stages import mask_train, src
 
 SITE = "lab_202301_03"
@@ -50,7 +50,7 @@ def cfg_for(project, source, site=SITE):
 
 
 def test_local_folder_is_copied_registered_and_prefilled(project, source, monkeypatch):
-    from obstacles.sites import check_registry
+    from obstacles.lineage.sites import check_registry
 
     before = tree_digest(source)
     add_recording.run(cfg_for(project, source))
@@ -169,7 +169,7 @@ def added_bad(capsys) -> str:
 def test_site_ids_with_non_ascii_digits_or_a_trailing_newline_are_refused(project, source, site):
     """Issue 21 item 4: `\\d` and `$` let these through into conf/sites.yaml and dvc.yaml."""
     before = (project / "dvc.yaml").read_text(), (project / "conf" / "sites.yaml").read_text()
-    from obstacles.recordings import add_recording as add
+    from obstacles.lineage.recordings import add_recording as add
 
     with pytest.raises(ValueError, match="must look like <site>_<yyyymm>_<seq>"):
         add(
@@ -233,7 +233,7 @@ def json_of_size(n: int) -> str:
 def bad_rows(project, source):
     """add_recording's own report of the files it left out (what the src stage will list)."""
     from obstacles.commands.add_recording import run  # noqa: F401 (the command is what users run)
-    from obstacles.recordings import prefill_labels
+    from obstacles.lineage.recordings import prefill_labels
 
     triage = add_recording_triage()
     _, bad = prefill_labels(project / "data" / "recordings" / SITE, triage)
@@ -243,11 +243,11 @@ def bad_rows(project, source):
 def add_recording_triage():
     from omegaconf import OmegaConf
 
-    from obstacles.config import CONF_DIR
+    from obstacles.infra.config import CONF_DIR
     from obstacles.io.images import ImageLimits
     from obstacles.io.recording import JsonLimits
-    from obstacles.lineage import TriageCutoffs
-    from obstacles.recordings import Triage
+    from obstacles.lineage.recordings import Triage
+    from obstacles.lineage.triage import TriageCutoffs
 
     pipeline = OmegaConf.load(f"{CONF_DIR}/pipeline.yaml")
     return Triage(

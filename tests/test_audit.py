@@ -12,8 +12,8 @@ from tests.conftest import offline_wandb
 
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.commands.audit import run
-from obstacles.config import compose
 from obstacles.curation.audit import bce_loss
+from obstacles.infra.config import compose
 from obstacles.io.images import decode_image, encode_jpeg
 from training_fixtures import RUN_NAME, trained_run, write_pair_dataset
 

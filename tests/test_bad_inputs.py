@@ -12,7 +12,7 @@ from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 from obstacles.io.bad_inputs import BadInputError
 from obstacles.io.histograms import read_histograms
 from obstacles.io.images import BadImage, decode_image, encode_jpeg, validate_image
-from obstacles.lineage import HISTOGRAMS_NAME
+from obstacles.lineage.names import HISTOGRAMS_NAME
 from obstacles.stages import mask_train, no_mask_train, src
 
 SITE = "plant_202209_01"

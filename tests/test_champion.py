@@ -26,7 +26,7 @@ from obstacles.champion.paired import (
     verdict_in_words,
 )
 from obstacles.commands.champion import run
-from obstacles.config import compose
+from obstacles.infra.config import compose
 from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src
 
 DATA = Path(__file__).parent / "data"

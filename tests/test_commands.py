@@ -1,5 +1,4 @@
-"""The commands: one folder, a console script each, old `python -m` paths and renamed config
-keys forwarded for one release with a deprecation message."""
+"""The commands: one folder, a console script each, thin entry points over the library."""
 
 from __future__ import annotations
 
@@ -9,14 +8,12 @@ import pkgutil
 import subprocess
 import sys
 import tomllib
-import warnings
 
 import pytest
 from tests.conftest import REPO
 
 import obstacles.commands
-from obstacles import _moved
-from obstacles.config import RENAMED_KEYS, compose, renamed_overrides
+from obstacles.infra.config import compose
 
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 COMMANDS = sorted(info.name for info in pkgutil.iter_modules(obstacles.commands.__path__))
@@ -38,51 +35,10 @@ def test_commands_are_thin_entry_points():
         assert lines <= THIN_LINES, f"commands/{name}.py has {lines} lines: move its work into the library"
 
 
-@pytest.mark.parametrize("old", sorted(_moved.MOVED))
-def test_an_old_module_path_imports_the_new_module_with_a_deprecation(old):
-    spec = importlib.util.find_spec(old)
-    assert isinstance(spec.loader, _moved.MovedLoader), f"{old} has a module of its own: the forward never runs"
-    sys.modules.pop(old, None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        module = importlib.import_module(old)
-    assert module is importlib.import_module(_moved.MOVED[old])
-    assert any(
-        issubclass(w.category, DeprecationWarning) and _moved.shown(_moved.MOVED[old]) in str(w.message) for w in caught
-    )
-
-
-@pytest.mark.parametrize("old", ["obstacles.folder_view", "obstacles.thresholds"])  # light imports: a tool, a package
-def test_an_old_python_m_path_runs_the_command_and_names_the_new_one(old):
-    done = subprocess.run([sys.executable, "-m", old, "--help"], capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr
-    new = _moved.shown(_moved.MOVED[old if old != "obstacles.thresholds" else "obstacles.thresholds.__main__"])
-    assert f"python -m {old} is deprecated" in done.stderr and new in done.stderr
-    assert "== Config ==" in done.stdout, "Hydra's help of the command itself"
-    assert done.stderr.count("deprecated") == 1, "said once"
-
-
-def test_renamed_config_keys_are_rewritten_and_said(capsys):
-    renamed = RENAMED_KEYS["evaluate"]
-    assert renamed_overrides(["logger.enabled=false", "+logger.tags=[x]", "eval.split=val"], renamed) == [
-        "wandb.enabled=false",
-        "+wandb.tags=[x]",
-        "eval.split=val",
-    ]
-    err = capsys.readouterr().err
-    assert "'logger.enabled=false' is deprecated" in err and "'wandb.enabled=false'" in err
-    assert "eval.split" not in err
-
-
-def test_evaluates_manifest_file_name_has_its_own_key_and_the_old_one_still_composes(tmp_path, capsys):
+def test_evaluates_manifest_file_name_has_its_own_key(tmp_path):
     """`dataset.manifest` is a path in every config (conf/dataset/); evaluate's file name is `manifest_file`."""
-    assert renamed_overrides(["dataset.manifest_file=b.csv"], RENAMED_KEYS["evaluate"]) == [
-        "dataset.manifest_file=b.csv"
-    ]
-    assert capsys.readouterr().err == ""
-    cfg = compose("evaluate", [f"paths.root_dir={tmp_path}", "dataset.manifest=other.csv"])
+    cfg = compose("evaluate", [f"paths.root_dir={tmp_path}", "dataset.manifest_file=other.csv"])
     assert cfg.dataset.manifest_file == "other.csv" and "manifest" not in cfg.dataset
-    assert "'dataset.manifest=other.csv' is deprecated" in capsys.readouterr().err
     assert compose("train", [f"paths.root_dir={tmp_path}"]).dataset.manifest.endswith("/manifest.csv")
 
 
@@ -93,7 +49,7 @@ def test_the_demo_clears_a_stale_empty_rwlock_and_leaves_a_live_one(tmp_path, mo
     import os
 
     from obstacles.commands import demo
-    from obstacles.io.dvc_cli import DVC_PROCESS_LOCKS, RWLOCK, clear_stale_rwlock
+    from obstacles.infra.dvc_cli import DVC_PROCESS_LOCKS, RWLOCK, clear_stale_rwlock
 
     rwlock = tmp_path / RWLOCK
     rwlock.parent.mkdir(parents=True)
@@ -118,7 +74,7 @@ def test_the_demo_clears_a_stale_empty_rwlock_and_leaves_a_live_one(tmp_path, mo
 def test_a_bare_path_is_the_tools_main_argument_or_a_one_line_usage(tmp_path):
     """Issue 21 item 10: `obstacles-compare experiments/NNN.x.sweep` failed with Hydra's
     "extraneous input '/' expecting ..."."""
-    from obstacles.config import UsageError, bare_path_overrides
+    from obstacles.infra.config import UsageError, bare_path_overrides
 
     sweep = "experiments/001.x.sweep/0.weights.alfa_-2.0+weights.gamma_4"
     assert bare_path_overrides(["~sites.x", "+a=1"], "simulate") == ["~sites.x", "+a=1"]

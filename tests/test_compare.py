@@ -15,7 +15,7 @@ from scipy import stats
 from tests.conftest import run_module
 
 from obstacles import comparison
-from obstacles.training.run_key import config_key, key_items
+from obstacles.runs.key import config_key, key_items
 from training_fixtures import write_pair_dataset
 
 # --------------------------------------------------------------------------- the statistics
@@ -267,7 +267,7 @@ def test_the_table_goes_to_wandb_and_training_runs_carry_the_configuration_key(c
 
 def test_a_second_comparison_reuses_the_evaluations_and_one_seed_gives_no_spread(compared, capsys):
     from obstacles.commands.compare import run
-    from obstacles.config import compose
+    from obstacles.infra.config import compose
 
     root, sweep, jobs, _, _ = compared
     before = {job: (job / "eval" / "metrics.json").stat().st_mtime_ns for job in jobs}

@@ -12,8 +12,8 @@ from tests.conftest import offline_wandb
 
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.commands.data_map import run
-from obstacles.config import compose
 from obstacles.curation.data_map import HIGH_ERROR, MapSettings, cluster_table
+from obstacles.infra.config import compose
 from obstacles.io.images import encode_jpeg
 from training_fixtures import trained_run
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from tests.conftest import REPO, metric_leaves, tree_digest
 
-from obstacles.io.local_s3 import LOCAL_CREDENTIALS, local_remote, local_s3_server
-from obstacles.sites import check_registry
+from obstacles.infra.local_s3 import LOCAL_CREDENTIALS, local_remote, local_s3_server
+from obstacles.lineage.sites import check_registry
 
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]

@@ -14,13 +14,13 @@ import pytest
 from tests.conftest import metric_leaves, offline_wandb, run_module
 
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
-from obstacles.checkpoints import find_checkpoint, resolve_checkpoint
-from obstacles.config import compose
 from obstacles.evaluation import evaluate
 from obstacles.evaluation.gallery import write_gallery
 from obstacles.evaluation.job import DataPaths, GallerySettings, RunSelection, ScoringSettings, run_evaluation
+from obstacles.infra.config import compose
 from obstacles.io.images import encode_jpeg
 from obstacles.io.provenance import file_sha256
+from obstacles.runs.lookup import find_checkpoint, resolve_checkpoint
 from obstacles.thresholds.job import search_thresholds
 from training_fixtures import trained_run
 
@@ -356,8 +356,8 @@ def test_hostile_image_and_site_names_neither_run_script_nor_break_the_gallery(t
 
 
 def test_evaluation_says_when_its_split_picked_the_checkpoint(tmp_path):
-    from obstacles.checkpoints import RunTarget
     from obstacles.evaluation.settings import split_caveat
+    from obstacles.runs.lookup import RunTarget
 
     def target(record):
         return RunTarget(tmp_path / "c.ckpt", tmp_path, None, tmp_path / "config.yaml", record)

@@ -12,11 +12,11 @@ import pytest
 import torch
 from tests.conftest import REPO
 
-from obstacles.checkpoints import load_classifier
 from obstacles.commands.export import run
-from obstacles.config import compose
 from obstacles.data.dataset import to_tensor
+from obstacles.infra.config import compose
 from obstacles.io.images import read_pair
+from obstacles.runs.lookup import load_classifier
 from obstacles.thresholds.job import search_thresholds
 from obstacles.weights.curve import diff_mask
 from training_fixtures import trained_run

@@ -13,7 +13,7 @@ from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 from obstacles.commands import folder_view
 from obstacles.data.dataset import read_manifest
 from obstacles.io.manifests import ManifestError, check_relative, read_rows
-from obstacles.lineage import MANIFEST_COLUMNS
+from obstacles.lineage.names import MANIFEST_COLUMNS
 from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src
 
 SITE = "plant_202209_01"

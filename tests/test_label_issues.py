@@ -13,10 +13,10 @@ from tests.conftest import offline_wandb
 
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.commands.label_issues import run
-from obstacles.config import compose
 from obstacles.curation.confident import find_label_issues, precision_recall_at_k
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
 from obstacles.curation.label_issues import write_report
+from obstacles.infra.config import compose
 from obstacles.io.html import SheetLayout
 from training_fixtures import write_pair_dataset
 

@@ -17,9 +17,9 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from curation_fixtures import SITE, simulated_recording
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.commands.review import run
-from obstacles.config import compose
+from obstacles.infra.config import compose
 from obstacles.io.label_file import read_label_file
-from obstacles.lineage import prefill_label
+from obstacles.lineage.triage import prefill_label
 from obstacles.stages import mask_train, src
 
 DOWNLOAD_WAIT_S = 10.0

@@ -15,7 +15,7 @@ from tests.conftest import run_module
 from curation_fixtures import simulated_recording
 from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.commands.similar import run
-from obstacles.config import compose
+from obstacles.infra.config import compose
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
 from training_fixtures import RUN_NAME, trained_run
 

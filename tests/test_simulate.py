@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from obstacles.commands.simulate import run as simulate_command
-from obstacles.config import compose
+from obstacles.infra.config import compose
 from obstacles.io.images import decode_image, split_panels
 from obstacles.simulation.camera import change_mask
 from obstacles.simulation.recorder import simulate_site

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
-from obstacles.io import parallel
+from obstacles.infra import parallel
 from obstacles.io.images import decode_image, split_panels
 from obstacles.io.label_file import LabelFileError
 from obstacles.io.provenance import file_sha256
-from obstacles.lineage import MANIFEST_COLUMNS
+from obstacles.lineage import splitting
+from obstacles.lineage.names import MANIFEST_COLUMNS
 from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src
 from obstacles.stages import weights as weights_stage
 from obstacles.weights import diff_metric
@@ -241,7 +242,7 @@ def test_split_is_stratified_seeded_and_keeps_bursts_together(site):
 
 def test_burst_groups_follow_capture_time():
     stems = [stem(0, 0), stem(1, 0), stem(2, 10), "no_time_here", stem(0, 0) + "_reversed"]
-    groups = split.burst_groups(stems, gap_s=60, reversed_suffix="_reversed")
+    groups = splitting.burst_groups(stems, gap_s=60, reversed_suffix="_reversed")
     assert groups[0] == groups[1] == groups[4]
     assert len({groups[0], groups[2], groups[3]}) == 3
 
@@ -284,7 +285,7 @@ def test_eval_split_holds_both_classes_even_with_few_single_class_groups():
     groups = np.repeat(np.arange(12), 4)
     labels = (groups % 2).astype(np.int64)
     for seed in range(20):
-        is_eval = split.hold_out(labels, groups, fraction=0.1, seed=seed)
+        is_eval = splitting.hold_out(labels, groups, fraction=0.1, seed=seed)
         assert set(labels[is_eval]) == {0, 1}, seed
         assert len(np.unique(groups[is_eval])) < len(np.unique(groups)) / 2
         assert all(len(set(is_eval[groups == g])) == 1 for g in np.unique(groups)), "groups stay whole"
@@ -294,19 +295,19 @@ def test_three_splits_are_disjoint_whole_groups_with_their_shares_of_every_class
     rng = np.random.default_rng(3)
     groups = np.repeat(np.arange(600), rng.integers(1, 6, 600))
     labels = (rng.random(len(groups)) < 0.4).astype(np.int64)
-    names = split.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=0.1, seed=5)
+    names = splitting.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=0.1, seed=5)
     assert set(names) == {"train", "val", "eval"}
     assert all(len(set(names[groups == g])) == 1 for g in np.unique(groups)), "no group straddles two splits"
     for label in (0, 1):
         of_class = names[labels == label]
         assert (of_class == "eval").mean() == pytest.approx(0.1, abs=0.02)
         assert (of_class == "val").mean() == pytest.approx(0.09, abs=0.02), "10% of the rest"
-    eval_alone = split.hold_out(labels, groups, fraction=0.1, seed=5)
+    eval_alone = splitting.hold_out(labels, groups, fraction=0.1, seed=5)
     assert np.array_equal(names == "eval", eval_alone), "adding val leaves eval as the seed alone gives it"
-    two_way = split.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=0.0, seed=5)
+    two_way = splitting.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=0.0, seed=5)
     assert set(two_way) == {"train", "eval"} and np.array_equal(two_way == "eval", eval_alone)
     with pytest.raises(ValueError, match="val_fraction must be in"):
-        split.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=1.0, seed=5)
+        splitting.assign_splits(labels, groups, eval_fraction=0.1, val_fraction=1.0, seed=5)
 
 
 def test_a_site_too_small_for_three_splits_is_named_with_the_split(site):
@@ -334,13 +335,13 @@ def test_eval_split_takes_the_configured_share_of_every_class_seeded():
     groups = np.repeat(np.arange(400), rng.integers(1, 8, 400))  # bursts of 1 to 7 frames
     labels = (rng.random(len(groups)) < 0.3).astype(np.int64)  # 30 % obstacles, mixed bursts
     for fraction in (0.1, 0.25):
-        is_eval = split.hold_out(labels, groups, fraction=fraction, seed=1)
+        is_eval = splitting.hold_out(labels, groups, fraction=fraction, seed=1)
         for label in (0, 1):
             assert is_eval[labels == label].mean() == pytest.approx(fraction, abs=0.02), (fraction, label)
         assert all(len(set(is_eval[groups == g])) == 1 for g in np.unique(groups)), "groups stay whole"
-    first = split.hold_out(labels, groups, fraction=0.1, seed=1)
-    assert np.array_equal(split.hold_out(labels, groups, fraction=0.1, seed=1), first)
-    assert not np.array_equal(split.hold_out(labels, groups, fraction=0.1, seed=2), first)
+    first = splitting.hold_out(labels, groups, fraction=0.1, seed=1)
+    assert np.array_equal(splitting.hold_out(labels, groups, fraction=0.1, seed=1), first)
+    assert not np.array_equal(splitting.hold_out(labels, groups, fraction=0.1, seed=2), first)
 
 
 def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypatch):
@@ -370,24 +371,9 @@ def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypat
     assert outputs[1] == outputs[2] and len(outputs[1]) > n_frames
 
 
-def test_an_old_stage_module_name_still_runs_its_stage_with_a_deprecation_warning(site):
-    import subprocess
-    import sys
-
-    root, _, _ = site
-    (root / "datasets" / SITE / "src" / "index.csv").unlink()
-    result = subprocess.run(
-        [sys.executable, "-m", "obstacles.stages.triage", f"site={SITE}", f"paths.root_dir={root}", "workers=1"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "obstacles.stages.triage is deprecated" in result.stderr and "obstacles.stages.src" in result.stderr
-    assert (root / "datasets" / SITE / "src" / "index.csv").is_file()
-
-
 def test_triage_cutoffs_prefill_what_the_triage_rule_says():
-    from obstacles.lineage import NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs, prefill_label
+    from obstacles.lineage.names import NO_OBSTACLE, OBSTACLE, SKIP
+    from obstacles.lineage.triage import TriageCutoffs, prefill_label
 
     cutoffs = TriageCutoffs(obstacle_above=0.7, no_obstacle_at_most=0.3)
     scores = (0.0, 0.3, 0.3000001, 0.5, 0.7, 0.7000001, 1.0)

@@ -23,7 +23,7 @@ import psutil
 import pytest
 from tests.conftest import REPO
 
-from obstacles.io.local_s3 import LOCAL_CREDENTIALS, local_s3_server
+from obstacles.infra.local_s3 import LOCAL_CREDENTIALS, local_s3_server
 
 USER_LOCAL_CONFIG = (
     b"['remote \"storage\"']\n"

@@ -15,7 +15,7 @@ import pytest
 from scipy.stats import beta, binom
 from tests.conftest import metric_leaves, run_module
 
-from obstacles.config import compose
+from obstacles.infra.config import compose
 from obstacles.io.outputs import atomic_output
 from obstacles.io.predictions import read_predictions
 from obstacles.thresholds import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from obstacles.config import CONF_DIR
+from obstacles.infra.config import CONF_DIR
 
 TRAINING = "train"  # its run folders are conf/hydra/default.yaml
 TOOLS = sorted(p.stem for p in Path(CONF_DIR).glob("*.yaml") if p.stem not in (TRAINING, "sites"))

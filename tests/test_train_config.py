@@ -12,11 +12,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from obstacles.config import CONF_DIR
 from obstacles.data import ObstacleDataModule, PairTransform
+from obstacles.infra.config import CONF_DIR
 from obstacles.models import ObstacleClassifier
-from obstacles.training.job import build_loggers, instantiate_group, train
-from obstacles.training.run_dir import (
+from obstacles.runs.reserve import (
     checkpoint_run_dir,
     config_subdir,
     forget_reserved_dirs,
@@ -27,6 +26,7 @@ from obstacles.training.run_dir import (
     run_name,
     sweep_dir,
 )
+from obstacles.training.job import build_loggers, instantiate_group, train
 from training_fixtures import train_cfg, write_pair_dataset
 
 GROUPS = (
@@ -222,8 +222,8 @@ def test_the_wandb_group_sets_the_training_logger_and_can_turn_it_off(root):
 
 def test_wandb_keeps_its_home_files_inside_the_project(tmp_path, monkeypatch):
     """Issue 21 item 9: W&B wrote into ~/.cache/wandb (and ~/.config/wandb) even offline."""
-    from obstacles.config import compose
-    from obstacles.tracking import WANDB_HOME_VARIABLES, keep_wandb_home_inside, wandb_run
+    from obstacles.infra.config import compose
+    from obstacles.infra.tracking import WANDB_HOME_VARIABLES, keep_wandb_home_inside, wandb_run
 
     for variable in WANDB_HOME_VARIABLES:
         monkeypatch.delenv(variable, raising=False)

@@ -8,9 +8,9 @@ import pytest
 import timm
 import torch
 
-from obstacles.checkpoints import build_model
 from obstacles.models import FieldCNN, ObstacleClassifier, create_backbone
 from obstacles.models.networks import EarlyFusion, SiameseNetwork, log_ratio, signed_difference
+from obstacles.runs.lookup import build_model
 
 
 def test_field_cnn_is_in_timm_registry_and_matches_the_field_design():

@@ -192,8 +192,8 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
     give the same best.ckpt bytes, and the same evaluation and thresholds (run ids aside)."""
     from omegaconf import OmegaConf
 
-    from obstacles.config import compose
     from obstacles.evaluation import evaluate
+    from obstacles.infra.config import compose
     from obstacles.thresholds.job import search_thresholds
 
     write_pair_dataset(tmp_path, n_pairs=32, panel=32)

@@ -121,7 +121,7 @@ def realistic_spread(n=300, seed=11):
 
 
 def test_default_curve_is_the_fields_production_value():
-    from obstacles.config import compose
+    from obstacles.infra.config import compose
 
     for config in ("pipeline", "train"):
         weights = compose(config).weights

@@ -19,10 +19,10 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from obstacles.config import CONF_DIR
+from obstacles.infra.config import CONF_DIR
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
-from obstacles.lineage import MANIFEST_COLUMNS, NO_OBSTACLE, OBSTACLE
-from obstacles.training.run_dir import register_resolvers
+from obstacles.lineage.names import MANIFEST_COLUMNS, NO_OBSTACLE, OBSTACLE
+from obstacles.runs.reserve import register_resolvers
 from obstacles.weights import diff_metric
 
 

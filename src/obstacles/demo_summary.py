@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from obstacles.lineage import BAD_INPUTS_NAME, EVAL, MANIFEST_NAME, SPLITS, SRC_DIR, TRAIN, VAL
+from obstacles.lineage.names import BAD_INPUTS_NAME, EVAL, MANIFEST_NAME, SPLITS, SRC_DIR, TRAIN, VAL
 
 
 def dataset_lines(root: Path, dataset: Path, sites: list[str]) -> list[str]:

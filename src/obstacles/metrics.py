@@ -2,7 +2,7 @@
 
 Conventions shared by every function here and by `obstacles.thresholds`:
 - predicted obstacle iff ``score > threshold``;
-- labels may be 1/True/"obstacle" or 0/False/"no_obstacle" (see `obstacles.labels`);
+- labels may be 1/True/"obstacle" or 0/False/"no_obstacle" (see `obstacles.lineage.names`);
 - a ratio whose denominator is zero (e.g. recall with no obstacle image) is reported as 0.0,
   never NaN, so tables stay numeric and JSON-safe.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from obstacles.labels import CLASSES, NO_OBSTACLE, OBSTACLE, to_is_obstacle
+from obstacles.lineage.names import CLASSES, NO_OBSTACLE, OBSTACLE, to_is_obstacle
 
 METRIC_COLUMNS = (
     "threshold",

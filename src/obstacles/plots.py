@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from obstacles.labels import CLASSES
+from obstacles.lineage.names import CLASSES
 from obstacles.metrics import normalize_confusion, validate_predictions
 
 

@@ -40,15 +40,15 @@ from obstacles.champion.compare import (
     per_site_table,
 )
 from obstacles.champion.paired import Limits
-from obstacles.config import CONF_DIR
+from obstacles.infra.config import CONF_DIR
+from obstacles.infra.tracking import log_outputs, wandb_run
 from obstacles.io.manifests import read_rows
 from obstacles.io.outputs import save_figure, write_json, write_text_atomic
 from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, git_state
 from obstacles.io.tables import TableError
-from obstacles.lineage import DEPLOYED_SCORE
+from obstacles.lineage.names import DEPLOYED_SCORE
 from obstacles.plots import roc_overlay_figure
-from obstacles.tracking import log_outputs, wandb_run
 
 REPORT_FILE = "champion.json"  # numbers only: what `dvc metrics show/diff` compare
 PROVENANCE_FILE = "champion.provenance.json"

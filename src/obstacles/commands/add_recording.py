@@ -1,7 +1,7 @@
 """Bring a new recording in: `python -m obstacles.commands.add_recording source=<folder or s3://...>
 site=<site>_<yyyymm>_<seq>`.
 
-Thin entry point over `obstacles.recordings.add_recording` (config: conf/add_recording.yaml):
+Thin entry point over `obstacles.lineage.recordings.add_recording` (config: conf/add_recording.yaml):
 copy it, register the site, pre-fill its label file, then `dvc add data` to version it.
 """
 
@@ -12,12 +12,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.config import CONF_DIR, entry_point
-from obstacles.io.dvc_cli import dvc_add
+from obstacles.infra.config import CONF_DIR, entry_point
+from obstacles.infra.dvc_cli import dvc_add
 from obstacles.io.images import ImageLimits
 from obstacles.io.recording import JsonLimits
-from obstacles.lineage import NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs
-from obstacles.recordings import Triage, add_recording
+from obstacles.lineage.names import NO_OBSTACLE, OBSTACLE, SKIP
+from obstacles.lineage.recordings import Triage, add_recording
+from obstacles.lineage.triage import TriageCutoffs
 
 
 def run(cfg: DictConfig) -> Path:

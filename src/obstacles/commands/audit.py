@@ -11,8 +11,8 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
 from obstacles.curation.audit import audit, log_wandb
+from obstacles.infra.config import entry_point
 from obstacles.io.html import SheetLayout
 
 

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from obstacles.champion.job import compare_champion
 from obstacles.champion.wording import summary
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
 
 
 def run(cfg: DictConfig) -> dict:

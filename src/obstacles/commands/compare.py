@@ -23,7 +23,7 @@ from obstacles.comparison.report import (
 )
 from obstacles.comparison.runs import EvaluationTools, ResultSpec, collect, expand, given_folders, shared_group
 from obstacles.comparison.tables import compare_runs
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
 
 
 def run(cfg: DictConfig) -> dict:

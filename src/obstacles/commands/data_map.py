@@ -11,9 +11,9 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
 from obstacles.curation.data_map import MapSettings
 from obstacles.curation.map_page import log_wandb, map_dataset
+from obstacles.infra.config import entry_point
 
 
 def run(cfg: DictConfig) -> Path:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from obstacles.config import CONF_DIR, PROJECT_ROOT
 from obstacles.demo_summary import demo_summary
-from obstacles.io.dvc_cli import DVC, clear_stale_rwlock
-from obstacles.io.local_s3 import local_remote, local_s3_server
+from obstacles.infra.config import CONF_DIR, PROJECT_ROOT
+from obstacles.infra.dvc_cli import DVC, clear_stale_rwlock
+from obstacles.infra.local_s3 import local_remote, local_s3_server
 
 ROOT = PROJECT_ROOT
 # Every DVC pipeline of the project, in order: the optional audit too, so that `dvc status` (which

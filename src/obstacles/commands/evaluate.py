@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
 from obstacles.evaluation import evaluate
+from obstacles.infra.config import entry_point
 
 
 def run(cfg: DictConfig) -> dict:

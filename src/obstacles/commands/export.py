@@ -11,10 +11,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from obstacles.checkpoints import find_checkpoint
-from obstacles.config import entry_point
 from obstacles.deployment import ExportSettings, export_bundle
 from obstacles.deployment.bundle import default_export_dir
+from obstacles.infra.config import entry_point
+from obstacles.runs.lookup import find_checkpoint
 
 
 def run(cfg: DictConfig) -> Path:

@@ -1,7 +1,7 @@
 """The field's browsable folders over a derivative's manifest: `python -m obstacles.commands.folder_view
 [view=balanced|src|mask_train|split] [site=<id>]`.
 
-Thin entry point over `obstacles.views` (config: conf/folder_view.yaml): hard links under
+Thin entry point over `obstacles.lineage.views` (config: conf/folder_view.yaml): hard links under
 views/<dataset>/ (balanced) or views/<site>/<view>/, rebuilt whole, not versioned.
 """
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
-from obstacles.stages.common import site_dir, site_name
-from obstacles.views import VIEWS, write_view
+from obstacles.infra.config import entry_point
+from obstacles.lineage.settings import site_dir, site_name
+from obstacles.lineage.views import VIEWS, write_view
 
 
 def run(cfg: DictConfig) -> Path:

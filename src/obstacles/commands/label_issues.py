@@ -13,16 +13,16 @@ import hydra
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from obstacles.config import compose, entry_point
 from obstacles.curation.label_issues import FoldPlan, label_issues, log_wandb
+from obstacles.infra.config import compose, entry_point
 from obstacles.io.html import SheetLayout
+from obstacles.runs.reserve import register_resolvers
 from obstacles.training.job import train
-from obstacles.training.run_dir import register_resolvers
 
 
 def compose_train(overrides: list[str]) -> DictConfig:
     """conf/train.yaml with the fold's overrides: through the running Hydra when this is the
-    command (Hydra allows one initialisation per process), else through `obstacles.config.compose`."""
+    command (Hydra allows one initialisation per process), else through `obstacles.infra.config.compose`."""
     register_resolvers()
     if GlobalHydra.instance().is_initialized():
         return hydra.compose("train", overrides=overrides)

@@ -11,12 +11,13 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.config import entry_point
 from obstacles.curation.embedding import input_spec
 from obstacles.curation.review import ORDERS, PageSettings, read_issues, scoring_valuer, write_review_page
 from obstacles.curation.review_value import ValueWeights
-from obstacles.lineage import SRC_DIR, TriageCutoffs
-from obstacles.stages.common import site_dir, site_name
+from obstacles.infra.config import entry_point
+from obstacles.lineage.names import SRC_DIR
+from obstacles.lineage.settings import site_dir, site_name
+from obstacles.lineage.triage import TriageCutoffs
 
 
 def valuer(cfg: DictConfig, site: str):

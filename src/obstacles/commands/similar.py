@@ -13,8 +13,8 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
 from obstacles.curation.search import Inputs, search
+from obstacles.infra.config import entry_point
 from obstacles.io.html import SheetLayout
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
 from obstacles.simulation.recorder import SiteSummary, simulate_sites
 
 

@@ -1,7 +1,7 @@
 """A local S3 server as the DVC remote: `python -m obstacles.commands.storage` serves until SIGINT
 (Ctrl-C) or SIGTERM.
 
-Thin entry point over `obstacles.io.local_s3`: a moto server on loopback as DVC remote `local-s3`,
+Thin entry point over `obstacles.infra.local_s3`: a moto server on loopback as DVC remote `local-s3`,
 defined in a throw-away config outside the checkout that only commands given
 `DVC_SYSTEM_CONFIG_DIR=<that dir>` see; the user's `.dvc/config` and `.dvc/config.local` are never
 written. The project is `OBSTACLES_ROOT` (default: the current folder).
@@ -14,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-from obstacles.io.local_s3 import CONFIG_DIR_ENV, STOP_SIGNALS, local_remote, local_s3_server
+from obstacles.infra.local_s3 import CONFIG_DIR_ENV, STOP_SIGNALS, local_remote, local_s3_server
 
 
 class _Stop(Exception):

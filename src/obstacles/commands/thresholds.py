@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
 from obstacles.thresholds import wording
 from obstacles.thresholds.job import search_thresholds
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from obstacles.config import CONF_DIR
+from obstacles.infra.config import CONF_DIR
+from obstacles.runs.reserve import forget_reserved_dirs, register_resolvers
 from obstacles.training.job import train
-from obstacles.training.run_dir import forget_reserved_dirs, register_resolvers
 
 register_resolvers()
 

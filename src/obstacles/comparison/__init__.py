@@ -3,7 +3,7 @@ and notebooks alike. Kept in four parts so the statistics stay free of files and
 
 * `stats`: pure math: per-seed summaries, the paired / Welch t-test, Holm's adjustment. Its public
   names are re-exported here (`obstacles.comparison.compare`, `.summarize`, ...).
-* `runs`: which folders are runs, each run's configuration (obstacles.training.run_key), seed and
+* `runs`: which folders are runs, each run's configuration (obstacles.runs.key), seed and
   three results read from its own records (val AUROC from `run.json`, eval AUROC from
   `eval/metrics.json`, eval coverage from `eval/thresholds.json`), evaluating and searching the
   runs that lack them first.

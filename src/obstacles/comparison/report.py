@@ -192,9 +192,9 @@ def log_to_wandb(
     wandb_settings: DictConfig, out_dir: Path, result: Comparison, *, group: str | None, name: str, config: dict
 ) -> dict:
     """The same tables and picture into a W&B run of its own (job_type compare, the sweep's group).
-    `wandb_settings`: the W&B node of conf/compare.yaml (obstacles.tracking.wandb_run); `config`: the
+    `wandb_settings`: the W&B node of conf/compare.yaml (obstacles.infra.tracking.wandb_run); `config`: the
     comparison's whole config as plain values, logged as the run's config."""
-    from obstacles.tracking import log_outputs, wandb_run
+    from obstacles.infra.tracking import log_outputs, wandb_run
 
     attach = copy.deepcopy(wandb_settings)
     attach.group = wandb_settings.group or group

@@ -1,8 +1,8 @@
 """Which runs are compared, and each run's results read from its own records.
 
-Only finished runs count (a `run.json` completion record, obstacles.checkpoints.is_finished); the
+Only finished runs count (a `run.json` completion record, obstacles.runs.lookup.is_finished); the
 others are skipped with the reason printed. Each run is put in its configuration
-(obstacles.training.run_key: its overrides minus `seed` and the keys a sweep job's folder name
+(obstacles.runs.key: its overrides minus `seed` and the keys a sweep job's folder name
 leaves out, the same `config_key` training logs to W&B) under its seed, with three results:
 
 * val AUROC: `run.json` best_value, when the run optimised `val_metric` (val/auroc);
@@ -26,13 +26,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.checkpoints import is_finished, numbered_runs
-from obstacles.config import CONF_DIR, compose
 from obstacles.evaluation.report import METRICS_FILE as EVAL_METRICS_FILE
 from obstacles.evaluation.report import PREDICTIONS_FILE as EVAL_PREDICTIONS_FILE
+from obstacles.infra.config import CONF_DIR, compose
+from obstacles.runs.key import latest_config_dir, saved_config_key
+from obstacles.runs.layout import CHECKPOINTS_DIR, CONFIG_DIR, RUN_RECORD
+from obstacles.runs.lookup import is_finished, numbered_runs
 from obstacles.thresholds.job import THRESHOLDS_FILE, search_thresholds
-from obstacles.training.run_dir import CHECKPOINTS_DIR, CONFIG_DIR, RUN_RECORD
-from obstacles.training.run_key import latest_config_dir, saved_config_key
 
 COVERAGE_KINDS = ("rounded", "exact")  # at the rounded (deployable) thresholds, or the exact ones
 COVERAGE_PAIRS = ("empirical", "deployed")  # thresholds.json's `empirical` optimum, or its top-level pair

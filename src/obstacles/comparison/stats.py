@@ -1,6 +1,6 @@
 """Is a difference between two configurations larger than the seed-to-seed spread? (pure math)
 
-A configuration (obstacles.training.run_key) is trained once per seed; per metric its results are
+A configuration (obstacles.runs.key) is trained once per seed; per metric its results are
 a mapping seed -> value. `summarize` gives n, mean, sample standard deviation (n - 1) and the
 values; with fewer than 2 seeds the spread is None ("cannot be estimated"), never made up.
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from obstacles.comparison import stats
 from obstacles.comparison.runs import RunResult
-from obstacles.training.run_key import key_items
+from obstacles.runs.key import key_items
 
 
 @dataclass(frozen=True)

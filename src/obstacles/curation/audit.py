@@ -26,11 +26,11 @@ from omegaconf import DictConfig
 from obstacles.curation.embedding import ClassifierEmbedder, Embedded, Embedder, InputSpec, embed_files
 from obstacles.curation.similarity import near_duplicate_pairs, normalize
 from obstacles.data.dataset import PAIR_CHANNELS, read_manifest
+from obstacles.infra.tracking import log_outputs, wandb_run
 from obstacles.io.html import Card, Row, Sheet, SheetLayout, contact_sheet, write_page
 from obstacles.io.outputs import atomic_dir, write_csv, write_text_atomic
 from obstacles.io.provenance import file_sha256
-from obstacles.splits import SPLITS
-from obstacles.tracking import log_outputs, wandb_run
+from obstacles.lineage.names import SPLITS
 
 SIDE_COLUMNS = ("path", "site", "split", "label")
 PAIR_COLUMNS = ("similarity", *(f"{c}_a" for c in SIDE_COLUMNS), *(f"{c}_b" for c in SIDE_COLUMNS))

@@ -25,7 +25,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from obstacles.splits import EVAL, SPLITS, VAL
+from obstacles.lineage.names import EVAL, SPLITS, VAL
 
 ABSENT = "absent from {split}"
 HIGH_ERROR = "error far above the rest"

@@ -19,12 +19,12 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from obstacles.checkpoints import find_checkpoint, load_classifier
 from obstacles.curation.cache import EmbeddingCache, content_key
 from obstacles.curation.images import sample_tensor
 from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.io.images import BadImage
 from obstacles.io.provenance import file_sha256
+from obstacles.runs.lookup import find_checkpoint, load_classifier
 
 PROGRESS_MIN = 200  # files before a progress bar is worth showing
 

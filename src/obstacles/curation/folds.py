@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from obstacles.splits import EVAL, TRAIN, VAL
-from obstacles.stages.split import burst_groups
+from obstacles.lineage.names import EVAL, TRAIN, VAL
+from obstacles.lineage.splitting import burst_groups
 
 FOLD_SCORED = EVAL  # the held-out fold's split name in a fold manifest: training never reads it
 

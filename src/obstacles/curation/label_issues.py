@@ -25,18 +25,17 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from obstacles.checkpoints import load_classifier
 from obstacles.curation.audit import embed_manifest, usable_rows
 from obstacles.curation.confident import find_label_issues
 from obstacles.curation.embedding import ClassifierEmbedder
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
 from obstacles.data.dataset import read_manifest
+from obstacles.infra.tracking import log_outputs, table, wandb_run
 from obstacles.io.html import Card, Sheet, SheetLayout, contact_sheet, write_page
 from obstacles.io.outputs import atomic_dir, write_csv, write_json, write_text_atomic
 from obstacles.io.provenance import file_sha256
-from obstacles.lineage import CLASSES, DEPLOYED_SCORE, MANIFEST_WRITTEN_COLUMNS
-from obstacles.splits import TRAIN
-from obstacles.tracking import log_outputs, table, wandb_run
+from obstacles.lineage.names import CLASSES, DEPLOYED_SCORE, MANIFEST_WRITTEN_COLUMNS, TRAIN
+from obstacles.runs.lookup import load_classifier
 
 ISSUE_COLUMNS = ("rank", "path", "site", "label", "oof_score", "deployed_score", "why", "fold")
 SCORE_COLUMNS = ("path", "site", "label", "fold", "oof_score", "self_confidence", "rank", "flagged", "deployed_score")

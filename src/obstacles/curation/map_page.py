@@ -16,10 +16,10 @@ from obstacles.curation.audit import bce_loss, embed_manifest, usable_rows
 from obstacles.curation.data_map import DECIMALS, JUDGED, MapSettings, data_map
 from obstacles.curation.embedding import ClassifierEmbedder
 from obstacles.data.dataset import read_manifest
+from obstacles.infra.tracking import log_outputs, wandb_run
 from obstacles.io.html import escape, relative_url, script_json, section, write_page
 from obstacles.io.outputs import atomic_dir, save_figure, write_csv
-from obstacles.lineage import DEPLOYED_SCORE
-from obstacles.tracking import log_outputs, wandb_run
+from obstacles.lineage.names import DEPLOYED_SCORE
 
 CATEGORICAL = ("split", "label", "site", "cluster")
 CONTINUOUS = ("loss", "deployed_score", "score")

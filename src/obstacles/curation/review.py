@@ -28,7 +28,8 @@ from obstacles.io.html import escape, relative_url, script_json
 from obstacles.io.label_file import Pick, read_label_file
 from obstacles.io.manifests import read_rows, resolve
 from obstacles.io.outputs import write_text_atomic
-from obstacles.lineage import INDEX_COLUMNS, INDEX_NAME, TriageCutoffs
+from obstacles.lineage.names import INDEX_COLUMNS, INDEX_NAME
+from obstacles.lineage.triage import TriageCutoffs
 
 PAGE_NAME = "index.html"
 PANEL_NAMES = ("reference", "current", "mask")

@@ -24,7 +24,7 @@ from obstacles.data.dataset import (
     read_manifest,
     require_manifest,
 )
-from obstacles.splits import EVAL, SPLITS, TRAIN, VAL
+from obstacles.lineage.names import EVAL, SPLITS, TRAIN, VAL
 from obstacles.training.sampler import DistributedWeightedSampler
 from obstacles.training.weighting import get_weighting_mode, plan_weights
 from obstacles.weights import compute_sample_weights

@@ -22,8 +22,7 @@ from obstacles.data.augment import PairTransform
 from obstacles.io.images import read_pair, resize_panel
 from obstacles.io.manifests import ManifestError, check_relative, resolve
 from obstacles.io.tables import data_line, read_utf8
-from obstacles.labels import to_is_obstacle
-from obstacles.lineage import MANIFEST_COLUMNS, SPLITS
+from obstacles.lineage.names import MANIFEST_COLUMNS, SPLITS, to_is_obstacle
 from obstacles.weights.curve import diff_mask
 
 PAIR_CHANNELS = 6  # reference RGB + current RGB

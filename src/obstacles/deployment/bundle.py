@@ -42,14 +42,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.champion import wording as champion_wording
-from obstacles.checkpoints import load_classifier
 from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.deployment import check_bundle
 from obstacles.deployment.contract import ONNX_REFUSAL_NODE, GuardedScoreModel, InputContract, add_onnx_guard
 from obstacles.io.outputs import atomic_dir, write_text_atomic
 from obstacles.io.provenance import file_sha256
+from obstacles.runs.lookup import load_classifier
+from obstacles.runs.reserve import checkpoint_run_dir
 from obstacles.thresholds import wording
-from obstacles.training.run_dir import checkpoint_run_dir
 
 TORCHSCRIPT_NAME = "model.ts"
 ONNX_NAME = "model.onnx"

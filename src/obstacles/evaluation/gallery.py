@@ -19,7 +19,7 @@ import pandas as pd
 from obstacles.evaluation.report import threshold_tag
 from obstacles.io.html import Card, Sheet, contact_sheet, escape, fragment_link, write_page
 from obstacles.io.manifests import resolve
-from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.lineage.names import NO_OBSTACLE, OBSTACLE
 
 GALLERIES_DIR = "galleries"
 INDEX_FILE = "index.html"

@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.checkpoints import RunTarget, build_model, locate, read_checkpoint
 from obstacles.evaluation.gallery import Gallery, write_gallery
 from obstacles.evaluation.report import (
     METRICS_FILE,
@@ -31,9 +30,10 @@ from obstacles.evaluation.report import (
 )
 from obstacles.evaluation.scoring import pick_device, score_rows, split_rows
 from obstacles.evaluation.settings import EXPECTED_KEYS, DataSettings, data_settings, split_caveat
+from obstacles.infra.tracking import new_run_id
 from obstacles.io.outputs import atomic_dir
 from obstacles.io.provenance import file_sha256, git_state
-from obstacles.tracking import new_run_id
+from obstacles.runs.lookup import RunTarget, build_model, locate, read_checkpoint
 
 # Outlive a re-evaluation: offline W&B runs (e.g. the threshold search's), and the .gitignore
 # DVC keeps beside the stage's cached outputs (it is committed, so a fresh clone has it).

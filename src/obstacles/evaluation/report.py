@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from obstacles.io.outputs import save_figure, write_json, write_text_atomic
-from obstacles.labels import OBSTACLE
+from obstacles.lineage.names import OBSTACLE
 from obstacles.metrics import confusion_matrix, summary_metrics, threshold_metrics
 from obstacles.plots import confusion_matrix_figure, roc_pr_figure
 

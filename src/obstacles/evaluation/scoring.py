@@ -16,8 +16,7 @@ from tqdm.auto import tqdm
 
 from obstacles.data.dataset import PairDataset, check_image_files, read_manifest
 from obstacles.io.predictions import PREDICTION_COLUMNS
-from obstacles.labels import NO_OBSTACLE, OBSTACLE
-from obstacles.lineage import DEPLOYED_SCORE
+from obstacles.lineage.names import DEPLOYED_SCORE, NO_OBSTACLE, OBSTACLE
 from obstacles.metrics import validate_predictions
 from obstacles.models import ObstacleClassifier
 

@@ -1,7 +1,7 @@
 """The settings an evaluation reads its images with, checked against the checkpoint they must fit.
 
 The checkpoint's own hyperparameters (saved by `ObstacleClassifier`) rebuild the network
-(`obstacles.checkpoints`); the run's config (or the settings expected for this evaluation: a
+(`obstacles.runs.lookup`); the run's config (or the settings expected for this evaluation: a
 mapping of `EXPECTED_KEYS` to the values set) says how the data must be read. A disagreement
 between the two would score garbage or crash mid-way, so it stops the evaluation first.
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from obstacles.checkpoints import RunTarget
 from obstacles.data.dataset import PAIR_CHANNELS
-from obstacles.splits import EVAL
+from obstacles.lineage.names import EVAL
+from obstacles.runs.lookup import RunTarget
 
 # What an evaluation may set to override (or check against) the run's config, as dotted config keys.
 EXPECTED_KEYS = (

@@ -14,8 +14,8 @@ from omegaconf import DictConfig
 
 from obstacles.evaluation.gallery import Gallery
 from obstacles.evaluation.report import FIGURES_DIR, ROC_PR_FIGURE, Tables, confusion_file, threshold_tag
-from obstacles.labels import CLASSES, OBSTACLE
-from obstacles.tracking import log_outputs, wandb_run
+from obstacles.infra.tracking import log_outputs, wandb_run
+from obstacles.lineage.names import CLASSES, OBSTACLE
 
 
 def confusion_chart(predictions: pd.DataFrame, threshold: float, title: str):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from obstacles.io.outputs import write_csv
-from obstacles.lineage import BAD_INPUTS_NAME
+from obstacles.lineage.names import BAD_INPUTS_NAME
 
 POLICIES = ("skip", "fail")
 

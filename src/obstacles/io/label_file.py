@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from obstacles.io.tables import TableError, csv_rows, read_utf8
-from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, REVERSE, SKIP
+from obstacles.lineage.names import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, REVERSE, SKIP
 
 PATH_CHARACTERS = frozenset("/\\:")  # separators and drive letters, POSIX and Windows
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from obstacles.io.tables import TableError, csv_rows, data_line, read_utf8
-from obstacles.labels import NO_OBSTACLE, OBSTACLE, to_is_obstacle
+from obstacles.lineage.names import NO_OBSTACLE, OBSTACLE, to_is_obstacle
 
 PREDICTION_COLUMNS = ("path", "site", "label", "score")
 SCORE_RANGE = (0.0, 1.0)  # a probability: the classifier's sigmoid output

@@ -6,7 +6,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from obstacles.config import PROJECT_ROOT
+from obstacles.infra.config import PROJECT_ROOT
 
 GIT_TIMEOUT_S = 30
 

@@ -24,8 +24,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from obstacles.infra.parallel import resolve_workers
 from obstacles.io.outputs import write_bytes_atomic
-from obstacles.io.parallel import resolve_workers
 from obstacles.simulation.rendering import Frame, SiteJob, Stream, render_burst, site_rng
 from obstacles.simulation.review import SKIP, review
 from obstacles.simulation.schedule import Burst, plan_bursts

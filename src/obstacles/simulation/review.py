@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from obstacles.labels import NO_OBSTACLE, OBSTACLE
+from obstacles.lineage.names import NO_OBSTACLE, OBSTACLE
 
 SKIP = "skip"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
 from obstacles.io.manifests import ManifestError, read_rows
 from obstacles.io.outputs import atomic_dir, write_csv
-from obstacles.lineage import (
+from obstacles.lineage.names import (
     DEPLOYED_SCORE,
     DIFF_COLUMNS,
     DIFF_TABLE,
@@ -25,7 +25,7 @@ from obstacles.lineage import (
     SPLIT_COLUMNS,
     SPLIT_TABLE,
 )
-from obstacles.stages.common import site_dir
+from obstacles.lineage.settings import site_dir
 
 
 def site_rows(site: str, folder: Path) -> list[tuple]:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
 from obstacles.io.histograms import read_histograms
 from obstacles.io.outputs import write_csv
-from obstacles.lineage import DIFF_COLUMNS, DIFF_TABLE, HISTOGRAMS_NAME, NO_MASK_TRAIN_DIR
-from obstacles.stages.common import site_dir, site_name
+from obstacles.lineage.names import DIFF_COLUMNS, DIFF_TABLE, HISTOGRAMS_NAME, NO_MASK_TRAIN_DIR
+from obstacles.lineage.settings import site_dir, site_name
 from obstacles.weights.curve import changed_fraction
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
 from obstacles.io.label_file import LabelFileError, Pick, read_label_file
 from obstacles.io.manifests import read_rows
 from obstacles.io.outputs import write_csv
-from obstacles.lineage import (
+from obstacles.lineage.names import (
     BAD_INPUTS_NAME,
     INDEX_COLUMNS,
     INDEX_NAME,
@@ -24,7 +24,7 @@ from obstacles.lineage import (
     SKIP,
     SRC_DIR,
 )
-from obstacles.stages.common import site_dir, site_name
+from obstacles.lineage.settings import site_dir, site_name
 
 
 def triaged(src: Path) -> dict[str, dict[str, str]]:

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
+from obstacles.infra.parallel import parallel_map
 from obstacles.io.histograms import write_histograms
 from obstacles.io.images import BadImage, decode_image, encode_jpeg, split_panels
 from obstacles.io.manifests import project_relative, read_rows, resolve
 from obstacles.io.outputs import atomic_dir, write_csv
-from obstacles.io.parallel import parallel_map
-from obstacles.lineage import (
+from obstacles.lineage.names import (
     DEPLOYED_SCORE,
     HISTOGRAMS_NAME,
     MASK_TRAIN_COLUMNS,
@@ -37,7 +37,7 @@ from obstacles.lineage import (
     PAIRS_TABLE,
     SKIP,
 )
-from obstacles.stages.common import bad_inputs, site_dir, site_name
+from obstacles.lineage.settings import bad_inputs, site_dir, site_name
 from obstacles.weights.curve import diff_histogram
 
 

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
+from obstacles.infra.parallel import parallel_map
 from obstacles.io.images import ImageLimits
 from obstacles.io.manifests import project_relative
 from obstacles.io.outputs import atomic_dir, write_csv
-from obstacles.io.parallel import parallel_map
 from obstacles.io.recording import BadFrame, JsonLimits, check_frame, pair_files
-from obstacles.lineage import INDEX_COLUMNS, INDEX_NAME, SRC_DIR, TriageClass, band_name, classify, triage_classes
-from obstacles.stages.common import bad_inputs, site_dir, site_name
+from obstacles.lineage.names import INDEX_COLUMNS, INDEX_NAME, SRC_DIR
+from obstacles.lineage.settings import bad_inputs, site_dir, site_name
+from obstacles.lineage.triage import TriageClass, band_name, classify, triage_classes
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,9 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.config import entry_point
+from obstacles.infra.config import entry_point
 from obstacles.io.outputs import atomic_dir, save_figure, write_text_atomic
-from obstacles.labels import to_is_obstacle
-from obstacles.lineage import TRAIN
+from obstacles.lineage.names import TRAIN, to_is_obstacle
 from obstacles.weights import compute_sample_weights
 from obstacles.weights.plots import weight_curve, weight_distribution
 from obstacles.weights.spread import WeightSpread, class_spreads, concentrated_classes, curve_bounds

@@ -22,8 +22,8 @@ from obstacles.thresholds.search import (
     find_thresholds,
     limit_grid,
     sample_size_advice,
-    search,
     search_per_site,
+    search_sorted,
     sweep,
 )
 
@@ -41,7 +41,7 @@ __all__ = [
     "max_allowed_errors",
     "required_samples",
     "sample_size_advice",
-    "search",
+    "search_sorted",
     "search_per_site",
     "side_confidence",
     "sweep",

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from obstacles.infra.tracking import log_outputs, wandb_run
 from obstacles.io.outputs import atomic_file_set, json_value, save_figure, write_json, write_text_atomic
 from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
@@ -41,11 +42,10 @@ from obstacles.thresholds.search import (
     ThresholdResult,
     limit_grid,
     sample_size_advice,
-    search,
     search_per_site,
+    search_sorted,
 )
 from obstacles.thresholds.search import sweep as sweep_sorted
-from obstacles.tracking import log_outputs, wandb_run
 
 THRESHOLDS_FILE = "thresholds.json"  # numbers only: what `dvc metrics show/diff` and `dvc exp show` compare
 PROVENANCE_FILE = "thresholds.provenance.json"  # what produced them (not a DVC metric)
@@ -208,8 +208,8 @@ def search_predictions(
         "decimals": settings.decimals,
         "epsilon": settings.epsilon,
     }
-    result = search(data, confidence=confidence, report_confidence=settings.report_confidence, **options)
-    empirical = search(data, report_confidence=result.confidence, **options)
+    result = search_sorted(data, confidence=confidence, report_confidence=settings.report_confidence, **options)
+    empirical = search_sorted(data, report_confidence=result.confidence, **options)
     rounding = {"decimals": settings.decimals, "epsilon": settings.epsilon}
     grid = limit_grid(settings.sweep_max_missed, settings.sweep_max_false_alarm)
     sweep = sweep_sorted(data, grid, confidence=result.confidence, **rounding)

@@ -319,7 +319,7 @@ def allowed_counts(
 # --------------------------------------------------------------------------- public API
 
 
-def search(
+def search_sorted(
     data: SortedPredictions,
     *,
     max_missed: float = DEFAULT_MAX_MISSED,
@@ -425,7 +425,7 @@ def find_thresholds(
     simultaneously over limit pairs picked after the fact or over sites.
     """
     data = SortedPredictions.build(scores, labels)
-    return search(
+    return search_sorted(
         data,
         max_missed=max_missed,
         max_false_alarm=max_false_alarm,
@@ -507,12 +507,12 @@ def sweep(
     rounding = {"decimals": decimals, "epsilon": epsilon}
     report = {} if confidence is None else {"report_confidence": confidence}
     for max_missed, max_false_alarm in limit_grid() if limits is None else limits:
-        result = search(data, max_missed=max_missed, max_false_alarm=max_false_alarm, **report, **rounding)
+        result = search_sorted(data, max_missed=max_missed, max_false_alarm=max_false_alarm, **report, **rounding)
         row = {name: getattr(result, name) for name in SWEEP_COLUMNS if hasattr(result, name)}
         for name in ("coverage", "missed_rate", "false_alarm_rate", "accuracy_decided"):
             row[f"{name}_rounded"] = getattr(result.rounded, name)
         if confidence is not None:
-            certified = search(
+            certified = search_sorted(
                 data, max_missed=max_missed, max_false_alarm=max_false_alarm, confidence=confidence, **rounding
             )
             row["confidence"] = certified.confidence
@@ -611,8 +611,8 @@ def search_per_site(
             rows.append(row)
             continue
         data = SortedPredictions(*split_sorted(score_array[mask], is_obstacle[mask]))
-        result = search(data, confidence=confidence, report_confidence=report_confidence, **options)
-        empirical = result if confidence is None else search(data, report_confidence=confidence, **options)
+        result = search_sorted(data, confidence=confidence, report_confidence=report_confidence, **options)
+        empirical = result if confidence is None else search_sorted(data, report_confidence=confidence, **options)
         rounded = result.rounded
         too_few = [
             f"too few {cls} images to certify {name}: {side} decides nothing"

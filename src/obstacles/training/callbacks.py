@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import WandbLogger
 from matplotlib.figure import Figure
 
 from obstacles.data.dataset import PAIR_CHANNELS
-from obstacles.labels import label_name
+from obstacles.lineage.names import label_name
 
 STAGES = ("train", "val")
 

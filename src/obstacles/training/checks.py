@@ -8,11 +8,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.checkpoints import read_checkpoint
 from obstacles.data import ObstacleDataModule
 from obstacles.data.dataset import PAIR_CHANNELS, check_image_files, read_manifest, require_manifest
 from obstacles.models import ObstacleClassifier
 from obstacles.models.backbone import check_backbone_name
+from obstacles.runs.lookup import read_checkpoint
 from obstacles.training.weighting import get_weighting_mode
 
 

@@ -15,11 +15,11 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
+from obstacles.infra.tracking import keep_wandb_home_inside
 from obstacles.io.outputs import break_links
-from obstacles.tracking import keep_wandb_home_inside
+from obstacles.runs.layout import RUN_RECORD
+from obstacles.runs.record import log_run_info, set_record_aside, write_run_record
 from obstacles.training.checks import check_channels, check_resume
-from obstacles.training.run_dir import RUN_RECORD
-from obstacles.training.run_record import log_run_info, set_record_aside, write_run_record
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from obstacles.labels import to_is_obstacle
+from obstacles.lineage.names import to_is_obstacle
 
 WEIGHT_COLUMNS = ("diff_metric", "diff_threshold", "sigma_dist", "diff_coef", "sample_weight")
 # A spread below this is rounding noise of identical values (their mean is not exact), not a spread.

@@ -1,30 +1,61 @@
-"""The names the data lineage shares (DESIGN section 2): every stage, reader and tool imports them
-from here, so no stage imports another stage and a folder, file or column is spelled once.
+"""The names the data lineage is spelled by (DESIGN section 2): classes, splits, folders, files and
+columns. Every stage, reader and tool imports them from here, so no stage imports another stage
+and a folder, file or column is spelled once.
 
 Selections are manifests, not copies: src, mask_train, the split and balanced write tables whose
 `path` column names an image relative to the project root, with its sha256. Only no_mask_train
 writes image files (it changes pixels). `python -m obstacles.commands.folder_view` lays any of them out as
 the field's browsable folders, on demand.
+
+The three splits (DESIGN section 2.4): `train` fits the model and its sample weights; `val` picks
+the checkpoint and stops training early; `eval` is touched only by evaluation and the threshold
+search, so the numbers the team acts on come from images that neither trained nor selected the model.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
 
-from obstacles.labels import CLASSES, NO_OBSTACLE, OBSTACLE
-from obstacles.splits import EVAL, SPLITS, TRAIN, VAL
+import numpy as np
 
-__all__ = [
-    "CLASSES",
-    "EVAL",
-    "NO_OBSTACLE",
-    "OBSTACLE",
-    "SPLITS",
-    "TRAIN",
-    "VAL",
-]
+# --- the two classes, accepted in every form the team writes them ---------------------------------
+OBSTACLE = "obstacle"
+NO_OBSTACLE = "no_obstacle"
+CLASSES = (NO_OBSTACLE, OBSTACLE)  # index == target value
+
+_TRUE = {"1", "true", OBSTACLE}
+_FALSE = {"0", "false", NO_OBSTACLE}
+
+
+def to_is_obstacle(labels) -> np.ndarray:
+    """Labels as 1/True/"obstacle" or 0/False/"no_obstacle" -> bool array; anything else is an error."""
+    values = np.asarray(labels, dtype=object).ravel()
+    out = np.empty(values.shape, dtype=bool)
+    for i, value in enumerate(values):
+        key = str(value).strip().lower()
+        if isinstance(value, (bool, np.bool_)):
+            out[i] = bool(value)
+        elif key in _TRUE:
+            out[i] = True
+        elif key in _FALSE:
+            out[i] = False
+        else:
+            raise ValueError(
+                f"unknown label {value!r} at position {i}: expected 1/True/{OBSTACLE!r} or 0/False/{NO_OBSTACLE!r}"
+            )
+    return out
+
+
+def label_name(is_obstacle: bool) -> str:
+    return OBSTACLE if is_obstacle else NO_OBSTACLE
+
+
+# --- the three splits ------------------------------------------------------------------------------
+TRAIN = "train"
+VAL = "val"
+EVAL = "eval"
+SPLITS = (TRAIN, VAL, EVAL)
+
 
 # --- a site id: <site>_<yyyymm>_<seq>, lower case ---------------------------------------------
 # ASCII digits only ([0-9], not \d: `x_٢٠٢٦١١_٠١` would pass) and matched whole with
@@ -71,57 +102,3 @@ PAIR_SUFFIX = ".jpg"
 # --- the merged dataset's field layout (a folder view) --------------------------------------------
 SITES_VIEW_DIR = "sites"
 SITE_SEPARATOR = "__"  # merged file names are <site>__<image>: two sites can never collide
-
-
-# --- the triage rule (DESIGN 2.1) ------------------------------------------------------------------
-@dataclass(frozen=True)
-class TriageClass:
-    folder: str  # e.g. classified_obstacle
-    band_prefix: str  # e.g. obs
-    low: float
-    high: float
-    label: str  # the deployed model's opinion: obstacle, no_obstacle, or "" (not decided)
-
-
-def triage_classes(obstacle_above: float, no_obstacle_at_most: float) -> tuple[TriageClass, ...]:
-    return (
-        TriageClass("classified_no_obstacle", "no_obs", 0.0, no_obstacle_at_most, NO_OBSTACLE),
-        TriageClass("classified_not_decided", "not_decided", no_obstacle_at_most, obstacle_above, ""),
-        TriageClass("classified_obstacle", "obs", obstacle_above, 1.0, OBSTACLE),
-    )
-
-
-def classify(score: float, classes: tuple[TriageClass, ...]) -> TriageClass:
-    """no_obstacle: score <= low cut; obstacle: score > high cut; the rest is not decided."""
-    no_obstacle, not_decided, obstacle = classes
-    if score <= no_obstacle.high:
-        return no_obstacle
-    return obstacle if score > obstacle.low else not_decided
-
-
-def band_names(cls: TriageClass, nranges: int) -> list[str]:
-    width = (cls.high - cls.low) / nranges
-    lows = [cls.low + index * width for index in range(nranges)]
-    return [f"{cls.band_prefix}_between_{low:.2f}_{low + width:.2f}" for low in lows]
-
-
-def band_name(score: float, cls: TriageClass, nranges: int) -> str:
-    """Equal-width band of the class's score range holding this score, two decimals."""
-    width = (cls.high - cls.low) / nranges
-    return band_names(cls, nranges)[min(max(math.ceil((score - cls.low) / width) - 1, 0), nranges - 1)]
-
-
-def prefill_label(score: float, obstacle_above: float, no_obstacle_at_most: float) -> str:
-    """A reviewer's starting label: the deployed model's opinion (its triage class), skip when undecided."""
-    return classify(score, triage_classes(obstacle_above, no_obstacle_at_most)).label or SKIP
-
-
-@dataclass(frozen=True)
-class TriageCutoffs:
-    """The triage's two score cut-offs (conf/pipeline.yaml `src`), for the tools that pre-fill labels."""
-
-    obstacle_above: float
-    no_obstacle_at_most: float
-
-    def prefill_label(self, score: float) -> str:
-        return prefill_label(score, self.obstacle_above, self.no_obstacle_at_most)

@@ -17,12 +17,11 @@ from typing import Callable
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.io.provenance import folder_wandb_run_id
-from obstacles.training.run_dir import CHECKPOINTS_DIR, CONFIG_DIR, RUN_NUMBER, RUN_RECORD, checkpoint_run_dir
-from obstacles.training.run_record import read_run_record
+from obstacles.runs.layout import CHECKPOINTS_DIR, PREFERRED_CHECKPOINTS, RUN_CONFIG, RUN_NUMBER, RUN_RECORD
+from obstacles.runs.record import read_run_record
+from obstacles.runs.reserve import checkpoint_run_dir
 
 # First pattern with a match wins (its newest file): the best checkpoint, else the last one.
-PREFERRED = ("best*.ckpt", "last*.ckpt")
-RUN_CONFIG = f"{CONFIG_DIR}/config.yaml"  # the composed training config, inside the run folder
 ARCHITECTURE_KEYS = ("backbone", "in_chans")  # what a checkpoint must record to be rebuilt
 
 
@@ -47,7 +46,7 @@ def preferred_checkpoint(run_dir: Path, accept: Callable[[Path], bool] = lambda 
     for job in job_dirs(run_dir):
         if not accept(job):
             continue
-        for pattern in PREFERRED:
+        for pattern in PREFERRED_CHECKPOINTS:
             matches = list(job.glob(f"{CHECKPOINTS_DIR}/{pattern}"))
             if matches:
                 return max(matches, key=lambda p: (p.stat().st_mtime_ns, p.name))
@@ -83,7 +82,9 @@ def find_checkpoint(experiments_dir: str | Path, ckpt_path: str | Path | None = 
         if path.is_dir():
             found = preferred_checkpoint(path)
             if found is None:
-                raise FileNotFoundError(f"{path} has no checkpoint matching {list(PREFERRED)} in {CHECKPOINTS_DIR}/")
+                raise FileNotFoundError(
+                    f"{path} has no checkpoint matching {list(PREFERRED_CHECKPOINTS)} in {CHECKPOINTS_DIR}/"
+                )
             if not is_finished(found.parent.parent):
                 print(f"warning: {found.parent.parent} has no {RUN_RECORD}: its training did not finish")
             return found
@@ -97,7 +98,7 @@ def find_checkpoint(experiments_dir: str | Path, ckpt_path: str | Path | None = 
             return found
     raise FileNotFoundError(
         f"no finished run with a checkpoint under {experiments} (looked for NNN.*/{CHECKPOINTS_DIR}/"
-        f"{{{','.join(PREFERRED)}}} beside a {RUN_RECORD}): "
+        f"{{{','.join(PREFERRED_CHECKPOINTS)}}} beside a {RUN_RECORD}): "
         "train one (python -m obstacles.commands.train) or pass ckpt_path=<file or run folder>"
     )
 

@@ -15,11 +15,10 @@ from typing import Iterable
 
 from omegaconf import DictConfig, OmegaConf
 
+from obstacles.runs.layout import CONFIG_DIR, HYDRA_FILE, OVERRIDES_FILE
+
 SEED_KEY = "seed"
 ITEM_SEP = ","
-CONFIG_DIR = ".hydra"  # obstacles.training.run_dir.CONFIG_DIR (a resumed run adds .hydra/resume-<k>/)
-HYDRA_FILE = "hydra.yaml"
-OVERRIDES_FILE = "overrides.yaml"
 
 
 def config_key(overrides: Iterable[str], exclude_keys: Iterable[str]) -> str:

@@ -1,6 +1,6 @@
 """The run record: what a training run says about itself (resolved config, dataset identity,
 parameter counts, sent to its loggers) and `run.json`, its completion record, written last;
-read back by every tool that picks or cites a run (`obstacles.checkpoints`)."""
+read back by every tool that picks or cites a run (`obstacles.runs.lookup`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from obstacles.io.outputs import write_text_atomic
 from obstacles.io.provenance import file_sha256
-from obstacles.training.run_key import running_config_key
+from obstacles.runs.key import running_config_key
 
 if TYPE_CHECKING:  # reading a record (every tool that picks a run) needs neither Lightning nor torch
     from lightning.pytorch import Trainer
@@ -65,7 +65,7 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
 
 def log_run_info(loggers: list[Logger], cfg: DictConfig, datamodule: ObstacleDataModule, model: nn.Module) -> dict:
     """Send the resolved config, dataset identity and parameter counts to every logger, and the
-    run's configuration key and seed (`obstacles.training.run_key`), so grouping W&B runs by
+    run's configuration key and seed (`obstacles.runs.key`), so grouping W&B runs by
     `config_key` gives `python -m obstacles.commands.compare`'s configurations."""
     info = {
         "cfg": OmegaConf.to_container(cfg, resolve=True),

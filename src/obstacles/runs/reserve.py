@@ -22,18 +22,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.io.provenance import folder_wandb_run_id
+from obstacles.runs.layout import CHECKPOINTS_DIR, CONFIG_DIR, LOCK_NAME, RUN_NUMBER
 
-RUN_NUMBER = re.compile(r"^(\d{3,})\.")
 UNSAFE = re.compile(r"[^A-Za-z0-9_.+=,-]")
 # Sweep job folders: no `=` or `,` (Hydra's override syntax), so a job's path pastes unquoted.
 JOB_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
 JOB_ASSIGN, JOB_SEPARATOR = "_", "+"
-LOCK_NAME = ".run_number.lock"
-CHECKPOINTS_DIR = "checkpoints"
-# The completion record: written last, only by a run whose training finished. A folder without it
-# is a run still going, interrupted or killed, and is never picked as "the latest run".
-RUN_RECORD = "run.json"
-CONFIG_DIR = ".hydra"
 JOB_NAME_MAX = 150  # characters of a sweep job's folder name before it is cut and hashed
 SIGNIFICANT = 4  # digits kept of swept float values in job folder names
 RESERVED_ENV = {"run": "OBSTACLES_RUN_DIR", "sweep": "OBSTACLES_SWEEP_DIR"}

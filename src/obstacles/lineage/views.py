@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from obstacles.io.manifests import ManifestError, read_rows, resolve
 from obstacles.io.outputs import atomic_dir, link_or_copy
-from obstacles.lineage import (
+from obstacles.lineage.names import (
     INDEX_COLUMNS,
     INDEX_NAME,
     MANIFEST_COLUMNS,

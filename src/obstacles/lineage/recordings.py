@@ -18,8 +18,9 @@ from obstacles.io.images import ImageLimits
 from obstacles.io.label_file import label_name_problem
 from obstacles.io.outputs import atomic_dir, inside, longest_partial_name, write_csv
 from obstacles.io.recording import IMAGES_DIR, JSON_DIR, JsonLimits, scan_recording
-from obstacles.lineage import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP, TriageCutoffs
-from obstacles.sites import register_site, validate_site_id
+from obstacles.lineage.names import LABEL_HEADER, NO_OBSTACLE, OBSTACLE, SKIP
+from obstacles.lineage.sites import register_site, validate_site_id
+from obstacles.lineage.triage import TriageCutoffs
 
 
 @dataclass(frozen=True)

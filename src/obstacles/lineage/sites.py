@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from obstacles.lineage import DIFF_TABLE, SITE_ID, SPLIT_TABLE
+from obstacles.lineage.names import DIFF_TABLE, SITE_ID, SPLIT_TABLE
 
 MERGE_STAGE = "balanced"
 SITE_MERGE_INPUTS = (SPLIT_TABLE, DIFF_TABLE)

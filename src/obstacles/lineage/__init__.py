@@ -1,0 +1,1 @@
+"""The data lineage library: names, the triage rule, the split math, sites, recordings and folder views."""
