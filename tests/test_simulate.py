@@ -21,7 +21,7 @@ from obstacles.infra.config import compose
 from obstacles.io.images import decode_image, split_panels
 from obstacles.simulation.camera import change_mask
 from obstacles.simulation.recorder import simulate_site
-from obstacles.simulation.review import review
+from obstacles.simulation.reviewer import review
 from obstacles.simulation.schedule import STEM_TIME_FORMAT
 from obstacles.weights.curve import diff_mask
 

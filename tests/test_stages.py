@@ -373,10 +373,9 @@ def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypat
 
 def test_triage_cutoffs_prefill_what_the_triage_rule_says():
     from obstacles.lineage.names import NO_OBSTACLE, OBSTACLE, SKIP
-    from obstacles.lineage.triage import TriageCutoffs, prefill_label
+    from obstacles.lineage.triage import TriageCutoffs
 
     cutoffs = TriageCutoffs(obstacle_above=0.7, no_obstacle_at_most=0.3)
     scores = (0.0, 0.3, 0.3000001, 0.5, 0.7, 0.7000001, 1.0)
     expected = [NO_OBSTACLE, NO_OBSTACLE, SKIP, SKIP, SKIP, OBSTACLE, OBSTACLE]  # <= low cut; > high cut
     assert [cutoffs.prefill_label(score) for score in scores] == expected
-    assert [prefill_label(score, 0.7, 0.3) for score in scores] == expected

@@ -18,14 +18,6 @@ class TriageClass:
     label: str  # the deployed model's opinion: obstacle, no_obstacle, or "" (not decided)
 
 
-def triage_classes(obstacle_above: float, no_obstacle_at_most: float) -> tuple[TriageClass, ...]:
-    return (
-        TriageClass("classified_no_obstacle", "no_obs", 0.0, no_obstacle_at_most, NO_OBSTACLE),
-        TriageClass("classified_not_decided", "not_decided", no_obstacle_at_most, obstacle_above, ""),
-        TriageClass("classified_obstacle", "obs", obstacle_above, 1.0, OBSTACLE),
-    )
-
-
 def classify(score: float, classes: tuple[TriageClass, ...]) -> TriageClass:
     """no_obstacle: score <= low cut; obstacle: score > high cut; the rest is not decided."""
     no_obstacle, not_decided, obstacle = classes
@@ -46,17 +38,21 @@ def band_name(score: float, cls: TriageClass, nranges: int) -> str:
     return band_names(cls, nranges)[min(max(math.ceil((score - cls.low) / width) - 1, 0), nranges - 1)]
 
 
-def prefill_label(score: float, obstacle_above: float, no_obstacle_at_most: float) -> str:
-    """A reviewer's starting label: the deployed model's opinion (its triage class), skip when undecided."""
-    return classify(score, triage_classes(obstacle_above, no_obstacle_at_most)).label or SKIP
-
-
 @dataclass(frozen=True)
 class TriageCutoffs:
-    """The triage's two score cut-offs (conf/pipeline.yaml `src`), for the tools that pre-fill labels."""
+    """The triage's two score cut-offs (conf/pipeline.yaml `src`): the classes they make, and the
+    label a reviewer starts from."""
 
     obstacle_above: float
     no_obstacle_at_most: float
 
+    def classes(self) -> tuple[TriageClass, ...]:
+        return (
+            TriageClass("classified_no_obstacle", "no_obs", 0.0, self.no_obstacle_at_most, NO_OBSTACLE),
+            TriageClass("classified_not_decided", "not_decided", self.no_obstacle_at_most, self.obstacle_above, ""),
+            TriageClass("classified_obstacle", "obs", self.obstacle_above, 1.0, OBSTACLE),
+        )
+
     def prefill_label(self, score: float) -> str:
-        return prefill_label(score, self.obstacle_above, self.no_obstacle_at_most)
+        """The deployed model's opinion (its triage class), skip when undecided."""
+        return classify(score, self.classes()).label or SKIP

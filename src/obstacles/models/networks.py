@@ -13,7 +13,7 @@ so that embeddings, export and the Lightning module treat every fusion alike.
 `signed`, current - reference; `log_ratio`, log(current + eps) - log(reference + eps), in which a
 change of lighting or a soft shadow (a gain, smooth over the panel) is a smooth field and an
 obstacle an edged patch. The data stays 6 or 7 channels (so evaluation, export and curation read
-checkpoints as before): the network computes the difference itself, inside the exported graph.
+every checkpoint the same way): the network computes the difference itself, inside the exported graph.
 """
 
 from __future__ import annotations

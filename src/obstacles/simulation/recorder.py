@@ -26,8 +26,9 @@ from tqdm import tqdm
 
 from obstacles.infra.parallel import resolve_workers
 from obstacles.io.outputs import write_bytes_atomic
+from obstacles.lineage.names import SKIP
 from obstacles.simulation.rendering import Frame, SiteJob, Stream, render_burst, site_rng
-from obstacles.simulation.review import SKIP, review
+from obstacles.simulation.reviewer import review
 from obstacles.simulation.schedule import Burst, plan_bursts
 
 LABEL_COLUMNS = ("image", "label", "opposite_label")

@@ -17,7 +17,7 @@ from obstacles.io.outputs import atomic_dir, write_csv
 from obstacles.io.recording import BadFrame, JsonLimits, check_frame, pair_files
 from obstacles.lineage.names import INDEX_COLUMNS, INDEX_NAME, SRC_DIR
 from obstacles.lineage.settings import bad_inputs, site_dir, site_name
-from obstacles.lineage.triage import TriageClass, band_name, classify, triage_classes
+from obstacles.lineage.triage import TriageClass, TriageCutoffs, band_name, classify
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def run(cfg: DictConfig) -> Path:
     bad = bad_inputs(cfg)
     files = pair_files(recording, bad)
     triage = Triage(
-        triage_classes(cfg.src.obstacle_above, cfg.src.no_obstacle_at_most),
+        TriageCutoffs(cfg.src.obstacle_above, cfg.src.no_obstacle_at_most).classes(),
         int(cfg.src.nranges),
         int(cfg.recording.panels),
         str(cfg.recording.score_field),

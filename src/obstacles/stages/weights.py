@@ -12,7 +12,7 @@ from obstacles.infra.config import entry_point
 from obstacles.io.outputs import atomic_dir, save_figure, write_text_atomic
 from obstacles.lineage.names import TRAIN, to_is_obstacle
 from obstacles.weights import compute_sample_weights
-from obstacles.weights.plots import weight_curve, weight_distribution
+from obstacles.weights.figures import weight_curve, weight_distribution
 from obstacles.weights.spread import WeightSpread, class_spreads, concentrated_classes, curve_bounds
 
 CURVE_KEYS = ("alfa", "beta", "gamma", "swc", "std_threshold_dist")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from obstacles.lineage.names import NO_OBSTACLE, OBSTACLE
-
-SKIP = "skip"
+from obstacles.lineage.names import NO_OBSTACLE, OBSTACLE, SKIP
 
 
 def review(rng: np.random.Generator, is_obstacle: np.ndarray, cfg) -> tuple[list[str], list[str]]:
