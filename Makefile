@@ -30,8 +30,8 @@ demo: venv  ## the main job end to end on simulated recordings
 
 # PYTEST_ARGS picks more marks, e.g. PYTEST_ARGS='-m "not slow"' adds the browser tests.
 # Tests run in TEST_WORKERS processes (pytest-xdist), a test file per process so that its
-# module fixtures (a trained run, a DVC project) are built once, the long files first
-# (tests/conftest.py LONG_FILES); TEST_WORKERS=0 runs in one.
+# module fixtures (a trained run, a DVC project) are built once, the files marked `long` first
+# (tests/conftest.py); TEST_WORKERS=0 runs in one.
 TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 

@@ -29,8 +29,8 @@ from obstacles.data.dataset import PairDataset, read_manifest
 from obstacles.evaluation.scoring import score_loader
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from training_fixtures import train_cfg, write_pair_dataset  # noqa: E402
+sys.path.insert(0, str(ROOT))  # the tests' helpers: tests.helpers
+from tests.helpers.training import train_cfg, write_pair_dataset  # noqa: E402
 
 DATASET = "bench"
 

@@ -173,9 +173,11 @@ def train_cell(project: Path, recipe: str, dataset: str, seed: int, run_dir: Pat
 def score_run(run_dir: Path, frame: pd.DataFrame) -> np.ndarray:
     """The best checkpoint's scores for the val and eval rows of `frame` (NaN for train rows)."""
     from obstacles.evaluation.scoring import score_rows
-    from obstacles.runs.lookup import load_classifier
+    from obstacles.runs.loading import load_classifier
+    from obstacles.runs.lookup import find_run
 
-    model, config = load_classifier(run_dir / "checkpoints" / "best.ckpt")
+    run = find_run(run_dir / "checkpoints" / "best.ckpt")
+    model, config = load_classifier(run.checkpoint), run.config
     held_out = (frame["split"] != "train").to_numpy()
     predictions = score_rows(
         model,

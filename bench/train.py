@@ -34,8 +34,8 @@ from lightning.pytorch import Callback
 from torch.utils.data import DataLoader
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from training_fixtures import train_cfg, write_pair_dataset  # noqa: E402
+sys.path.insert(0, str(ROOT))  # the tests' helpers: tests.helpers
+from tests.helpers.training import train_cfg, write_pair_dataset  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 FIELD_EPOCHS = 30

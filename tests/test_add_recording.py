@@ -4,11 +4,12 @@ import sys
 
 import pandas as pd
 import pytest
-from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles.commands import add_recording
 from obstacles.infra.config import compose
 from obstacles.stages import mask_train, src
+from tests.helpers.project import pipeline_cfg, tree_digest
+from tests.helpers.recordings import stem, triplet, write_frame
 
 SITE = "lab_202301_03"
 

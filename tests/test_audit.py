@@ -8,14 +8,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import offline_wandb
 
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.commands.audit import run
 from obstacles.curation.audit import bce_loss
 from obstacles.infra.config import compose
 from obstacles.io.images import decode_image, encode_jpeg
-from training_fixtures import RUN_NAME, trained_run, write_pair_dataset
+from tests.helpers.commands import offline_wandb
+from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
+from tests.helpers.training import RUN_NAME, write_pair_dataset
 
 PAIRS = "datasets/tiny/pairs"  # where write_pair_dataset puts the images; manifest paths are root-relative
 TRAIN_IMAGE = f"{PAIRS}/train/obstacle/site_a__pair_0001.jpg"  # copied into eval: leakage
@@ -40,7 +40,7 @@ def plant(root, dataset, relative: str, data: bytes, split: str, label: str) -> 
 
 
 @pytest.fixture(scope="module")
-def audited(tmp_path_factory):
+def audited(tmp_path_factory, trained_run):
     root = tmp_path_factory.mktemp("audit")
     trained_run(root)
     dataset = root / "datasets" / "tiny"

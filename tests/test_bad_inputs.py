@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles.io.bad_inputs import BadInputError
 from obstacles.io.histograms import read_histograms
 from obstacles.io.images import BadImage, decode_image, encode_jpeg, validate_image
 from obstacles.lineage.names import HISTOGRAMS_NAME
 from obstacles.stages import mask_train, no_mask_train, src
+from tests.helpers.project import pipeline_cfg, tree_digest
+from tests.helpers.recordings import stem, triplet, write_frame
 
 SITE = "plant_202209_01"
 

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
-from tests.conftest import pipeline_cfg, triplet, write_frame
 
 from obstacles.champion.delong import NotTestable, auroc, delong_test
 from obstacles.champion.paired import (
@@ -28,6 +27,8 @@ from obstacles.champion.paired import (
 from obstacles.commands.champion import run
 from obstacles.infra.config import compose
 from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src
+from tests.helpers.project import pipeline_cfg
+from tests.helpers.recordings import triplet, write_frame
 
 DATA = Path(__file__).parent / "data"
 LIMITS = Limits(max_missed=0.01, max_false_alarm=0.05, confidence=None, decimals=2, epsilon=1e-9, rounded=True)

@@ -10,10 +10,10 @@ import sys
 import tomllib
 
 import pytest
-from tests.conftest import REPO
 
 import obstacles.commands
 from obstacles.infra.config import compose
+from tests.helpers.project import REPO
 
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 COMMANDS = sorted(info.name for info in pkgutil.iter_modules(obstacles.commands.__path__))

@@ -12,14 +12,15 @@ import pandas as pd
 import pytest
 import yaml
 from scipy import stats
-from tests.conftest import run_module
 
 from obstacles import comparison
 from obstacles.runs.key import config_key, key_items
-from training_fixtures import write_pair_dataset
+from tests.helpers.commands import run_module
+from tests.helpers.training import write_pair_dataset
 
 # --------------------------------------------------------------------------- the statistics
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
 BASE = {1: 0.875, 2: 0.836, 3: 0.858, 42: 0.895}  # the demo's eval AUROC over seeds (sd 0.025)
 
 
@@ -185,7 +186,7 @@ def compared(tmp_path_factory):
         f"runs={sweep.name}",
         *(f"limits.{k}={v}" for k, v in LIMITS.items()),
         f"coverage={COVERAGE}",
-        'evaluation.overrides=["eval.progress=false"]',
+        "evaluation.evaluate.eval.progress=false",
     )  # the default pair: the empirical optimum
     return root, sweep, jobs, killed, result.stdout + result.stderr
 
@@ -284,3 +285,22 @@ def test_a_second_comparison_reuses_the_evaluations_and_one_seed_gives_no_spread
     assert {p["verdict"] for p in report["pairs"]} == {comparison.NO_SPREAD}
     assert "no spread: fewer than 2 seeds" in printed
     assert (root / "one-seed" / "comparison.png").is_file()
+
+
+def test_the_interval_level_is_not_called_confidence_beside_the_threshold_searchs_confidence():
+    from obstacles.infra.config import compose
+
+    cfg = compose("compare", ["interval_level=0.9"])
+    assert cfg.interval_level == 0.9 and "confidence" not in cfg
+
+
+def test_a_run_is_completed_with_the_evaluate_and_thresholds_settings_and_the_comparisons_paths_and_limits():
+    from obstacles.comparison.runs import EvaluationTools
+    from obstacles.infra.config import tool_settings
+
+    overrides = ["paths.root_dir=/x", "limits.max_missed=0.2", "evaluation.wandb=false"]
+    settings = tool_settings("compare", [*overrides, "evaluation.evaluate.eval.device=cpu"])
+    tools = EvaluationTools.from_settings(settings)
+    assert tools.evaluate.paths["datasets_dir"] == "/x/datasets" and tools.evaluate.eval.device == "cpu"
+    assert tools.limits == {"max_missed": 0.2, "max_false_alarm": settings.evaluation.thresholds.limits.max_false_alarm}
+    assert not tools.evaluate.wandb.enabled and not tools.thresholds.wandb.enabled

@@ -8,14 +8,14 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import offline_wandb
 
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.commands.data_map import run
-from obstacles.curation.data_map import HIGH_ERROR, MapSettings, cluster_table
+from obstacles.curation.data_map import HIGH_ERROR, cluster_table
+from obstacles.curation.settings import MapSettings
 from obstacles.infra.config import compose
 from obstacles.io.images import encode_jpeg
-from training_fixtures import trained_run
+from tests.helpers.commands import offline_wandb
+from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 
 SETTINGS = MapSettings(pca_dims=50, perplexity=30, clusters=4, seed=0, threshold=0.5, error_gap=0.25, min_judged=5)
 N_PLANTED = 8
@@ -76,7 +76,7 @@ def plant_region(root, names: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def mapped(tmp_path_factory):
+def mapped(tmp_path_factory, trained_run):
     root = tmp_path_factory.mktemp("map")
     trained_run(root)
     planted = plant_region(root, [f"checker_{k}" for k in range(N_PLANTED)])

@@ -8,9 +8,9 @@ import re
 
 import pytest
 import yaml
-from tests.conftest import REPO
 
 from obstacles.infra.code_deps import PIPELINES, closure, stage_bodies, stage_entry
+from tests.helpers.project import REPO
 
 
 def stages():

@@ -18,11 +18,12 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
-from tests.conftest import REPO, metric_leaves, tree_digest
 
 from obstacles.infra.local_s3 import LOCAL_CREDENTIALS, local_remote, local_s3_server
 from obstacles.lineage.sites import check_registry
+from tests.helpers.project import REPO, metric_leaves, tree_digest
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
 NEW_SITE_FRAMES = 48

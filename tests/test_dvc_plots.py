@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import REPO
 
 from obstacles.io import dvc_plots
+from tests.helpers.project import REPO
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 ROC = "fpr,tpr\n0,0\n0.1,0.6\n0.3,0.8\n1,1\n"

@@ -11,19 +11,20 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import metric_leaves, offline_wandb, run_module
 
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
-from obstacles.evaluation import evaluate
 from obstacles.evaluation.gallery import write_gallery
-from obstacles.evaluation.job import DataPaths, GallerySettings, RunSelection, ScoringSettings, run_evaluation
-from obstacles.infra.config import compose
+from obstacles.evaluation.job import DataPaths, RunSelection, evaluate, run_evaluation
+from obstacles.evaluation.settings import GallerySettings, ScoringSettings
+from obstacles.infra.config import tool_settings
 from obstacles.io.images import encode_jpeg
 from obstacles.io.provenance import file_sha256
-from obstacles.runs.lookup import find_checkpoint, resolve_checkpoint
+from obstacles.runs.lookup import find_run
 from obstacles.thresholds.job import search_thresholds
-from training_fixtures import trained_run
+from tests.helpers.commands import offline_wandb, run_module
+from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
+from tests.helpers.project import metric_leaves
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
 THRESHOLDS = (0.3, 0.5, 0.7)
 TAGS = ("t0.30", "t0.50", "t0.70")
 SCORE_DECIMALS = 3  # conf/evaluate.yaml gallery.score_decimals
@@ -37,7 +38,7 @@ def cli(root: Path, module: str, *overrides: str, rooted: bool = True) -> subpro
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, trained_run):
     """The shared tiny run (W&B offline), then `python -m obstacles.commands.evaluate` with no checkpoint given."""
     root = tmp_path_factory.mktemp("evaluate")
     run = trained_run(root)
@@ -51,7 +52,9 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 def cfg_for(root: Path, *overrides: str):
-    return compose("evaluate", [f"paths.root_dir={root}", "wandb.enabled=false", "eval.progress=false", *overrides])
+    return tool_settings(
+        "evaluate", [f"paths.root_dir={root}", "wandb.enabled=false", "eval.progress=false", *overrides]
+    )
 
 
 def test_predictions_cover_the_eval_split_with_the_best_checkpoint(trained):
@@ -147,19 +150,12 @@ def test_wandb_offline_run_of_the_training_run_holds_the_evaluation(trained):
 
 
 def test_explicit_arguments_write_what_the_command_wrote(trained, tmp_path):
-    """`run_evaluation` (what `evaluate(cfg)` unpacks conf/evaluate.yaml into) called directly, as a
+    """`run_evaluation` (what `evaluate(settings)` hands conf/evaluate.yaml's settings to) called directly, as a
     notebook would: the same files, byte for byte, as `python -m obstacles.commands.evaluate`."""
     root, run, out = trained
     wandb_runs = sorted(run.glob("wandb/offline-run-*"))
     report = run_evaluation(
-        RunSelection(
-            ckpt_path=None,
-            run_dir=None,
-            experiments_dir=str(root / "experiments"),
-            config_file=".hydra/config.yaml",
-            record_file="run.json",
-            eval_subdir="eval",
-        ),
+        RunSelection(ckpt_path=None, run_dir=None, experiments_dir=str(root / "experiments")),
         ScoringSettings(
             split="eval",
             thresholds=THRESHOLDS,
@@ -185,7 +181,7 @@ def test_explicit_arguments_write_what_the_command_wrote(trained, tmp_path):
 def test_default_checkpoint_is_the_latest_finished_runs_preferred_one(tmp_path, capsys):
     experiments = tmp_path / "experiments"
     with pytest.raises(FileNotFoundError, match="no finished run with a checkpoint"):
-        find_checkpoint(experiments)
+        find_run(experiments_dir=experiments)
     for name, files in {
         "001.d.a": ["best.ckpt", "last.ckpt", "../run.json"],
         "002.d.b": ["last.ckpt", "../run.json"],
@@ -195,28 +191,30 @@ def test_default_checkpoint_is_the_latest_finished_runs_preferred_one(tmp_path, 
     }.items():
         (experiments / name / "checkpoints").mkdir(parents=True)
         for file in files:
-            (experiments / name / "checkpoints" / file).touch()
-    latest = find_checkpoint(experiments)
+            (experiments / name / "checkpoints" / file).write_text("{}" if file.endswith(".json") else "")
+    latest = find_run(experiments_dir=experiments).checkpoint
     assert latest.relative_to(tmp_path).as_posix() == "experiments/002.d.b/checkpoints/last.ckpt"
     assert "skipping" in (out := capsys.readouterr().out) and "004.d.killed" in out and "run.json" in out
-    chosen = resolve_checkpoint(None, str(experiments / "001.d.a"), str(experiments))
+    chosen = find_run(run_dir=str(experiments / "001.d.a"), experiments_dir=str(experiments)).checkpoint
     assert chosen.name == "best.ckpt", "best is preferred over last"
-    explicit = resolve_checkpoint(None, str(experiments / "004.d.killed"), str(experiments))
+    explicit = find_run(run_dir=str(experiments / "004.d.killed"), experiments_dir=str(experiments)).checkpoint
     assert explicit.parts[-3] == "004.d.killed", "a run folder asked for by name is used, with a warning"
     assert "did not finish" in capsys.readouterr().out
     sweep = experiments / "005.d.sweep-x"
     for job in ("0.alfa_1", "1.alfa_2"):
         (sweep / job / "checkpoints").mkdir(parents=True)
         (sweep / job / "checkpoints" / "best.ckpt").touch()
-    (sweep / "0.alfa_1" / "run.json").touch()
-    assert find_checkpoint(experiments).parts[-4:-2] == ("005.d.sweep-x", "0.alfa_1"), "a sweep's newest finished job"
+    (sweep / "0.alfa_1" / "run.json").write_text("{}")
+    newest = find_run(experiments_dir=experiments).run_dir
+    assert newest.parts[-2:] == ("005.d.sweep-x", "0.alfa_1"), "a sweep's newest finished job"
     assert "1.alfa_2" in capsys.readouterr().out
-    (sweep / "1.alfa_2" / "run.json").touch()
-    assert find_checkpoint(experiments).parts[-4:-2] == ("005.d.sweep-x", "1.alfa_2"), "a sweep's newest job"
+    (sweep / "1.alfa_2" / "run.json").write_text("{}")
+    newest = find_run(experiments_dir=experiments).run_dir
+    assert newest.parts[-2:] == ("005.d.sweep-x", "1.alfa_2"), "a sweep's newest job"
     with pytest.raises(FileNotFoundError, match="nope.ckpt: no such file"):
-        resolve_checkpoint(str(tmp_path / "nope.ckpt"), None, str(experiments))
+        find_run(str(tmp_path / "nope.ckpt"), experiments_dir=str(experiments))
     with pytest.raises(FileNotFoundError, match="run_dir=.*: no such run folder"):
-        resolve_checkpoint(None, str(tmp_path / "missing_run"), str(experiments))
+        find_run(run_dir=str(tmp_path / "missing_run"), experiments_dir=str(experiments))
 
 
 def copy_run(run: Path, to: Path, edit: tuple[str, str]) -> Path:
@@ -303,7 +301,7 @@ def test_re_evaluation_keeps_dvcs_gitignore_and_refuses_foreign_files(trained, t
 
 
 @pytest.mark.parametrize("logger", ["csv", "none"])
-def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger, capsys):
+def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger, capsys, trained_run):
     """Documented logger options other than W&B: evaluation and the threshold search still run
     (and log to a W&B run of their own), and a killed run is not taken as the latest."""
     run = trained_run(tmp_path, f"logger={logger}")
@@ -322,7 +320,7 @@ def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger
     run_id = provenance["wandb_run_id"]
     assert run_id and list((run / "wandb").glob(f"offline-run-*-{run_id}")), "evaluation made its own W&B run"
     with offline_wandb(tmp_path):
-        search_thresholds(compose("thresholds", [f"predictions={run / 'eval' / 'predictions.csv'}"]))
+        search_thresholds(tool_settings("thresholds", [f"predictions={run / 'eval' / 'predictions.csv'}"]))
     thresholds = json.loads((run / "eval" / "thresholds.json").read_text())
     searched = json.loads((run / "eval" / "thresholds.provenance.json").read_text())
     assert searched["wandb"]["run_id"] == run_id, "the threshold search joins the evaluation's run"
@@ -357,10 +355,10 @@ def test_hostile_image_and_site_names_neither_run_script_nor_break_the_gallery(t
 
 def test_evaluation_says_when_its_split_picked_the_checkpoint(tmp_path):
     from obstacles.evaluation.settings import split_caveat
-    from obstacles.runs.lookup import RunTarget
+    from obstacles.runs.lookup import Run
 
     def target(record):
-        return RunTarget(tmp_path / "c.ckpt", tmp_path, None, tmp_path / "config.yaml", record)
+        return Run(tmp_path, tmp_path / "c.ckpt", None, record)
 
     assert split_caveat(target({"validation_split": "val"}), "eval") is None
     assert "optimistic" in split_caveat(target({"validation_split": "eval"}), "eval")

@@ -10,23 +10,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tests.conftest import REPO
 
 from obstacles.commands.export import run
 from obstacles.data.dataset import to_tensor
-from obstacles.infra.config import compose
+from obstacles.infra.config import compose, tool_settings
 from obstacles.io.images import read_pair
-from obstacles.runs.lookup import load_classifier
+from obstacles.runs.loading import load_classifier
 from obstacles.thresholds.job import search_thresholds
 from obstacles.weights.curve import diff_mask
-from training_fixtures import trained_run
+from tests.helpers.project import REPO
 
 PARITY_ATOL = 1e-4
 PANEL = 32
 
 
 @pytest.fixture(scope="module", params=[6, 7], ids=["pair", "pair+diff_mask"])
-def exported(request, tmp_path_factory):
+def exported(request, tmp_path_factory, trained_run):
     """A trained run with 6 or 7 input channels, a thresholds.json beside it, and its bundle."""
     root = tmp_path_factory.mktemp(f"export{request.param}")
     overrides = ("data.with_diff_mask=true", "model.in_chans=7") if request.param == 7 else ()
@@ -34,7 +33,7 @@ def exported(request, tmp_path_factory):
     (run_dir / "eval").mkdir()
     write_eval_predictions(run_dir / "eval" / "predictions.csv")
     search_thresholds(
-        compose(
+        tool_settings(
             "thresholds",
             [f"predictions={run_dir / 'eval' / 'predictions.csv'}", "wandb.enabled=false", "sweep.max_missed=[0.05]"],
         )
@@ -74,7 +73,7 @@ def test_exported_models_give_the_checkpoint_scores_on_real_images(exported):
     import onnxruntime
 
     root, run_dir, out = exported
-    model, _ = load_classifier(run_dir / "checkpoints" / "best.ckpt")
+    model = load_classifier(run_dir / "checkpoints" / "best.ckpt")
     images, _ = real_batch(root, model.hparams.in_chans == 7)
     with torch.inference_mode():
         expected = model.predict_step({"image": images}, 0).numpy()
@@ -186,7 +185,7 @@ def write_champion_report(folder: Path, checkpoint: Path, *, worse: bool) -> Pat
 
 
 def test_a_significantly_worse_challenger_is_refused_unless_allowed(exported, tmp_path):
-    from obstacles.deployment import ChallengerWorse
+    from obstacles.deployment.bundle import ChallengerWorse
 
     root, run_dir, _ = exported
     report = write_champion_report(tmp_path / "eval", run_dir / "checkpoints" / "best.ckpt", worse=True)
@@ -210,9 +209,7 @@ def test_a_significantly_worse_challenger_is_refused_unless_allowed(exported, tm
     assert bundled["report"] == json.loads(report.read_text())
 
 
-def test_the_bundle_records_the_verdict_of_its_own_checkpoint_only(tmp_path):
-    from training_fixtures import trained_run
-
+def test_the_bundle_records_the_verdict_of_its_own_checkpoint_only(tmp_path, trained_run):
     run_dir = trained_run(tmp_path, panel=PANEL)  # a copy of the module's 6-channel run
     checkpoint = run_dir / "checkpoints" / "best.ckpt"
     write_champion_report(run_dir / "eval", checkpoint, worse=False)  # where the command puts a run's
@@ -232,12 +229,14 @@ def test_the_bundle_records_the_verdict_of_its_own_checkpoint_only(tmp_path):
 def test_the_default_bundle_folder_is_git_ignored_and_outside_the_run(tmp_path):
     """Issue 21 item 5: the bundle went into the DVC-tracked run folder, which the next `dvc repro` deletes."""
     from obstacles.deployment.bundle import default_export_dir
+    from obstacles.runs.lookup import find_run
 
     experiments = tmp_path / "experiments"
     job = experiments / "001.x.sweep" / "0.weights.alfa_-2.0" / "checkpoints"
     job.mkdir(parents=True)
-    (job.parent / ".hydra").mkdir()
-    assert default_export_dir(job / "last.ckpt", experiments, tmp_path / "exports") == (
+    (job / "last.ckpt").touch()
+    trained = find_run(job / "last.ckpt")
+    assert default_export_dir(trained.run_dir, experiments, tmp_path / "exports") == (
         tmp_path / "exports" / "001.x.sweep" / "0.weights.alfa_-2.0"
     )
     ignored = subprocess.run(["git", "check-ignore", "-q", "exports/000.demo/model.onnx"], cwd=REPO, check=False)

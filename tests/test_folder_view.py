@@ -8,13 +8,14 @@ import os
 
 import pandas as pd
 import pytest
-from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles.commands import folder_view
 from obstacles.data.dataset import read_manifest
 from obstacles.io.manifests import ManifestError, check_relative, read_rows
 from obstacles.lineage.names import MANIFEST_COLUMNS
 from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src
+from tests.helpers.project import pipeline_cfg, tree_digest
+from tests.helpers.recordings import stem, triplet, write_frame
 
 SITE = "plant_202209_01"
 N_FRAMES = 24

@@ -11,9 +11,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from conftest import REPO
-from html_fixtures import HOSTILE_NAMES, file_safe
 from obstacles.io.html import Card, Row, Sheet, contact_sheet, escape, figure, relative_url, script_json
+from tests.helpers.html import HOSTILE_NAMES, file_safe
+from tests.helpers.project import REPO
 
 PAGE_MODULES = (
     "commands/similar.py",

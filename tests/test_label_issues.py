@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from omegaconf import OmegaConf
-from tests.conftest import offline_wandb
 
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from obstacles.commands.label_issues import run
 from obstacles.curation.confident import find_label_issues, precision_recall_at_k
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
 from obstacles.curation.label_issues import write_report
 from obstacles.infra.config import compose
 from obstacles.io.html import SheetLayout
-from training_fixtures import write_pair_dataset
+from tests.helpers.commands import offline_wandb
+from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
+from tests.helpers.training import write_pair_dataset
 
 FLIP = {"obstacle": "no_obstacle", "no_obstacle": "obstacle"}
 # a recipe short enough for a test, long enough that the field CNN separates the tiny classes

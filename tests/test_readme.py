@@ -7,7 +7,7 @@ import importlib.util
 import re
 import tomllib
 
-from tests.conftest import REPO
+from tests.helpers.project import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 DOCS = {path: path.read_text(encoding="utf-8") for path in sorted((REPO / "docs").rglob("*.md"))}

@@ -4,8 +4,6 @@ labels/<site>.csv -> the mask_train stage."""
 from __future__ import annotations
 
 import csv
-import json
-import re
 import shutil
 import time
 from pathlib import Path
@@ -14,21 +12,17 @@ import pandas as pd
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from curation_fixtures import SITE, simulated_recording
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.commands.review import run
 from obstacles.infra.config import compose
 from obstacles.io.label_file import read_label_file
-from obstacles.lineage.triage import prefill_label
+from obstacles.lineage.triage import TriageCutoffs
 from obstacles.stages import mask_train, src
+from tests.helpers.curation import SITE, index_rows, page_data, review_cfg, simulated_recording
+from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 
 DOWNLOAD_WAIT_S = 10.0
 RELOAD_TRIES = 5
 POLL_S = 0.1
-
-
-def review_cfg(root: Path, *overrides: str):
-    return compose("review", [f"paths.root_dir={root}", f"site={SITE}", "workers=1", *overrides])
 
 
 @pytest.fixture
@@ -40,27 +34,15 @@ def triaged(tmp_path):
     return tmp_path
 
 
-def page_data(page: Path) -> dict:
-    script = re.search(r'<script type="application/json" id="review-data">(.*?)</script>', page.read_text(), re.S)
-    return json.loads(script.group(1))
-
-
-def index_rows(root: Path) -> list[dict[str, str]]:
-    with (root / "datasets" / SITE / "src" / "index.csv").open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def test_labels_start_from_the_deployed_score_with_the_triage_cutoffs(triaged):
     cfg = review_cfg(triaged)
     page = run(cfg)
     assert page == triaged / "reports" / "review" / SITE / "index.html"
     items = page_data(page)["items"]
     assert [i["image"] for i in items] == [r["image"] for r in index_rows(triaged)]
+    cutoffs = TriageCutoffs(cfg.src.obstacle_above, cfg.src.no_obstacle_at_most)
     for item in items:
-        assert (
-            item["label"] == prefill_label(item["score"], cfg.src.obstacle_above, cfg.src.no_obstacle_at_most)
-            and item["opposite"] == ""
-        )
+        assert item["label"] == cutoffs.prefill_label(item["score"]) and item["opposite"] == ""
         assert (page.parent / item["src"]).resolve().is_file()  # relative links work from disk
     assert {i["label"] for i in items} == {"obstacle", "no_obstacle", "skip"}
 

@@ -10,13 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curation_fixtures import SITE, simulated_recording
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.commands.review import run
 from obstacles.curation.review_value import ValueWeights, site_issues, value_fields, value_order
 from obstacles.stages import src
-from test_review import index_rows, page_data, review_cfg
-from training_fixtures import trained_run
+from tests.helpers.curation import SITE, index_rows, page_data, review_cfg, simulated_recording
+from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 
 WEIGHTS = ValueWeights(issue=1.0, disagreement=1.0, uncertainty=0.5, threshold=0.5)
 ISSUE_COLUMNS = ("rank", "path", "site", "label", "oof_score", "deployed_score", "why", "fold")
@@ -54,7 +52,7 @@ def test_issues_map_to_their_frame_through_the_reversed_copy():
 
 
 @pytest.fixture
-def scored(tmp_path):
+def scored(tmp_path, trained_run):
     """A triaged recording and a trained model (the curation tools' tiny run)."""
     trained_run(tmp_path)
     simulated_recording(tmp_path, n_frames=12, panel=48)
@@ -101,7 +99,7 @@ def test_the_page_in_value_order_puts_a_planted_disagreement_then_a_label_issue_
 
 
 @pytest.mark.browser
-def test_value_order_page_keeps_keys_and_export_and_escapes_hostile_names(tmp_path, browser):
+def test_value_order_page_keeps_keys_and_export_and_escapes_hostile_names(tmp_path, browser, trained_run):
     from selenium.webdriver.common.action_chains import ActionChains
 
     trained_run(tmp_path)

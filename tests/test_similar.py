@@ -10,14 +10,14 @@ import cv2
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
-from tests.conftest import run_module
 
-from curation_fixtures import simulated_recording
-from html_fixtures import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from obstacles.commands.similar import run
 from obstacles.infra.config import compose
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
-from training_fixtures import RUN_NAME, trained_run
+from tests.helpers.commands import run_module
+from tests.helpers.curation import simulated_recording
+from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
+from tests.helpers.training import RUN_NAME
 
 QUERIES = (0, 7, 13, 20)  # frames of the recording whose altered copies are the queries
 SPREAD_FRAMES = 61  # the field's complaint: 60 unrelated training images and the original, all returned
@@ -39,7 +39,7 @@ def altered_copy(data: bytes, panels: int = 3, crop: int = 3, brightness: int = 
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, trained_run):
     """A trained tiny run, a simulated recording to search (triplets) and altered copies of 4 frames."""
     root = tmp_path_factory.mktemp("similar")
     trained_run(root)

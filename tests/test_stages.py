@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import pipeline_cfg, stem, tree_digest, triplet, write_frame
 
 from obstacles.infra import parallel
 from obstacles.io.images import decode_image, split_panels
@@ -17,6 +16,8 @@ from obstacles.lineage.names import MANIFEST_COLUMNS
 from obstacles.stages import balanced, diff_metrics, mask_train, no_mask_train, split, src
 from obstacles.stages import weights as weights_stage
 from obstacles.weights import diff_metric
+from tests.helpers.project import pipeline_cfg, tree_digest
+from tests.helpers.recordings import stem, triplet, write_frame
 
 SITE = "plant_202209_01"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import boto3
 import psutil
 import pytest
-from tests.conftest import REPO
 
 from obstacles.infra.local_s3 import LOCAL_CREDENTIALS, local_s3_server
+from tests.helpers.project import REPO
 
 USER_LOCAL_CONFIG = (
     b"['remote \"storage\"']\n"

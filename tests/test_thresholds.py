@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import beta, binom
-from tests.conftest import metric_leaves, run_module
 
-from obstacles.infra.config import compose
+from obstacles.commands import thresholds as thresholds_command
+from obstacles.infra.config import compose, tool_settings
 from obstacles.io.outputs import atomic_output
 from obstacles.io.predictions import read_predictions
 from obstacles.thresholds import (
@@ -27,6 +26,8 @@ from obstacles.thresholds import (
     search_per_site,
     upper_bound,
 )
+from tests.helpers.commands import offline_wandb, run_module
+from tests.helpers.project import metric_leaves
 
 LIMITS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0)
 
@@ -532,8 +533,10 @@ def write_predictions(path: Path, n: int = 400, seed: int = 0, drop: str | None 
     return table
 
 
-def run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return run_module(tmp_path, "obstacles.commands.thresholds", *overrides, succeed=None)
+def search(tmp_path: Path, *overrides: str) -> dict:
+    """The thresholds command's `run(cfg)` in this process, W&B offline and kept inside tmp_path."""
+    with offline_wandb(tmp_path):
+        return thresholds_command.run(compose("thresholds", list(overrides)))
 
 
 def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
@@ -546,8 +549,13 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
         )
     )
     (run_dir / "metrics.json").write_text(json.dumps({"auroc": 0.9, "n": 400}))
-    done = run_cli(tmp_path, f"predictions={predictions}", "limits.max_false_alarm=0.1", "sweep.max_missed=[0.01,0.05]")
-    assert done.returncode == 0, done.stderr
+    run_module(
+        tmp_path,
+        "obstacles.commands.thresholds",
+        f"predictions={predictions}",
+        "limits.max_false_alarm=0.1",
+        "sweep.max_missed=[0.01,0.05]",
+    )
 
     report = json.loads((run_dir / "thresholds.json").read_text())
     # deployed: the certified pair at the default 0.95; the empirical optimum beside it
@@ -648,10 +656,10 @@ def test_cli_end_to_end_writes_outputs_and_logs_the_sweep_to_wandb(tmp_path):
     assert list((wandb_run / "files" / "media" / "images").rglob("risk_coverage*.png"))
 
 
-def test_cli_with_confidence_null_deploys_the_empirical_optimum_and_per_site_can_be_off(tmp_path):
+def test_confidence_null_deploys_the_empirical_optimum_and_per_site_can_be_off(tmp_path, capsys):
     predictions = tmp_path / "eval" / "predictions.csv"
     table = write_predictions(predictions, n=300, seed=4)
-    done = run_cli(
+    search(
         tmp_path,
         f"predictions={predictions}",
         "wandb.enabled=false",
@@ -659,22 +667,21 @@ def test_cli_with_confidence_null_deploys_the_empirical_optimum_and_per_site_can
         "per_site=false",
         "sweep.max_missed=[0.05]",
     )
-    assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "eval" / "thresholds.json").read_text())
     expected = find_thresholds(table["score"], table["label"])
     assert (report["lower"], report["upper"], report["coverage"]) == (expected.lower, expected.upper, expected.coverage)
     assert not report["certified_search"] and report["confidence"] == 0.95  # bounds at report_confidence
     assert report["missed_rate_upper"] == expected.missed_rate_upper and report["per_site"] == {}
     assert pd.read_csv(tmp_path / "eval" / "per_site_thresholds.csv").empty  # header only: DVC's out stays there
-    assert "not certified" in done.stdout and "deployed (empirical)" in done.stdout
+    printed = capsys.readouterr().out
+    assert "not certified" in printed and "deployed (empirical)" in printed
 
 
-def test_cli_names_a_missing_column(tmp_path):
+def test_the_search_names_a_missing_column(tmp_path):
     predictions = tmp_path / "predictions.csv"
     write_predictions(predictions, n=20, drop="score")
-    done = run_cli(tmp_path, f"predictions={predictions}", "wandb.enabled=false")
-    assert done.returncode != 0
-    assert "missing column(s) ['score']" in done.stderr
+    with pytest.raises(ValueError, match=re.escape("missing column(s) ['score']")):
+        search(tmp_path, f"predictions={predictions}", "wandb.enabled=false")
     assert not (tmp_path / "thresholds.json").exists()
 
 
@@ -728,39 +735,23 @@ def test_a_bad_predictions_file_is_named_with_its_line(tmp_path, content, messag
     assert path.read_bytes() == content, "the input is never modified"
 
 
-def test_cli_refuses_a_score_outside_zero_one_naming_file_and_row(tmp_path):
+def test_the_search_refuses_a_score_outside_zero_one_naming_file_and_row(tmp_path):
     predictions = tmp_path / "predictions.csv"
     table = write_predictions(predictions, n=20)
     table.loc[7, "score"] = 1.7
     table.to_csv(predictions, index=False)
-    done = run_cli(tmp_path, f"predictions={predictions}", "wandb.enabled=false")
-    assert done.returncode != 0
-    assert f"{predictions}:9: score 1.7 is not a probability in [0, 1]" in done.stderr
+    with pytest.raises(ValueError, match=re.escape(f"{predictions}:9: score 1.7 is not a probability in [0, 1]")):
+        search(tmp_path, f"predictions={predictions}", "wandb.enabled=false")
     assert not (tmp_path / "thresholds.json").exists()
 
 
-def test_cli_attaches_to_the_wandb_run_already_in_the_run_folder(tmp_path):
+def test_the_search_attaches_to_the_wandb_run_already_in_the_run_folder(tmp_path):
     run_dir = tmp_path / "experiments" / "002.demo.train"
     write_predictions(run_dir / "predictions.csv", n=100)
     (run_dir / "wandb" / "offline-run-20260101_000000-train42").mkdir(parents=True)  # the training run's
-    done = run_cli(tmp_path, f"predictions={run_dir / 'predictions.csv'}", "sweep.max_missed=[0.05]")
-    assert done.returncode == 0, done.stderr
+    search(tmp_path, f"predictions={run_dir / 'predictions.csv'}", "sweep.max_missed=[0.05]")
     assert json.loads((run_dir / "thresholds.provenance.json").read_text())["wandb"]["run_id"] == "train42"
     assert len(list((run_dir / "wandb").glob("offline-run-*-train42"))) == 2
-
-
-def test_cli_reads_provenance_from_an_evaluation_written_before_metrics_json_held_numbers_only(tmp_path):
-    run_dir = tmp_path / "eval"
-    predictions = run_dir / "predictions.csv"
-    write_predictions(predictions, n=60)
-    (run_dir / "metrics.json").write_text(
-        json.dumps({"checkpoint": "old.ckpt", "manifest_sha256": "cd34", "auroc": 0.8})
-    )
-    done = run_cli(tmp_path, f"predictions={predictions}", "wandb.enabled=false", "sweep.max_missed=[0.05]")
-    assert done.returncode == 0, done.stderr
-    provenance = json.loads((run_dir / "thresholds.provenance.json").read_text())
-    assert provenance["checkpoint"] == "old.ckpt" and provenance["manifest_sha256"] == "cd34"
-    assert "wandb" not in provenance, "nothing logged"
 
 
 def test_repeated_frames_are_refused_so_the_certificate_counts_distinct_frames(tmp_path):
@@ -774,11 +765,9 @@ def test_repeated_frames_are_refused_so_the_certificate_counts_distinct_frames(t
     assert repeated.n == 990 and repeated.lower > 0, "the inflated file would certify a lower threshold"
     with pytest.raises(ValueError, match=re.escape(f"{inflated}:101: frame 'eval/img_0.jpg' is listed 10 times")):
         read_predictions(inflated)
-    done = run_cli(tmp_path, f"predictions={inflated}", "wandb.enabled=false", "sweep.max_missed=[0.05]")
-    assert done.returncode != 0
-    assert (
-        "(lines 2, 101, 200, 299, 398, ...); 891 repeated row(s) in all, 99 distinct frames in 990 rows" in done.stderr
-    )
+    repeats = "(lines 2, 101, 200, 299, 398, ...); 891 repeated row(s) in all, 99 distinct frames in 990 rows"
+    with pytest.raises(ValueError, match=re.escape(repeats)):
+        search(tmp_path, f"predictions={inflated}", "wandb.enabled=false", "sweep.max_missed=[0.05]")
     assert not (inflated.parent / "thresholds.json").exists()
     alone = find_thresholds(table["score"], table["label"], **settings)
     assert alone.n == 99 and alone.lower < 0, "the real 99 frames certify nothing on the obstacle side"
@@ -801,9 +790,11 @@ def test_a_failed_search_leaves_the_previous_set_whole(tmp_path, monkeypatch):
 
     predictions = tmp_path / "predictions.csv"
     write_predictions(predictions, n=200)
-    cfg = compose("thresholds", [f"predictions={predictions}", "wandb.enabled=false", "sweep.max_missed=[0.05]"])
-    job.search_thresholds(cfg)
-    names = (job.SWEEP_FILE, job.PER_SITE_FILE, job.PLOT_FILE, job.PROVENANCE_FILE, job.THRESHOLDS_FILE)
+    settings = tool_settings(
+        "thresholds", [f"predictions={predictions}", "wandb.enabled=false", "sweep.max_missed=[0.05]"]
+    )
+    job.search_thresholds(settings)
+    names = (job.SWEEP_FILE, job.PER_SITE_FILE, job.PLOT_FILE, job.THRESHOLDS_PROVENANCE_FILE, job.THRESHOLDS_FILE)
     before = {name: (tmp_path / name).read_bytes() for name in names}
     write_predictions(predictions, n=300, seed=5)
 
@@ -812,6 +803,6 @@ def test_a_failed_search_leaves_the_previous_set_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(job, "save_figure", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        job.search_thresholds(cfg)
+        job.search_thresholds(settings)
     assert {name: (tmp_path / name).read_bytes() for name in names} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, "predictions.csv"]), "no staging left"

@@ -15,19 +15,19 @@ from omegaconf import OmegaConf
 from obstacles.data import ObstacleDataModule, PairTransform
 from obstacles.infra.config import CONF_DIR
 from obstacles.models import ObstacleClassifier
+from obstacles.runs.lookup import checkpoint_run_dir
 from obstacles.runs.reserve import (
-    checkpoint_run_dir,
+    ReserveRunFolder,
     config_subdir,
-    forget_reserved_dirs,
     job_dir_name,
+    register_resolvers,
     reserve_run_dir,
     run_dir,
     run_group,
     run_name,
-    sweep_dir,
 )
 from obstacles.training.job import build_loggers, instantiate_group, train
-from training_fixtures import train_cfg, write_pair_dataset
+from tests.helpers.training import train_cfg, write_pair_dataset
 
 GROUPS = (
     "data",
@@ -53,16 +53,9 @@ def root(tmp_path_factory):
 
 def compose_hydra(root, *overrides):
     """The config with its `hydra` node (sweeper, run folders), left unresolved."""
+    register_resolvers()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose("train", overrides=[f"paths.root_dir={root}", *overrides], return_hydra_config=True)
-
-
-@pytest.fixture
-def fresh_command():
-    """Run-folder reservations are per command (process environment): start and end clean."""
-    forget_reserved_dirs()
-    yield
-    forget_reserved_dirs()
 
 
 def check_built(cfg, group: str) -> None:
@@ -151,20 +144,46 @@ def test_hydra_run_and_sweep_folders_use_the_resolvers(root):
     assert OmegaConf.to_container(cfg.hydra.sweep)["dir"] == "${sweep_dir:}"
 
 
-def test_run_folders_number_upwards_once_per_command(tmp_path, fresh_command):
+def test_resolving_the_run_folders_makes_nothing_and_sets_no_environment_variable(tmp_path):
+    """A notebook that composes `train` and resolves `hydra.run.dir` gets a name only: no folder, no
+    lock file, no environment variable, and no check of the dataset (missing here)."""
     experiments = tmp_path / "experiments"
     (experiments / "007.old.thing").mkdir(parents=True)
-    (experiments / "README.md").write_text("")
+    environment = dict(os.environ)
+    cfg = compose_hydra(tmp_path, "dataset.name=tiny", "run_info=x")
+    assert Path(cfg.hydra.run.dir) == experiments / "008.tiny.x"
+    assert Path(cfg.hydra.sweep.dir) == experiments / "008.tiny.sweep-x"
+    assert [p.name for p in experiments.iterdir()] == ["007.old.thing"]
+    assert dict(os.environ) == environment
+
+
+def test_a_run_or_sweep_reserves_its_folder_as_it_starts(root, tmp_path):
+    """The callback reserves the next number and pins the folder in the config, for the run and for
+    each job Hydra composes again (as `hydra.sweep.dir=<folder>` would on the command line)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    experiments = tmp_path / "experiments"
+    (experiments / "007.old.thing").mkdir(parents=True)
     assert reserve_run_dir(experiments, "tiny", "a/b").name == "008.tiny.a_b"
-    forget_reserved_dirs()
-    cfg = OmegaConf.create(
-        {"paths": {"experiments_dir": str(experiments)}, "dataset": {"name": "tiny"}, "run_info": "x"}
-    )
-    first = run_dir(_root_=cfg)
-    assert Path(first).name == "009.tiny.x" and run_dir(_root_=cfg) == first  # same command, same folder
-    assert Path(sweep_dir(_root_=cfg)).name == "010.tiny.sweep-x"
-    forget_reserved_dirs()
-    assert Path(run_dir(_root_=cfg)).name == "011.tiny.x"
+    at_start = ReserveRunFolder()
+    base = ("dataset.name=tiny", f"paths.experiments_dir={experiments}", "run_info=x")
+    run = compose_hydra(root, *base)
+    at_start.on_run_start(config=run)
+    assert run.hydra.run.dir == str(experiments / "009.tiny.x") and Path(run.hydra.run.dir).is_dir()
+    sweep = compose_hydra(root, *base)
+    at_start.on_multirun_start(config=sweep)
+    assert sweep.hydra.sweep.dir == str(experiments / "010.tiny.sweep-x") and Path(sweep.hydra.sweep.dir).is_dir()
+    (pinned,) = sweep.hydra.overrides.hydra
+    assert OverridesParser.create().parse_override(pinned).value() == sweep.hydra.sweep.dir
+    folders = sorted(p.name for p in experiments.iterdir() if p.is_dir())
+    at_start.on_run_start(config=compose_hydra(root, *base, f"hydra.run.dir={tmp_path / 'given'}"))
+    resumed = compose_hydra(root, *base, f"ckpt_path={experiments / '009.tiny.x' / 'checkpoints' / 'last.ckpt'}")
+    at_start.on_run_start(config=resumed)
+    assert resumed.hydra.run.dir == str(experiments / "009.tiny.x"), "a resumed run writes into its own folder"
+    assert sorted(p.name for p in experiments.iterdir() if p.is_dir()) == folders, "nothing more reserved"
+    with pytest.raises(SystemExit, match="no run folder was made"):
+        at_start.on_run_start(config=compose_hydra(root, *base, "model.backbone=resnet_nope"))
+    assert sorted(p.name for p in experiments.iterdir() if p.is_dir()) == folders
 
 
 def test_resumed_run_writes_into_the_checkpoints_run(tmp_path):

@@ -12,7 +12,7 @@ from obstacles.data import PairTransform, read_manifest
 from obstacles.io.images import read_pair
 from obstacles.weights import compute_sample_weights
 from obstacles.weights.curve import diff_mask
-from training_fixtures import train_cfg, write_pair_dataset
+from tests.helpers.training import train_cfg, write_pair_dataset
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import torch
 
 from obstacles.models import FieldCNN, ObstacleClassifier, create_backbone
 from obstacles.models.networks import EarlyFusion, SiameseNetwork, log_ratio, signed_difference
-from obstacles.runs.lookup import build_model
+from obstacles.runs.loading import build_model
 
 
 def test_field_cnn_is_in_timm_registry_and_matches_the_field_design():

@@ -10,13 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from tests.conftest import run_module
 
 from obstacles.io.provenance import file_sha256
 from obstacles.training.job import train
 from obstacles.training.weighting import WEIGHTING_MODES
-from training_fixtures import train_cfg, trained_run, write_pair_dataset
+from tests.helpers.commands import run_module
+from tests.helpers.training import train_cfg, write_pair_dataset
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
 QUICK = ("model=field_cnn", "data.batch_size=4", "debug=limit")
 RUN_FILES = (
     "checkpoints/last.ckpt",
@@ -192,8 +193,8 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
     give the same best.ckpt bytes, and the same evaluation and thresholds (run ids aside)."""
     from omegaconf import OmegaConf
 
-    from obstacles.evaluation import evaluate
-    from obstacles.infra.config import compose
+    from obstacles.evaluation.job import evaluate
+    from obstacles.infra.config import tool_settings
     from obstacles.thresholds.job import search_thresholds
 
     write_pair_dataset(tmp_path, n_pairs=32, panel=32)
@@ -215,7 +216,7 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
         (out / ".hydra").mkdir()
         OmegaConf.save(cfg, out / ".hydra" / "config.yaml", resolve=True)  # what Hydra writes for a CLI run
         evaluated = evaluate(
-            compose(
+            tool_settings(
                 "evaluate",
                 [
                     f"paths.root_dir={tmp_path}",
@@ -228,7 +229,7 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
             )
         )
         searched = search_thresholds(
-            compose(
+            tool_settings(
                 "thresholds", [f"predictions={tmp_path / f'eval{attempt}' / 'predictions.csv'}", "wandb.enabled=false"]
             )
         )
@@ -242,7 +243,7 @@ def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(t
     assert strip(thresholds_a) == strip(thresholds_b)
 
 
-def test_resume_checks_the_checkpoint_and_its_settings_before_touching_the_run(tmp_path):
+def test_resume_checks_the_checkpoint_and_its_settings_before_touching_the_run(tmp_path, trained_run):
     """Issue 21 items 5 and 7: a truncated last.ckpt failed only after run.json was set aside (a
     finished run then read as unfinished); a run resumed without its own settings composed the
     default resnet18 and died in load_state_dict with a hundred-line key list."""

@@ -185,9 +185,8 @@ def write_training_manifest(root, metric, labels):
 def test_weights_stage_warns_naming_a_class_whose_weights_sit_at_one_value(tmp_path, capsys, overrides, warned):
     import json
 
-    from tests.conftest import pipeline_cfg
-
     from obstacles.stages import weights as weights_stage
+    from tests.helpers.project import pipeline_cfg
 
     metric, labels = realistic_spread()
     write_training_manifest(tmp_path, metric, labels)

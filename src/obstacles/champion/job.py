@@ -15,18 +15,18 @@ site; `verdict` is 1 better, 0 not distinguishable or not testable (`testable`),
 file goes through a temp file and a rename, so an interrupted run never leaves one that looks
 complete. Then logs the tables, the picture and the headline numbers to W&B.
 
-`compare_champion(cfg)` reads conf/champion.yaml's keys; `run_comparison` takes plain arguments.
+`compare_champion(settings)` runs conf/champion.yaml's settings (`ChampionSettings`: the command,
+tests, notebooks); `run_comparison` takes plain arguments.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
 
 from obstacles.champion.compare import (
     ALL_SITES,
@@ -40,8 +40,8 @@ from obstacles.champion.compare import (
     per_site_table,
 )
 from obstacles.champion.paired import Limits
-from obstacles.infra.config import CONF_DIR
-from obstacles.infra.tracking import log_outputs, wandb_run
+from obstacles.champion.settings import COVERAGE_AT, ChampionSettings
+from obstacles.infra.tracking import WandbSettings, log_outputs, wandb_run
 from obstacles.io.manifests import read_rows
 from obstacles.io.outputs import save_figure, write_json, write_text_atomic
 from obstacles.io.predictions import read_predictions
@@ -49,6 +49,8 @@ from obstacles.io.provenance import file_sha256, git_state
 from obstacles.io.tables import TableError
 from obstacles.lineage.names import DEPLOYED_SCORE
 from obstacles.plots import roc_overlay_figure
+from obstacles.runs.layout import EVAL_DIR, METRICS_PROVENANCE_FILE, PREDICTIONS_FILE
+from obstacles.thresholds.settings import SearchSettings
 
 REPORT_FILE = "champion.json"  # numbers only: what `dvc metrics show/diff` compare
 PROVENANCE_FILE = "champion.provenance.json"
@@ -181,10 +183,10 @@ def run_comparison(
     settings: Settings,
     out_dir: Path | None = None,
     *,
-    logger: DictConfig | None = None,
+    wandb: WandbSettings | None = None,
     wandb_config: dict | None = None,
 ) -> dict:
-    """Compare, write; then log to W&B with the ``logger`` settings (None: not at all). Returns
+    """Compare, write; then log to W&B with the ``wandb`` settings (None: not at all). Returns
     champion.json's content + ``provenance``."""
     frames, champion_origin = paired_frames(sources)
     out_dir = Path(out_dir) if out_dir else sources.challenger.parent / "champion"
@@ -226,14 +228,14 @@ def run_comparison(
     write_json(out_dir / PROVENANCE_FILE, provenance)
     write_json(out_dir / REPORT_FILE, report)  # complete even if W&B fails below
 
-    if logger is not None:
-        run_id = logger.run_id or record.get("wandb_run_id")
-        wandb_dir = Path(logger.dir) if logger.dir else out_dir
+    if wandb is not None:
+        run_id = wandb.run_id or record.get("wandb_run_id")
+        wandb_dir = Path(wandb.dir) if wandb.dir else out_dir
         images = {"roc_overlay": out_dir / PLOT_FILE} if (out_dir / PLOT_FILE).is_file() else {}
-        with wandb_run(logger, wandb_dir, run_id=run_id, name=logger.name, config=wandb_config or {}) as (run, where):
+        with wandb_run(wandb, wandb_dir, run_id=run_id, name=wandb.name, config=wandb_config or {}) as (run, where):
             log_outputs(
                 run,
-                logger.prefix,
+                wandb.prefix,
                 tables={"comparison": table[table["site"] == ALL_SITES], "per_site": table[table["site"] != ALL_SITES]},
                 images=images,
                 summary=summary_numbers(overall),
@@ -243,52 +245,47 @@ def run_comparison(
     return {**report, "provenance": provenance}
 
 
-def deployment_limits(cfg: DictConfig) -> Limits:
-    """The limits, confidence and rounding the threshold search deploys with (conf/thresholds.yaml),
-    each overridable under `deployment`, so both models are judged as a deployment would be."""
-    searched = OmegaConf.load(Path(CONF_DIR) / cfg.deployment.config)
-    own = cfg.deployment
-
-    def pick(value, default):
-        return default if value is None else value
-
+def deployment_limits(search: SearchSettings, coverage_at: str) -> Limits:
+    """The limits, confidence and rounding of the threshold search (conf/thresholds.yaml's, under
+    `deployment`), so both models are judged as a deployment would be."""
+    if coverage_at not in COVERAGE_AT:
+        raise ValueError(f"coverage_at must be one of {list(COVERAGE_AT)}, got {coverage_at!r}")
     return Limits(
-        max_missed=float(pick(own.max_missed, searched.limits.max_missed)),
-        max_false_alarm=float(pick(own.max_false_alarm, searched.limits.max_false_alarm)),
-        confidence=float(pick(own.confidence, searched.confidence)),
-        decimals=int(pick(own.decimals, searched.rounding.decimals)),
-        epsilon=float(pick(own.epsilon, searched.rounding.epsilon)),
-        rounded=cfg.coverage_at == "rounded",
+        max_missed=search.limits.max_missed,
+        max_false_alarm=search.limits.max_false_alarm,
+        confidence=search.confidence,
+        decimals=search.rounding.decimals,
+        epsilon=search.rounding.epsilon,
+        rounded=coverage_at == "rounded",
     )
 
 
-def compare_champion(cfg: DictConfig) -> dict:
-    """`run_comparison` from a composed conf/champion.yaml: the one place its keys are read."""
-    if cfg.coverage_at not in ("rounded", "exact"):
-        raise ValueError(f"coverage_at must be rounded or exact, got {cfg.coverage_at!r}")
-    challenger = predictions_file(cfg.challenger, cfg.run.eval_subdir, cfg.run.predictions)
-    champion = str(cfg.champion)
+def compare_champion(settings: ChampionSettings) -> dict:
+    """`run_comparison` with conf/champion.yaml's settings: the command's whole job."""
+    limits = deployment_limits(settings.deployment, settings.coverage_at)
+    challenger = predictions_file(settings.challenger, EVAL_DIR, PREDICTIONS_FILE)
+    champion = settings.champion
     if champion != DEPLOYED:
-        champion = str(predictions_file(champion, cfg.run.eval_subdir, cfg.run.predictions))
-    logging = bool(cfg.wandb.enabled)
+        champion = str(predictions_file(champion, EVAL_DIR, PREDICTIONS_FILE))
+    logging = settings.wandb.enabled
     return run_comparison(
         Sources(
             challenger=challenger,
             champion=champion,
-            manifest=Path(cfg.manifest) if cfg.manifest else None,
-            provenance_file=cfg.run.provenance,
+            manifest=Path(settings.manifest) if settings.manifest else None,
+            provenance_file=METRICS_PROVENANCE_FILE,
         ),
         Settings(
-            alpha=float(cfg.alpha),
-            power=float(cfg.power),
-            confidence=float(cfg.confidence),
-            limits=deployment_limits(cfg),
-            resamples=int(cfg.bootstrap.resamples),
-            bootstrap_confidence=float(cfg.bootstrap.confidence),
-            seed=int(cfg.bootstrap.seed),
-            min_per_class=int(cfg.min_per_class),
+            alpha=settings.alpha,
+            power=settings.power,
+            confidence=settings.confidence,
+            limits=limits,
+            resamples=settings.bootstrap.resamples,
+            bootstrap_confidence=settings.bootstrap.confidence,
+            seed=settings.bootstrap.seed,
+            min_per_class=settings.min_per_class,
         ),
-        Path(cfg.out_dir) if cfg.out_dir else None,
-        logger=cfg.wandb if logging else None,
-        wandb_config={"champion": OmegaConf.to_container(cfg, resolve=True)} if logging else None,
+        Path(settings.out_dir) if settings.out_dir else None,
+        wandb=settings.wandb if logging else None,
+        wandb_config={"champion": asdict(settings)} if logging else None,
     )

@@ -1,7 +1,8 @@
 """A map of the merged dataset: `python -m obstacles.commands.data_map` (conf/data_map.yaml).
 
 t-SNE of the model's features, clusters and the per-cluster table with its flags:
-`obstacles.curation.data_map` (the math) and `obstacles.curation.map_page` (the outputs).
+`obstacles.curation.data_map` (the math) and `obstacles.curation.map_page` (the outputs); the settings:
+`obstacles.curation.settings.DataMapSettings`.
 """
 
 from __future__ import annotations
@@ -9,40 +10,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from obstacles.curation.data_map import MapSettings
 from obstacles.curation.map_page import log_wandb, map_dataset
+from obstacles.curation.settings import DataMapSettings
 from obstacles.infra.config import entry_point
 
 
 def run(cfg: DictConfig) -> Path:
-    name, root = cfg.dataset.name, Path(cfg.paths.root_dir)
-    settings = MapSettings(
-        pca_dims=int(cfg.pca_dims),
-        perplexity=float(cfg.perplexity),
-        clusters=int(cfg.clusters),
-        seed=int(cfg.seed),
-        threshold=float(cfg.threshold),
-        error_gap=float(cfg.error_gap),
-        min_judged=int(cfg.min_judged),
-    )
+    settings: DataMapSettings = OmegaConf.to_object(cfg)
+    name, root = settings.dataset.name, Path(settings.paths["root_dir"])
     result = map_dataset(
         name,
-        Path(cfg.dataset.manifest),
+        Path(settings.dataset.manifest),
         root,
-        cfg.out_dir,
-        instantiate(cfg.embedder),
-        settings,
-        panels=cfg.panels,
-        cache_dir=cfg.cache_dir,
-        batch_size=cfg.batch_size,
-        size=cfg.page.size,
-        radius=cfg.page.radius,
+        settings.out_dir,
+        instantiate(settings.embedder),
+        settings,  # its MapSettings part: projection, clustering, flags
+        panels=settings.panels,
+        cache_dir=settings.cache_dir,
+        batch_size=settings.batch_size,
+        size=settings.page.size,
+        radius=settings.page.radius,
     )
     print(f"[data_map {name}] {result.summary_line()}")
-    if cfg.wandb.enabled:
-        record = log_wandb(cfg.wandb, result, name=f"map-{name}")
+    if settings.wandb.enabled:
+        record = log_wandb(settings.wandb, result, name=f"map-{name}")
         print(f"[data_map {name}] W&B run {record['run_id']} ({record['mode']})")
     return result.out
 

@@ -2,7 +2,8 @@
 
 K models on group-aware folds of the training split, confident learning on their out-of-fold
 scores: `obstacles.curation.label_issues`. Each fold trains through `obstacles.training.job.train`
-with conf/train.yaml and the config's `train_overrides` (the recipe).
+with conf/train.yaml and the config's `train_overrides` (the recipe). The settings:
+`obstacles.curation.settings.LabelIssuesSettings`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import hydra
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from obstacles.curation.label_issues import FoldPlan, label_issues, log_wandb
+from obstacles.curation.settings import LabelIssuesSettings
 from obstacles.infra.config import compose, entry_point
 from obstacles.io.html import SheetLayout
 from obstacles.runs.reserve import register_resolvers
@@ -30,21 +32,23 @@ def compose_train(overrides: list[str]) -> DictConfig:
 
 
 def run(cfg: DictConfig) -> Path:
-    name, root = cfg.dataset.name, Path(cfg.paths.root_dir)  # manifest paths: under root
+    settings: LabelIssuesSettings = OmegaConf.to_object(cfg)
+    name, root = settings.dataset.name, Path(settings.paths["root_dir"])  # manifest paths: under root
     plan = FoldPlan(
-        k=int(cfg.folds),
-        seed=int(cfg.fold_seed),
-        burst_gap_s=float(cfg.split.burst_gap_s),
-        reversed_suffix=cfg.no_mask_train.reversed_suffix,
-        train_overrides=tuple(cfg.train_overrides),
-        work_dir=Path(cfg.work_dir),
-        batch_size=int(cfg.batch_size),
+        k=settings.folds,
+        seed=settings.fold_seed,
+        burst_gap_s=settings.split.burst_gap_s,
+        reversed_suffix=settings.no_mask_train.reversed_suffix,
+        train_overrides=tuple(settings.train_overrides),
+        work_dir=Path(settings.work_dir),
+        batch_size=settings.batch_size,
     )
-    page = SheetLayout(cfg.sheet.thumb_height, cfg.sheet.max_rows)
-    result = label_issues(name, Path(cfg.dataset.manifest), root, cfg.out_dir, plan, train, compose_train, page=page)
+    page = SheetLayout(settings.sheet.thumb_height, settings.sheet.max_rows)
+    manifest = Path(settings.dataset.manifest)
+    result = label_issues(name, manifest, root, settings.out_dir, plan, train, compose_train, page=page)
     print(f"[label_issues {name}] {result.summary_line()}")
-    if cfg.wandb.enabled:
-        record = log_wandb(cfg.wandb, result, root, name=f"label-issues-{name}")
+    if settings.wandb.enabled:
+        record = log_wandb(settings.wandb, result, root, name=f"label-issues-{name}")
         print(f"[label_issues {name}] W&B run {record['run_id']} ({record['mode']})")
     return result.out
 

@@ -1,7 +1,7 @@
 """A static review page for one site's triage: `python -m obstacles.commands.review site=<id>` (conf/review.yaml).
 
 The page and where its labels start from: `obstacles.curation.review`; the reviewer's export is
-`labels/<site>.csv`, read by the mask_train stage.
+`labels/<site>.csv`, read by the mask_train stage. The settings: `obstacles.curation.settings.ReviewSettings`.
 """
 
 from __future__ import annotations
@@ -14,27 +14,29 @@ from omegaconf import DictConfig, OmegaConf
 from obstacles.curation.embedding import input_spec
 from obstacles.curation.review import ORDERS, PageSettings, read_issues, scoring_valuer, write_review_page
 from obstacles.curation.review_value import ValueWeights
+from obstacles.curation.settings import ReviewSettings
 from obstacles.infra.config import entry_point
 from obstacles.lineage.names import SRC_DIR
 from obstacles.lineage.settings import site_dir, site_name
 from obstacles.lineage.triage import TriageCutoffs
 
 
-def valuer(cfg: DictConfig, site: str):
+def valuer(settings: ReviewSettings, site: str):
     """order=value: the current model (`ckpt_path=`, default the latest run) and the out-of-fold
     label issues rank the frames; order=file: none (the page keeps capture-time order)."""
-    if cfg.order not in ORDERS:
-        raise ValueError(f"order={cfg.order!r}: expected one of {ORDERS}")
-    if cfg.order == "file":
+    if settings.order not in ORDERS:
+        raise ValueError(f"order={settings.order!r}: expected one of {ORDERS}")
+    if settings.order == "file":
         return None
-    embedder = instantiate(cfg.embedder)
-    spec = input_spec(embedder, panels=cfg.recording.panels, panel_size=None, pixel_threshold=cfg.site.pixel_threshold)
-    issues = read_issues(cfg.value.label_issues)
-    if issues is None:
-        print(f"[review {site}] no out-of-fold label issues at {cfg.value.label_issues}: ranked without them")
-    weights = ValueWeights(
-        cfg.value.issue_weight, cfg.value.disagreement_weight, cfg.value.uncertainty_weight, cfg.value.threshold
+    embedder = instantiate(settings.embedder)
+    spec = input_spec(
+        embedder, panels=settings.recording.panels, panel_size=None, pixel_threshold=settings.site.pixel_threshold
     )
+    value = settings.value
+    issues = read_issues(value.label_issues)
+    if issues is None:
+        print(f"[review {site}] no out-of-fold label issues at {value.label_issues}: ranked without them")
+    weights = ValueWeights(value.issue_weight, value.disagreement_weight, value.uncertainty_weight, value.threshold)
     print(f"[review {site}] value order with {embedder.description}")
     return scoring_valuer(
         embedder,
@@ -42,30 +44,32 @@ def valuer(cfg: DictConfig, site: str):
         issues,
         site=site,
         weights=weights,
-        reversed_suffix=cfg.no_mask_train.reversed_suffix,
-        cache_dir=cfg.cache_dir,
-        batch_size=cfg.batch_size,
+        reversed_suffix=settings.no_mask_train.reversed_suffix,
+        cache_dir=settings.cache_dir,
+        batch_size=settings.batch_size,
     )
 
 
 def run(cfg: DictConfig) -> Path:
-    site = site_name(cfg)
+    site = site_name(cfg)  # the pipeline's own check: a site must be chosen
+    src = site_dir(cfg, site) / SRC_DIR
+    settings: ReviewSettings = OmegaConf.to_object(cfg)
     result = write_review_page(
         site,
-        site_dir(cfg) / SRC_DIR,
-        cfg.out_dir,
-        labels_dir=cfg.paths.labels_dir,
-        root_dir=cfg.paths.root_dir,
-        reversed_default_label=cfg.mask_train.reversed_default_label,
-        cutoffs=TriageCutoffs(cfg.src.obstacle_above, cfg.src.no_obstacle_at_most),
+        src,
+        settings.out_dir,
+        labels_dir=settings.paths["labels_dir"],
+        root_dir=settings.paths["root_dir"],
+        reversed_default_label=settings.mask_train.reversed_default_label,
+        cutoffs=TriageCutoffs(settings.src.obstacle_above, settings.src.no_obstacle_at_most),
         settings=PageSettings(
-            panels=cfg.recording.panels,
-            shortcuts=OmegaConf.to_container(cfg.shortcuts),
-            advance_on_label=cfg.advance_on_label,
-            view_height=cfg.view_height,
-            thumb_height=cfg.thumb_height,
+            panels=settings.recording.panels,
+            shortcuts=settings.shortcuts,
+            advance_on_label=settings.advance_on_label,
+            view_height=settings.view_height,
+            thumb_height=settings.thumb_height,
         ),
-        valuer=valuer(cfg, site),
+        valuer=valuer(settings, site),
     )
     print("\n".join(f"[review {site}] {line}" for line in result.summary()))
     return result.page

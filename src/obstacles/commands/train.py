@@ -7,21 +7,16 @@ import hydra
 from omegaconf import DictConfig
 
 from obstacles.infra.config import CONF_DIR
-from obstacles.runs.reserve import forget_reserved_dirs, register_resolvers
+from obstacles.runs.reserve import register_resolvers
 from obstacles.training.job import train
 
 register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def hydra_main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float | None:
+    """The run (or sweep) folder is reserved as Hydra starts (`obstacles.runs.reserve.ReserveRunFolder`)."""
     return train(cfg)  # the Optuna sweeper maximises what this returns
-
-
-def main() -> None:
-    """Command line: a new command reserves a new run (or sweep) folder."""
-    forget_reserved_dirs()
-    hydra_main()
 
 
 if __name__ == "__main__":

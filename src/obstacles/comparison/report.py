@@ -6,18 +6,18 @@ folder, replaced whole and atomically; the W&B run logs the same tables and pict
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import math
 import shutil
 from pathlib import Path
 
 from matplotlib.figure import Figure
-from omegaconf import DictConfig
 
 from obstacles.comparison import stats
 from obstacles.comparison.runs import ResultSpec
 from obstacles.comparison.tables import METRICS, SELECTION_RULE, Comparison
+from obstacles.infra.tracking import WandbSettings
 from obstacles.io.outputs import atomic_dir, json_value, save_figure, write_text_atomic
 
 RUNS_FILE = "runs.csv"
@@ -189,15 +189,14 @@ def write_report(out_dir: Path, report: dict) -> None:
 
 
 def log_to_wandb(
-    wandb_settings: DictConfig, out_dir: Path, result: Comparison, *, group: str | None, name: str, config: dict
+    wandb_settings: WandbSettings, out_dir: Path, result: Comparison, *, group: str | None, name: str, config: dict
 ) -> dict:
     """The same tables and picture into a W&B run of its own (job_type compare, the sweep's group).
-    `wandb_settings`: the W&B node of conf/compare.yaml (obstacles.infra.tracking.wandb_run); `config`: the
+    `wandb_settings`: conf/compare.yaml's `wandb` (obstacles.infra.tracking.wandb_run); `config`: the
     comparison's whole config as plain values, logged as the run's config."""
     from obstacles.infra.tracking import log_outputs, wandb_run
 
-    attach = copy.deepcopy(wandb_settings)
-    attach.group = wandb_settings.group or group
+    attach = dataclasses.replace(wandb_settings, group=wandb_settings.group or group)
     wandb_dir = Path(wandb_settings.dir) if wandb_settings.dir else out_dir
     logged_config = {"compare": config, "test": stats.TEST_DESCRIPTION}
     with wandb_run(attach, wandb_dir, run_id=None, name=name, config=logged_config) as (run, record):

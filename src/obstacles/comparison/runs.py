@@ -11,28 +11,31 @@ leaves out, the same `config_key` training logs to W&B) under its seed, with thr
   (`pair: empirical`; `deployed` takes the certified pair) at the rounded thresholds (`coverage:
   exact` takes the exact ones).
 
-A run without them can be evaluated (`obstacles.evaluation.evaluate`, conf/evaluate.yaml) and
-searched (the thresholds tool, conf/thresholds.yaml) in this process first (`EvaluationTools`).
+A run without them can be evaluated (`obstacles.evaluation.evaluate`) and searched
+(`obstacles.thresholds.job.search_thresholds`) in this process first, with the settings of
+conf/compare.yaml's `evaluation.evaluate` and `evaluation.thresholds` (`EvaluationTools`).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
+from obstacles.comparison.settings import CompareSettings
 from obstacles.evaluation.report import METRICS_FILE as EVAL_METRICS_FILE
 from obstacles.evaluation.report import PREDICTIONS_FILE as EVAL_PREDICTIONS_FILE
-from obstacles.infra.config import CONF_DIR, compose
+from obstacles.evaluation.settings import EvaluateSettings
+from obstacles.infra.config import CONF_DIR
 from obstacles.runs.key import latest_config_dir, saved_config_key
-from obstacles.runs.layout import CHECKPOINTS_DIR, CONFIG_DIR, RUN_RECORD
+from obstacles.runs.layout import CHECKPOINTS_DIR, CONFIG_DIR, CONFIG_FILE, EVAL_DIR, RUN_RECORD
 from obstacles.runs.lookup import is_finished, numbered_runs
 from obstacles.thresholds.job import THRESHOLDS_FILE, search_thresholds
+from obstacles.thresholds.settings import ThresholdsSettings
 
 COVERAGE_KINDS = ("rounded", "exact")  # at the rounded (deployable) thresholds, or the exact ones
 COVERAGE_PAIRS = ("empirical", "deployed")  # thresholds.json's `empirical` optimum, or its top-level pair
@@ -119,67 +122,51 @@ def expand(folders: list[Path]) -> list[Path]:
 # --------------------------------------------------------------------------- completing a run's evaluation
 
 
-def compose_tool(name: str, overrides: Iterable[str]) -> DictConfig:
-    """A tool's config as its entry point composes it, also from inside another entry point."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    if GlobalHydra.instance().is_initialized():  # in `python -m obstacles.commands.compare`: Hydra runs on CONF_DIR
-        import hydra
-
-        return hydra.compose(config_name=name, overrides=list(overrides))
-    return compose(name, list(overrides))
-
-
 @dataclass(frozen=True)
 class EvaluationTools:
-    """The evaluation and threshold-search configs, composed once; each run fills in its paths."""
+    """The evaluation and threshold-search settings every compared run is completed with; each run
+    sets its own folder and predictions."""
 
-    evaluate: DictConfig
-    thresholds: DictConfig
-    limits: dict[str, float]
+    evaluate: EvaluateSettings
+    thresholds: ThresholdsSettings
 
     @classmethod
-    def compose(
-        cls,
-        evaluate_overrides: Iterable[str],
-        thresholds_overrides: Iterable[str],
-        *,
-        paths: dict,
-        limits: Mapping[str, float | None],
-        wandb: bool,
-    ) -> EvaluationTools:
-        """`paths`: where the runs' datasets are; `limits`: None keeps conf/thresholds.yaml's;
-        `wandb`: whether evaluating and searching log into each run's W&B run, as the tools do."""
-        evaluate = compose_tool("evaluate", evaluate_overrides)
-        thresholds = compose_tool("thresholds", thresholds_overrides)
-        evaluate.paths = paths
-        for key in LIMIT_KEYS:
-            if limits[key] is not None:
-                thresholds.limits[key] = limits[key]
-        for tool in (evaluate, thresholds):
-            tool.wandb.enabled = bool(wandb)
-        searched_at = {key: float(thresholds.limits[key]) for key in LIMIT_KEYS}
-        return cls(evaluate, thresholds, searched_at)
+    def from_settings(cls, settings: CompareSettings) -> EvaluationTools:
+        """conf/compare.yaml's `evaluation.evaluate` and `evaluation.thresholds`, with the comparison's
+        own `paths` (where the runs' datasets are), `limits` (None keeps the threshold search's) and
+        `evaluation.wandb` (whether both log into each run's W&B run, as the tools do)."""
+        evaluation = settings.evaluation
+        evaluate, thresholds = evaluation.evaluate, evaluation.thresholds
+        limits = {key: getattr(settings.limits, key) for key in LIMIT_KEYS if getattr(settings.limits, key) is not None}
+        return cls(
+            replace(evaluate, paths=settings.paths, wandb=replace(evaluate.wandb, enabled=evaluation.wandb)),
+            replace(
+                thresholds,
+                limits=replace(thresholds.limits, **limits),
+                wandb=replace(thresholds.wandb, enabled=evaluation.wandb),
+            ),
+        )
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """The limits a run's thresholds.json must have been searched at for its coverage to count."""
+        return {key: float(getattr(self.thresholds.limits, key)) for key in LIMIT_KEYS}
 
     def eval_dir(self, run_dir: Path) -> Path:
-        return run_dir / self.evaluate.run.eval_subdir
+        return run_dir / EVAL_DIR
 
 
 def complete_evaluation(tools: EvaluationTools, run_dir: Path) -> None:
     """Evaluate and search thresholds for a run that lacks them (in this process)."""
     eval_dir = tools.eval_dir(run_dir)
     if not (eval_dir / EVAL_METRICS_FILE).is_file():
-        from obstacles.evaluation import evaluate
+        from obstacles.evaluation.job import evaluate
 
         print(f"{run_dir.name}: no {EVAL_METRICS_FILE}: evaluating it")
-        job = copy.deepcopy(tools.evaluate)
-        job.run_dir, job.ckpt_path, job.out_dir = str(run_dir), None, None
-        evaluate(job)
+        evaluate(replace(tools.evaluate, run_dir=str(run_dir), ckpt_path=None, out_dir=None))
     if not (eval_dir / THRESHOLDS_FILE).is_file() and (eval_dir / EVAL_PREDICTIONS_FILE).is_file():
         print(f"{run_dir.name}: no {THRESHOLDS_FILE}: searching the thresholds")
-        job = copy.deepcopy(tools.thresholds)
-        job.predictions, job.out_dir = str(eval_dir / EVAL_PREDICTIONS_FILE), None
-        search_thresholds(job)
+        search_thresholds(replace(tools.thresholds, predictions=str(eval_dir / EVAL_PREDICTIONS_FILE), out_dir=None))
 
 
 # --------------------------------------------------------------------------- each run's results
@@ -240,7 +227,7 @@ def read_run(spec: ResultSpec, tools: EvaluationTools, run_dir: Path, *, evaluat
         key = saved_config_key(run_dir, DEFAULT_EXCLUDE_KEYS)
     except FileNotFoundError as error:
         return str(error)
-    config_file = latest_config_dir(run_dir) / "config.yaml"
+    config_file = latest_config_dir(run_dir) / CONFIG_FILE
     seed = OmegaConf.load(config_file).get("seed") if config_file.is_file() else None
     if not isinstance(seed, int):
         return f"no integer seed in {config_file} ({seed!r}): it cannot be paired with other runs"

@@ -21,16 +21,15 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
 
 from obstacles.curation.embedding import ClassifierEmbedder, Embedded, Embedder, InputSpec, embed_files
 from obstacles.curation.similarity import near_duplicate_pairs, normalize
-from obstacles.data.dataset import PAIR_CHANNELS, read_manifest
-from obstacles.infra.tracking import log_outputs, wandb_run
+from obstacles.data.dataset import read_manifest
+from obstacles.infra.tracking import WandbSettings, log_outputs, wandb_run
 from obstacles.io.html import Card, Row, Sheet, SheetLayout, contact_sheet, write_page
 from obstacles.io.outputs import atomic_dir, write_csv, write_text_atomic
 from obstacles.io.provenance import file_sha256
-from obstacles.lineage.names import SPLITS
+from obstacles.lineage.names import PAIR_CHANNELS, SPLITS
 
 SIDE_COLUMNS = ("path", "site", "split", "label")
 PAIR_COLUMNS = ("similarity", *(f"{c}_a" for c in SIDE_COLUMNS), *(f"{c}_b" for c in SIDE_COLUMNS))
@@ -192,7 +191,9 @@ def audit_sheets(tables: dict[str, pd.DataFrame], root: Path, max_rows: int) -> 
     return sheets
 
 
-def log_wandb(settings: DictConfig, tables: dict[str, pd.DataFrame], summary: dict, root: Path, *, name: str) -> dict:
+def log_wandb(
+    settings: WandbSettings, tables: dict[str, pd.DataFrame], summary: dict, root: Path, *, name: str
+) -> dict:
     """One W&B run (conf/audit.yaml `wandb`: project, mode, job_type audit, ...) with a table per
     list; the first `max_images` rows carry their images. Returns the run's record (run_id, mode)."""
     import wandb as wb

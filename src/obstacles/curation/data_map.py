@@ -17,33 +17,19 @@ Pure: arrays in, tables out (`map_page` draws them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from obstacles.curation.settings import MapSettings
 from obstacles.lineage.names import EVAL, SPLITS, VAL
 
 ABSENT = "absent from {split}"
 HIGH_ERROR = "error far above the rest"
 JUDGED = (VAL, EVAL)  # the splits the model never trained on
 DECIMALS = 4
-
-
-@dataclass(frozen=True)
-class MapSettings:
-    """conf/data_map.yaml: projection, clustering and flag settings."""
-
-    pca_dims: int  # features reduced to this many before t-SNE and k-means
-    perplexity: float
-    clusters: int
-    seed: int
-    threshold: float  # score above it: obstacle, for the error rate
-    error_gap: float
-    min_judged: int
 
 
 def reduce(vectors: np.ndarray, dims: int, seed: int) -> np.ndarray:

@@ -21,10 +21,11 @@ from tqdm import tqdm
 
 from obstacles.curation.cache import EmbeddingCache, content_key
 from obstacles.curation.images import sample_tensor
-from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.io.images import BadImage
 from obstacles.io.provenance import file_sha256
-from obstacles.runs.lookup import find_checkpoint, load_classifier
+from obstacles.lineage.names import PAIR_CHANNELS
+from obstacles.runs.loading import load_classifier
+from obstacles.runs.lookup import find_run
 
 PROGRESS_MIN = 200  # files before a progress bar is worth showing
 
@@ -121,10 +122,9 @@ class TimmEmbedder(Embedder):
 def checkpoint_embedder(ckpt_path: str | Path | None, experiments_dir: str | Path) -> ClassifierEmbedder:
     """The trained classifier of ckpt_path (None: the latest run's best checkpoint), expecting the
     panel size it was trained at (`conf/embedder/checkpoint.yaml`)."""
-    ckpt = find_checkpoint(experiments_dir, ckpt_path)
-    model, run_config = load_classifier(ckpt)
-    panel_size = OmegaConf.select(run_config, "data.panel_size") if run_config is not None else None
-    return ClassifierEmbedder(model, ckpt, panel_size=panel_size)
+    run = find_run(ckpt_path, experiments_dir=experiments_dir)
+    panel_size = OmegaConf.select(run.config, "data.panel_size") if run.config is not None else None
+    return ClassifierEmbedder(load_classifier(run.checkpoint), run.checkpoint, panel_size=panel_size)
 
 
 def input_spec(embedder: Embedder, *, panels: int | None, panel_size: int | None, pixel_threshold: float) -> InputSpec:

@@ -30,18 +30,19 @@ from obstacles.curation.confident import find_label_issues
 from obstacles.curation.embedding import ClassifierEmbedder
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
 from obstacles.data.dataset import read_manifest
-from obstacles.infra.tracking import log_outputs, table, wandb_run
+from obstacles.infra.tracking import WandbSettings, log_outputs, table, wandb_run
 from obstacles.io.html import Card, Sheet, SheetLayout, contact_sheet, write_page
 from obstacles.io.outputs import atomic_dir, write_csv, write_json, write_text_atomic
 from obstacles.io.provenance import file_sha256
 from obstacles.lineage.names import CLASSES, DEPLOYED_SCORE, MANIFEST_WRITTEN_COLUMNS, TRAIN
-from obstacles.runs.lookup import load_classifier
+from obstacles.runs.layout import CHECKPOINTS_DIR
+from obstacles.runs.loading import load_classifier
 
 ISSUE_COLUMNS = ("rank", "path", "site", "label", "oof_score", "deployed_score", "why", "fold")
 SCORE_COLUMNS = ("path", "site", "label", "fold", "oof_score", "self_confidence", "rank", "flagged", "deployed_score")
 SCORE_DECIMALS = 6
 FOLD_KEY = "fold_key.txt"  # beside a fold's run: what it was trained from (manifest + recipe)
-BEST_CKPT = Path("checkpoints") / "best.ckpt"
+BEST_CKPT = Path(CHECKPOINTS_DIR) / "best.ckpt"
 NOTE = (
     "training pairs whose given label the out-of-fold models contradict (confident learning), "
     "most likely wrong first; each image is [reference | current]"
@@ -127,8 +128,7 @@ def train_fold(
 def score_rows(rows: pd.DataFrame, ckpt: Path, cfg: DictConfig, root: Path, batch_size: int) -> np.ndarray:
     """The checkpoint's obstacle score for every row, with the inputs it trained on (panel size,
     diff mask of each row's site threshold); no embedding cache (fold models are throwaway)."""
-    model, _ = load_classifier(ckpt)
-    embedder = ClassifierEmbedder(model, ckpt, panel_size=cfg.data.panel_size)
+    embedder = ClassifierEmbedder(load_classifier(ckpt), ckpt, panel_size=cfg.data.panel_size)
     embedded = embed_manifest(
         rows,
         root,
@@ -274,7 +274,7 @@ def label_issues(
     return LabelIssues(out, ranked, issues, summary)
 
 
-def log_wandb(settings: DictConfig, result: LabelIssues, root: Path, *, name: str) -> dict:
+def log_wandb(settings: WandbSettings, result: LabelIssues, root: Path, *, name: str) -> dict:
     """One W&B run: the issues (the first `max_images` with their image), every out-of-fold score,
     the counts."""
     import wandb as wb

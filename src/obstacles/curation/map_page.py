@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from obstacles.curation.audit import bce_loss, embed_manifest, usable_rows
-from obstacles.curation.data_map import DECIMALS, JUDGED, MapSettings, data_map
+from obstacles.curation.data_map import DECIMALS, JUDGED, data_map
 from obstacles.curation.embedding import ClassifierEmbedder
+from obstacles.curation.settings import MapSettings
 from obstacles.data.dataset import read_manifest
-from obstacles.infra.tracking import log_outputs, wandb_run
+from obstacles.infra.tracking import WandbSettings, log_outputs, wandb_run
 from obstacles.io.html import escape, relative_url, script_json, section, write_page
 from obstacles.io.outputs import atomic_dir, save_figure, write_csv
 from obstacles.lineage.names import DEPLOYED_SCORE
@@ -197,7 +198,7 @@ def map_dataset(
     return MapResult(final, points, clusters, {n: final / p.name for n, p in pngs.items()}, embedded.computed)
 
 
-def log_wandb(settings, result: MapResult, *, name: str) -> dict:
+def log_wandb(settings: WandbSettings, result: MapResult, *, name: str) -> dict:
     """One W&B run: the PNGs, the cluster table and the points."""
     summary = {
         "pairs": len(result.points),

@@ -22,10 +22,9 @@ from obstacles.data.augment import PairTransform
 from obstacles.io.images import read_pair, resize_panel
 from obstacles.io.manifests import ManifestError, check_relative, resolve
 from obstacles.io.tables import data_line, read_utf8
-from obstacles.lineage.names import MANIFEST_COLUMNS, SPLITS, to_is_obstacle
+from obstacles.lineage.names import MANIFEST_COLUMNS, PAIR_CHANNELS, SPLITS, to_is_obstacle
 from obstacles.weights.curve import diff_mask
 
-PAIR_CHANNELS = 6  # reference RGB + current RGB
 SHOWN_MISSING = 5  # file names quoted when a manifest's images are missing
 FILE_COLUMN = "file"  # added on read: the image's file, `path` resolved under the project root
 

@@ -1,8 +1,6 @@
 """Deployment bundle of a trained classifier (TorchScript, ONNX, preprocessing spec, thresholds).
 
-`python -m obstacles.commands.export` (conf/export.yaml) runs `export_bundle`; see `bundle`.
+`python -m obstacles.commands.export` (conf/export.yaml, `obstacles.deployment.settings`) runs
+`obstacles.deployment.bundle.export_bundle`. Nothing is imported here: Hydra imports the settings
+module to compose the config, and that must not pull in torch.
 """
-
-from obstacles.deployment.bundle import Bundle, ChallengerWorse, ExportSettings, export_bundle
-
-__all__ = ["Bundle", "ChallengerWorse", "ExportSettings", "export_bundle"]

@@ -1,4 +1,4 @@
-"""Deployment bundle of a trained classifier: `export_bundle(checkpoint, settings)`.
+"""Deployment bundle of a trained classifier: `export_bundle(run, settings)`.
 
 The video processor runs neither Lightning nor our data code, so the bundle states everything a
 re-implementation of the input pipeline needs (preprocessing.json) and holds the model in two
@@ -42,39 +42,35 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.champion import wording as champion_wording
-from obstacles.data.dataset import PAIR_CHANNELS
 from obstacles.deployment import check_bundle
 from obstacles.deployment.contract import ONNX_REFUSAL_NODE, GuardedScoreModel, InputContract, add_onnx_guard
+from obstacles.deployment.settings import ModelFormat
 from obstacles.io.outputs import atomic_dir, write_text_atomic
 from obstacles.io.provenance import file_sha256
-from obstacles.runs.lookup import load_classifier
-from obstacles.runs.reserve import checkpoint_run_dir
+from obstacles.lineage.names import PAIR_CHANNELS
+from obstacles.runs.layout import (
+    CHAMPION_DIR,
+    CHAMPION_FILE,
+    CHAMPION_PROVENANCE_FILE,
+    EVAL_DIR,
+    THRESHOLDS_FILE,
+    THRESHOLDS_PROVENANCE_FILE,
+)
+from obstacles.runs.loading import load_classifier
+from obstacles.runs.lookup import Run
 from obstacles.thresholds import wording
 
 TORCHSCRIPT_NAME = "model.ts"
 ONNX_NAME = "model.onnx"
 CHECK_SCRIPT_NAME = "check_bundle.py"
 INPUT_NAME, OUTPUT_NAME = "image", "score"
-RUN_THRESHOLDS = Path("eval") / "thresholds.json"
-RUN_CHAMPION = Path("eval") / "champion" / "champion.json"  # `python -m obstacles.commands.champion challenger=<run>`
-STAGE_CHAMPION = Path("champion") / "champion.json"  # under <reports_dir>/<dataset>/: the DVC stage's
-CHAMPION_PROVENANCE = "champion.provenance.json"  # beside champion.json
-CHAMPION_NAME = "champion.json"  # in the bundle
-THRESHOLDS_PROVENANCE = "thresholds.provenance.json"  # beside thresholds.json (obstacles.thresholds writes both)
+RUN_CONFIG_NAME = "run_config.yaml"  # in the bundle: the training run's config
+RUN_THRESHOLDS = Path(EVAL_DIR) / THRESHOLDS_FILE
+RUN_CHAMPION = Path(EVAL_DIR) / CHAMPION_DIR / CHAMPION_FILE  # `python -m obstacles.commands.champion challenger=<run>`
+STAGE_CHAMPION = Path(CHAMPION_DIR) / CHAMPION_FILE  # under <reports_dir>/<dataset>/: the DVC stage's
 UINT8_MAX = 255.0
 PANEL_ORDER = ("reference", "current")
 RGB = ("R", "G", "B")
-
-
-@dataclass(frozen=True)
-class ExportSettings:
-    """How the models are exported and what input they are described as taking."""
-
-    opset: int  # ONNX opset
-    panel_size: int | None  # H = W of one panel in the exported input; None: the run's, else stored_panel_size
-    stored_panel_size: int  # the recorder's panels
-    dynamic_panel_size: bool  # H and W dynamic ONNX axes too
-    pixel_threshold: float | None  # diff-mask threshold of a 7-channel model; None: each site's from the manifest
 
 
 class ChallengerWorse(RuntimeError):
@@ -122,7 +118,7 @@ class ScoreModel(torch.nn.Module):
         return torch.sigmoid(self.backbone(image).squeeze(1))
 
 
-def input_contract(settings: ExportSettings, in_chans: int, size: int) -> InputContract:
+def input_contract(settings: ModelFormat, in_chans: int, size: int) -> InputContract:
     """The contract both models enforce: the exported panel size fixed unless H and W are dynamic."""
     with_mask = in_chans > PAIR_CHANNELS
     return InputContract(
@@ -134,8 +130,8 @@ def input_contract(settings: ExportSettings, in_chans: int, size: int) -> InputC
 
 def export_torchscript(model: ScoreModel, example: torch.Tensor, path: Path, contract: InputContract) -> None:
     """The network traced (no data-dependent control flow), behind GuardedScoreModel compiled with
-    torch.jit.script, so that the contract's checks stay control flow that raises; torch marks
-    TorchScript deprecated in favour of torch.export, but TorchScript is what the processor loads today."""
+    torch.jit.script, so that the contract's checks stay control flow that raises; torch warns
+    that TorchScript will give way to torch.export, but TorchScript is what the processor loads today."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(model, example)
@@ -151,7 +147,7 @@ def export_onnx(
     axes = {0: "batch", 2: "height", 3: "width"} if dynamic_panel_size else {0: "batch"}
     plain = io.BytesIO()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", module=r"torch\.onnx")  # its notes on the TorchScript-based exporter
         torch.onnx.export(
             model,
             (example,),
@@ -191,14 +187,14 @@ def diff_mask_spec(pixel_threshold: float | None, with_mask: bool, run_config: D
     return spec
 
 
-def model_panel_size(settings: ExportSettings, run_config: DictConfig | None) -> int:
+def model_panel_size(settings: ModelFormat, run_config: DictConfig | None) -> int:
     """The panel size the model was trained at: explicit, else the run's data.panel_size, else as stored."""
     trained = OmegaConf.select(run_config, "data.panel_size") if run_config is not None else None
     return int(settings.panel_size or trained or settings.stored_panel_size)
 
 
 def preprocessing(
-    settings: ExportSettings, in_chans: int, ckpt: Path, hparams: dict, run_config: DictConfig | None
+    settings: ModelFormat, in_chans: int, ckpt: Path, hparams: dict, run_config: DictConfig | None
 ) -> dict:
     """What the processor must do to a recorder image before either model sees it."""
     with_mask = in_chans > PAIR_CHANNELS
@@ -273,7 +269,7 @@ def deployment_thresholds(source: Path) -> dict:
 
 
 def _compared_checkpoint(report: Path) -> str | None:
-    path = report.parent / CHAMPION_PROVENANCE
+    path = report.parent / CHAMPION_PROVENANCE_FILE
     if not path.is_file():
         return None
     return (json.loads(path.read_text()).get("challenger_from") or {}).get("checkpoint_sha256")
@@ -310,7 +306,7 @@ def champion_record(source: Path | None) -> dict:
             "how": "python -m obstacles.commands.champion challenger=<run folder> (after evaluate)",
         }
     report = json.loads(source.read_text())
-    provenance = source.parent / CHAMPION_PROVENANCE
+    provenance = source.parent / CHAMPION_PROVENANCE_FILE
     words = json.loads(provenance.read_text()) if provenance.is_file() else {}
     return {
         "compared": True,
@@ -335,21 +331,20 @@ def check_not_worse(record: dict, ckpt: Path, allow_worse: bool) -> None:
     record["allowed_worse"] = bool(worse)
 
 
-def default_export_dir(ckpt: Path, experiments_dir: Path, exports_dir: Path) -> Path:
-    """Where a checkpoint's bundle goes unless told: `exports_dir` / the run's folder as it sits
-    under `experiments_dir` (a sweep's job keeps its sweep's name), never inside the run folder, which
+def default_export_dir(run_dir: Path, experiments_dir: Path, exports_dir: Path) -> Path:
+    """Where a run's bundle goes unless told: `exports_dir` / the run's folder as it sits under
+    `experiments_dir` (a sweep's job keeps its sweep's name), never inside the run folder, which
     DVC owns for the runs it trains."""
-    run_folder = checkpoint_run_dir(ckpt) or Path(ckpt).parent
     try:
-        relative = run_folder.resolve().relative_to(Path(experiments_dir).resolve())
+        relative = Path(run_dir).resolve().relative_to(Path(experiments_dir).resolve())
     except ValueError:
-        relative = Path(run_folder.name)
+        relative = Path(Path(run_dir).name)
     return Path(exports_dir) / relative
 
 
 def export_bundle(
-    ckpt: Path,
-    settings: ExportSettings,
+    run: Run,
+    settings: ModelFormat,
     out_dir: Path,
     thresholds_path: Path | None = None,
     *,
@@ -357,38 +352,39 @@ def export_bundle(
     reports_dir: Path | None = None,
     allow_worse: bool = False,
 ) -> Bundle:
-    """Write the bundle of checkpoint ``ckpt`` into ``out_dir`` (`default_export_dir`), complete or
-    not at all; ``thresholds_path`` (default: the run's eval/thresholds.json, if any) must exist if given.
-    ``champion_report``: the comparison that gates the export (default: `champion_source`'s lookup);
-    a significantly worse checkpoint raises ChallengerWorse before anything is written, unless
-    ``allow_worse``."""
-    ckpt = Path(ckpt)
-    classifier, run_config = load_classifier(ckpt)
-    run_folder = checkpoint_run_dir(ckpt)
-    champion = champion_record(champion_source(champion_report, run_folder, reports_dir, run_config, file_sha256(ckpt)))
+    """Write the bundle of the run's checkpoint (`obstacles.runs.lookup.find_run`) into ``out_dir``
+    (`default_export_dir`), complete or not at all; ``thresholds_path`` (default: the run's
+    eval/thresholds.json, if any) must exist if given. ``champion_report``: the comparison that
+    gates the export (default: `champion_source`'s lookup); a significantly worse checkpoint raises
+    ChallengerWorse before anything is written, unless ``allow_worse``."""
+    ckpt = run.checkpoint
+    classifier = load_classifier(ckpt)
+    champion = champion_record(
+        champion_source(champion_report, run.run_dir, reports_dir, run.config, file_sha256(ckpt))
+    )
     check_not_worse(champion, ckpt, allow_worse)
     out_dir = Path(out_dir)
     in_chans = int(classifier.hparams.in_chans)
     model = ScoreModel(classifier.backbone).eval()
-    size = model_panel_size(settings, run_config)
+    size = model_panel_size(settings, run.config)
     example = torch.rand(1, in_chans, size, size)
-    thresholds = thresholds_source(thresholds_path, run_folder)
+    thresholds = thresholds_source(thresholds_path, run.run_dir)
     hparams = {k: v for k, v in dict(classifier.hparams).items() if isinstance(v, (str, int, float, bool, type(None)))}
     contract = input_contract(settings, in_chans, size)
     with atomic_dir(out_dir) as out:
         export_torchscript(model, example, out / TORCHSCRIPT_NAME, contract)
         export_onnx(model, example, out / ONNX_NAME, int(settings.opset), bool(settings.dynamic_panel_size), contract)
         shutil.copyfile(check_bundle.__file__, out / CHECK_SCRIPT_NAME)
-        spec = preprocessing(settings, in_chans, ckpt, hparams, run_config)
+        spec = preprocessing(settings, in_chans, ckpt, hparams, run.config)
         write_text_atomic(out / "preprocessing.json", json.dumps(spec, indent=2) + "\n")
         deployment = None
         if thresholds is not None:
             bundled = deployment_thresholds(thresholds)
             deployment = bundled["deployment"]
-            write_text_atomic(out / "thresholds.json", json.dumps(bundled, indent=2) + "\n")
-            if (thresholds.parent / THRESHOLDS_PROVENANCE).is_file():
-                shutil.copyfile(thresholds.parent / THRESHOLDS_PROVENANCE, out / THRESHOLDS_PROVENANCE)
-        if run_config is not None:
-            write_text_atomic(out / "run_config.yaml", OmegaConf.to_yaml(run_config))
-        write_text_atomic(out / CHAMPION_NAME, json.dumps(champion, indent=2, allow_nan=False) + "\n")
+            write_text_atomic(out / THRESHOLDS_FILE, json.dumps(bundled, indent=2) + "\n")
+            if (thresholds.parent / THRESHOLDS_PROVENANCE_FILE).is_file():
+                shutil.copyfile(thresholds.parent / THRESHOLDS_PROVENANCE_FILE, out / THRESHOLDS_PROVENANCE_FILE)
+        if run.config is not None:
+            write_text_atomic(out / RUN_CONFIG_NAME, OmegaConf.to_yaml(run.config))
+        write_text_atomic(out / CHAMPION_FILE, json.dumps(champion, indent=2, allow_nan=False) + "\n")
     return Bundle(ckpt, out_dir, int(settings.opset), thresholds, deployment, champion)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 SPEC_NAME = "preprocessing.json"
-PARITY_ATOL = 1e-4  # the bundle's models agree with the checkpoint within this (docs/curation.md)
+PARITY_ATOL = 1e-4  # the bundle's models agree with the checkpoint within this (docs/export.md)
 SEED = 0
 UNSCALED = 255.0  # a uint8 pixel not divided by 255
 OTHER_SIZE_FACTOR = 2  # a panel size the fixed-size models were not exported at
@@ -122,7 +122,7 @@ class Models:
             import torch
 
             self.torch = torch
-            with warnings.catch_warnings():  # torch marks TorchScript deprecated; it is what the processor loads
+            with warnings.catch_warnings():  # torch warns that TorchScript will go; it is what the processor loads
                 warnings.simplefilter("ignore", FutureWarning)
                 self.torchscript = torch.jit.load(str(folder / files["torchscript"]))
         except ImportError:

@@ -4,19 +4,18 @@ Order matters: every check that can fail (checkpoint, config, dataset, output fo
 before scoring; the outputs are built in a hidden folder and renamed into place complete;
 W&B logging comes last, from the finished folder.
 
-`evaluate(cfg)` reads conf/evaluate.yaml's keys (the command, compare, tests); `run_evaluation`
-below it takes explicit arguments (notebooks).
+`evaluate(settings)` runs conf/evaluate.yaml's settings (`EvaluateSettings`: the command, tests);
+`run_evaluation` below it takes them apart (compare, notebooks).
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
 
 from obstacles.evaluation.gallery import Gallery, write_gallery
 from obstacles.evaluation.report import (
@@ -29,11 +28,20 @@ from obstacles.evaluation.report import (
     write_report,
 )
 from obstacles.evaluation.scoring import pick_device, score_rows, split_rows
-from obstacles.evaluation.settings import EXPECTED_KEYS, DataSettings, data_settings, split_caveat
-from obstacles.infra.tracking import new_run_id
+from obstacles.evaluation.settings import (
+    DataSettings,
+    EvaluateSettings,
+    GallerySettings,
+    ScoringSettings,
+    data_settings,
+    split_caveat,
+)
+from obstacles.infra.tracking import WandbSettings, new_run_id
 from obstacles.io.outputs import atomic_dir
 from obstacles.io.provenance import file_sha256, git_state
-from obstacles.runs.lookup import RunTarget, build_model, locate, read_checkpoint
+from obstacles.runs.layout import EVAL_DIR
+from obstacles.runs.loading import build_model, read_checkpoint
+from obstacles.runs.lookup import Run, find_run
 
 # Outlive a re-evaluation: offline W&B runs (e.g. the threshold search's), and the .gitignore
 # DVC keeps beside the stage's cached outputs (it is committed, so a fresh clone has it).
@@ -42,35 +50,11 @@ KEPT_ENTRIES = ("wandb", ".gitignore")
 
 @dataclass(frozen=True)
 class RunSelection:
-    """Which checkpoint and run to evaluate (None: the latest), and what a run folder holds."""
+    """Which checkpoint and run to evaluate (None: the latest)."""
 
     ckpt_path: str | None
     run_dir: str | None
     experiments_dir: str | Path  # where "the latest run" is looked for
-    config_file: str  # the run's training config, inside its folder
-    record_file: str  # the run's record (W&B id, training manifest's sha256)
-    eval_subdir: str  # the default output folder, inside the run folder
-
-
-@dataclass(frozen=True)
-class ScoringSettings:
-    """Which split to score and how; the thresholds and recall the metrics are reported at."""
-
-    split: str
-    thresholds: Sequence[float]  # checked (distinct, finite) before scoring
-    sensitivity: float
-    batch_size: int
-    num_workers: int
-    device: str  # "auto": cuda when available, else cpu
-    progress: bool
-
-
-@dataclass(frozen=True)
-class GallerySettings:
-    """How the FN/FP galleries name and show their images."""
-
-    score_decimals: int
-    thumb_width: int
 
 
 @dataclass(frozen=True)
@@ -82,9 +66,9 @@ class DataPaths:
     manifest_file: str  # inside the dataset's folder
 
 
-def output_dir(out_dir: Path | None, eval_subdir: str, target: RunTarget, protected: list[Path]) -> Path:
+def output_dir(out_dir: Path | None, target: Run, protected: list[Path]) -> Path:
     """Where to write; refuses a folder whose replacement would destroy something else."""
-    out_dir = Path(out_dir) if out_dir else target.run_dir / eval_subdir
+    out_dir = Path(out_dir) if out_dir else target.run_dir / EVAL_DIR
     resolved = out_dir.resolve()
     for path in protected:
         if resolved == path.resolve() or resolved in path.resolve().parents:
@@ -95,10 +79,8 @@ def output_dir(out_dir: Path | None, eval_subdir: str, target: RunTarget, protec
     return out_dir
 
 
-def provenance(
-    target: RunTarget, dataset: str, split: str, manifest: Path, run_id: str | None, project: str | None
-) -> dict:
-    """What was evaluated on what (PROVENANCE_FILE, beside metrics.json): the keys `obstacles.thresholds`
+def provenance(target: Run, dataset: str, split: str, manifest: Path, run_id: str | None, project: str | None) -> dict:
+    """What was evaluated on what (METRICS_PROVENANCE_FILE, beside metrics.json): the keys `obstacles.thresholds`
     reads (checkpoint, manifest_sha256, wandb_run_id), and more."""
     manifest_sha = file_sha256(manifest)
     trained_on = target.record.get("manifest_sha256")
@@ -124,7 +106,7 @@ def keep_entries(old: Path, new: Path) -> None:
             shutil.move(str(old / name), str(new / name))
 
 
-def wandb_run_id(configured: str | None, target: RunTarget, logging: bool) -> str | None:
+def wandb_run_id(configured: str | None, target: Run, logging: bool) -> str | None:
     """The configured id, else the training run's, else a new one when logging (the threshold
     search attaches to whatever metrics.provenance.json names, even if this evaluation logs nothing)."""
     run_id = configured or target.wandb_run_id
@@ -137,7 +119,7 @@ def wandb_run_id(configured: str | None, target: RunTarget, logging: bool) -> st
 class Plan:
     """Everything checked before scoring: what to score, how to read it, where to write."""
 
-    target: RunTarget
+    target: Run
     checkpoint: dict
     settings: DataSettings
     thresholds: list[float]
@@ -163,13 +145,7 @@ def plan(
     logging: bool,
 ) -> Plan:
     """Run every check that can fail (checkpoint, config, dataset, output folder), in seconds."""
-    target = locate(
-        selection.ckpt_path,
-        selection.run_dir,
-        selection.experiments_dir,
-        config_file=selection.config_file,
-        record_file=selection.record_file,
-    )
+    target = find_run(selection.ckpt_path, run_dir=selection.run_dir, experiments_dir=selection.experiments_dir)
     checkpoint = read_checkpoint(target.checkpoint)
     settings = data_settings(expected, target, checkpoint["hyper_parameters"])
     thresholds = check_thresholds(scoring.thresholds)
@@ -177,7 +153,7 @@ def plan(
     manifest = dataset_dir / paths.manifest_file
     rows = split_rows(manifest, scoring.split, Path(paths.root_dir))
     protected = [target.run_dir, target.checkpoint, dataset_dir, Path.cwd()]
-    out_dir = output_dir(out_dir, selection.eval_subdir, target, protected)
+    out_dir = output_dir(out_dir, target, protected)
     run_id = wandb_run_id(configured_run_id, target, logging)
     return Plan(target, checkpoint, settings, thresholds, dataset_dir, manifest, rows, out_dir, run_id)
 
@@ -238,31 +214,31 @@ def run_evaluation(
     *,
     wandb_run_id: str | None = None,
     wandb_project: str | None = None,
-    logger: DictConfig | None = None,
+    wandb: WandbSettings | None = None,
     wandb_config: dict | None = None,
 ) -> dict:
-    """Check, score, write into ``out_dir`` (None: the run's ``eval_subdir``); then log to W&B with
-    the ``logger`` settings (None: not at all), recording ``wandb_config`` as the run's config.
+    """Check, score, write into ``out_dir`` (None: `<run folder>/eval`); then log to W&B with the
+    ``wandb`` settings (None: not at all), recording ``wandb_config`` as the run's config.
 
     ``expected``: model/data settings (`EXPECTED_KEYS` -> value, only those set) that override the
     run's config and must fit the checkpoint. ``wandb_run_id``/``wandb_project``: the W&B run the
     provenance names even when not logging (None: the training run's). Returns metrics.json's and
-    PROVENANCE_FILE's content in one dict (+ ``out_dir``).
+    METRICS_PROVENANCE_FILE's content in one dict (+ ``out_dir``).
     """
     job = plan(
-        selection, scoring, expected or {}, paths, out_dir, configured_run_id=wandb_run_id, logging=logger is not None
+        selection, scoring, expected or {}, paths, out_dir, configured_run_id=wandb_run_id, logging=wandb is not None
     )
     predictions = score(scoring, job)
     tables = compute_tables(predictions, job.thresholds, scoring.sensitivity)
     payload = metrics_payload(tables)
     origin = provenance(job.target, job.settings.dataset, scoring.split, job.manifest, job.run_id, wandb_project)
     galleries = write_outputs(job, gallery, paths.root_dir, predictions, tables, payload, origin)
-    if logger is not None:
+    if wandb is not None:
         from obstacles.evaluation.wandb_log import log_evaluation
 
-        wandb_dir = Path(logger.dir) if logger.dir else job.target.run_dir
+        wandb_dir = Path(wandb.dir) if wandb.dir else job.target.run_dir
         log_evaluation(
-            logger,
+            wandb,
             job.out_dir,
             wandb_dir,
             job.run_id,
@@ -276,39 +252,20 @@ def run_evaluation(
     return {**origin, **payload, "out_dir": str(job.out_dir)}
 
 
-def evaluate(cfg: DictConfig) -> dict:
-    """`run_evaluation` from a composed conf/evaluate.yaml: the one place its keys are read.
-    Everything `python -m obstacles.commands.evaluate` does; returns what `run_evaluation` does."""
-    logging = bool(cfg.wandb.enabled)
-    expected = {key: value for key in EXPECTED_KEYS if (value := OmegaConf.select(cfg, key)) is not None}
+def evaluate(settings: EvaluateSettings) -> dict:
+    """`run_evaluation` with conf/evaluate.yaml's settings: everything `python -m
+    obstacles.commands.evaluate` does; returns what `run_evaluation` does."""
+    logging = settings.wandb.enabled
+    paths = settings.paths
     return run_evaluation(
-        RunSelection(
-            ckpt_path=cfg.ckpt_path,
-            run_dir=cfg.run_dir,
-            experiments_dir=cfg.paths.experiments_dir,
-            config_file=cfg.run.config,
-            record_file=cfg.run.record,
-            eval_subdir=cfg.run.eval_subdir,
-        ),
-        ScoringSettings(
-            split=cfg.eval.split,
-            thresholds=cfg.eval.thresholds,
-            sensitivity=cfg.eval.sensitivity,
-            batch_size=cfg.eval.batch_size,
-            num_workers=cfg.eval.num_workers,
-            device=cfg.eval.device,
-            progress=cfg.eval.progress,
-        ),
-        GallerySettings(score_decimals=cfg.gallery.score_decimals, thumb_width=cfg.gallery.thumb_width),
-        DataPaths(
-            datasets_dir=Path(cfg.paths.datasets_dir),
-            root_dir=Path(cfg.paths.root_dir),
-            manifest_file=cfg.dataset.manifest_file,
-        ),
-        Path(cfg.out_dir) if cfg.out_dir else None,
-        expected,
-        wandb_run_id=cfg.wandb.run_id,
-        wandb_project=cfg.wandb.project,
-        logger=cfg.wandb if logging else None,
-        wandb_config={"evaluate": OmegaConf.to_container(cfg, resolve=True)} if logging else None,
+        RunSelection(settings.ckpt_path, settings.run_dir, experiments_dir=paths["experiments_dir"]),
+        settings.eval,
+        settings.gallery,
+        DataPaths(Path(paths["datasets_dir"]), Path(paths["root_dir"]), manifest_file=settings.dataset.manifest_file),
+        Path(settings.out_dir) if settings.out_dir else None,
+        settings.expected(),
+        wandb_run_id=settings.wandb.run_id,
+        wandb_project=settings.wandb.project,
+        wandb=settings.wandb if logging else None,
+        wandb_config={"evaluate": asdict(settings)} if logging else None,
     )

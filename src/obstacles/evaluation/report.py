@@ -17,10 +17,8 @@ from obstacles.io.outputs import save_figure, write_json, write_text_atomic
 from obstacles.lineage.names import OBSTACLE
 from obstacles.metrics import confusion_matrix, summary_metrics, threshold_metrics
 from obstacles.plots import confusion_matrix_figure, roc_pr_figure
+from obstacles.runs.layout import METRICS_FILE, METRICS_PROVENANCE_FILE, PREDICTIONS_FILE
 
-PREDICTIONS_FILE = "predictions.csv"
-METRICS_FILE = "metrics.json"  # numbers only: what `dvc metrics show/diff` and `dvc exp show` compare
-PROVENANCE_FILE = "metrics.provenance.json"  # what was evaluated on what (not a DVC metric)
 THRESHOLD_FILE = "threshold_metrics.csv"
 PER_SITE_FILE = "per_site.csv"
 ROC_FILE = "roc.csv"
@@ -109,7 +107,7 @@ def json_number(value):
 
 def metrics_payload(tables: Tables) -> dict:
     """metrics.json: the summary, then one entry per threshold; numbers only (provenance, the
-    strings, goes to PROVENANCE_FILE), so DVC's tables show what runs are compared by."""
+    strings, goes to METRICS_PROVENANCE_FILE), so DVC's tables show what runs are compared by."""
     at_threshold = {
         threshold_tag(row["threshold"]): {k: json_number(v) for k, v in row.items()}
         for row in tables.per_threshold.to_dict("records")
@@ -140,5 +138,5 @@ def write_report(
     write_csv_table(folder / ROC_FILE, tables.roc)
     write_csv_table(folder / PR_FILE, tables.pr)
     write_figures(folder, predictions, list(tables.per_threshold["threshold"]), title)
-    write_json(folder / PROVENANCE_FILE, provenance)
+    write_json(folder / METRICS_PROVENANCE_FILE, provenance)
     write_json(folder / METRICS_FILE, payload)

@@ -1,7 +1,9 @@
-"""The settings an evaluation reads its images with, checked against the checkpoint they must fit.
+"""An evaluation's settings (`EvaluateSettings`: the schema conf/evaluate.yaml fills, Hydra's
+ConfigStore `evaluate_schema`), and the settings it reads its images with, checked against the
+checkpoint they must fit.
 
 The checkpoint's own hyperparameters (saved by `ObstacleClassifier`) rebuild the network
-(`obstacles.runs.lookup`); the run's config (or the settings expected for this evaluation: a
+(`obstacles.runs.loading`); the run's config (or the settings expected for this evaluation: a
 mapping of `EXPECTED_KEYS` to the values set) says how the data must be read. A disagreement
 between the two would score garbage or crash mid-way, so it stops the evaluation first.
 """
@@ -9,14 +11,15 @@ between the two would score garbage or crash mid-way, so it stops the evaluation
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
 
-from obstacles.data.dataset import PAIR_CHANNELS
-from obstacles.lineage.names import EVAL
-from obstacles.runs.lookup import RunTarget
+from obstacles.infra.tracking import WandbSettings
+from obstacles.lineage.names import EVAL, PAIR_CHANNELS
+from obstacles.runs.lookup import Run
 
 # What an evaluation may set to override (or check against) the run's config, as dotted config keys.
 EXPECTED_KEYS = (
@@ -27,6 +30,76 @@ EXPECTED_KEYS = (
     "data.panel_size",
     "dataset.name",
 )
+
+
+@dataclass
+class ScoringSettings:
+    """Which split to score and how; the thresholds and recall the metrics are reported at."""
+
+    split: str = MISSING
+    thresholds: list[float] = MISSING  # checked (distinct, finite) before scoring
+    sensitivity: float = MISSING
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+    device: str = MISSING  # "auto": cuda when available, else cpu
+    progress: bool = MISSING
+
+
+@dataclass
+class GallerySettings:
+    """How the FN/FP galleries name and show their images."""
+
+    score_decimals: int = MISSING
+    thumb_width: int = MISSING
+
+
+@dataclass
+class ExpectedModel:
+    """Architecture expected of the checkpoint; None: the run's config."""
+
+    backbone: str | None = MISSING
+    in_chans: int | None = MISSING
+
+
+@dataclass
+class ExpectedData:
+    """How the images are read; None: the run's config."""
+
+    with_diff_mask: bool | None = MISSING
+    panels: int | None = MISSING
+    panel_size: int | None = MISSING
+
+
+@dataclass
+class DatasetChoice:
+    """The dataset scored (None: the run's) and its manifest's name inside the dataset's folder."""
+
+    name: str | None = MISSING
+    manifest_file: str = MISSING
+
+
+@dataclass
+class EvaluateSettings:
+    """conf/evaluate.yaml: which run, the settings expected of it, scoring, galleries, paths and W&B."""
+
+    ckpt_path: str | None = MISSING
+    run_dir: str | None = MISSING
+    out_dir: str | None = MISSING  # None: <run folder>/eval
+    model: ExpectedModel = field(default_factory=ExpectedModel)
+    data: ExpectedData = field(default_factory=ExpectedData)
+    dataset: DatasetChoice = field(default_factory=DatasetChoice)
+    eval: ScoringSettings = field(default_factory=ScoringSettings)
+    gallery: GallerySettings = field(default_factory=GallerySettings)
+    paths: dict[str, str] = field(default_factory=dict)  # conf/paths/default.yaml
+    wandb: WandbSettings = field(default_factory=WandbSettings)
+
+    def expected(self) -> dict[str, object]:
+        """The `EXPECTED_KEYS` set (not None), as dotted key -> value."""
+        values = {key: getattr(getattr(self, key.split(".")[0]), key.split(".")[1]) for key in EXPECTED_KEYS}
+        return {key: value for key, value in values.items() if value is not None}
+
+
+ConfigStore.instance().store(name="evaluate_schema", node=EvaluateSettings)
 
 
 @dataclass(frozen=True)
@@ -51,7 +124,7 @@ class DataSettings:
     panel_size: int | None  # the run's data.panel_size: panels are resized as in training
 
 
-def find_setting(expected: Mapping[str, object], target: RunTarget, key: str) -> Setting | None:
+def find_setting(expected: Mapping[str, object], target: Run, key: str) -> Setting | None:
     """The value expected for this evaluation, else the run config's, else None."""
     explicit = expected.get(key)
     if explicit is not None:
@@ -86,13 +159,13 @@ def diff_mask_for_checkpoint(hparams: dict, checkpoint: Path, with_diff_mask: Se
     return bool(with_diff_mask.value)
 
 
-def required(setting: Setting | None, key: str, target: RunTarget) -> object:
+def required(setting: Setting | None, key: str, target: Run) -> object:
     if setting is None:
         raise ValueError(f"{key} is unknown: no run config at {target.config_path}; set {key}= for this checkpoint")
     return setting.value
 
 
-def data_settings(expected: Mapping[str, object], target: RunTarget, hparams: dict) -> DataSettings:
+def data_settings(expected: Mapping[str, object], target: Run, hparams: dict) -> DataSettings:
     """Check the checkpoint against the expected settings (key -> value, only those set) and the
     run's config; the data settings that fit them all."""
     backbone, in_chans = (find_setting(expected, target, key) for key in ("model.backbone", "model.in_chans"))
@@ -108,7 +181,7 @@ def data_settings(expected: Mapping[str, object], target: RunTarget, hparams: di
     )
 
 
-def split_caveat(target: RunTarget, split: str) -> str | None:
+def split_caveat(target: Run, split: str) -> str | None:
     """What a reader must know about numbers on this split: None for a held-out eval split."""
     selected_on = target.record.get("validation_split")
     if selected_on == split:

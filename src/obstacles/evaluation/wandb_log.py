@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from obstacles.evaluation.gallery import Gallery
 from obstacles.evaluation.report import FIGURES_DIR, ROC_PR_FIGURE, Tables, confusion_file, threshold_tag
-from obstacles.infra.tracking import log_outputs, wandb_run
+from obstacles.infra.tracking import WandbSettings, log_outputs, wandb_run
 from obstacles.lineage.names import CLASSES, OBSTACLE
 
 
@@ -51,7 +50,7 @@ def summary_values(payload: dict, tables: Tables) -> dict:
 
 
 def log_evaluation(
-    logger: DictConfig,
+    settings: WandbSettings,
     out_dir: Path,
     wandb_dir: Path,
     run_id: str,
@@ -64,20 +63,20 @@ def log_evaluation(
     name: str,
 ) -> dict:
     """Summary, tables, figures and gallery images into the W&B run `run_id` (created if new),
-    with the `wandb` settings `logger` (conf/wandb/default.yaml + conf/evaluate.yaml)."""
+    with the `wandb` settings of conf/evaluate.yaml."""
     images = {"roc_pr": out_dir / FIGURES_DIR / ROC_PR_FIGURE}
     logged = {}
     for gallery in galleries:
         tag = threshold_tag(gallery.threshold)
         images[f"confusion/{tag}"] = out_dir / confusion_file(gallery.threshold)
         logged[f"confusion_chart/{tag}"] = confusion_chart(predictions, gallery.threshold, f"{name} {tag}")
-        for kind, shown in gallery_images(out_dir, gallery, logger.max_gallery_images).items():
+        for kind, shown in gallery_images(out_dir, gallery, settings.max_gallery_images).items():
             logged[f"galleries/{tag}/{kind}"] = shown
     tables_logged = {"threshold_metrics": tables.per_threshold, "per_site": tables.per_site, "predictions": predictions}
-    with wandb_run(logger, wandb_dir, run_id=run_id, name=name, config=config) as (run, record):
+    with wandb_run(settings, wandb_dir, run_id=run_id, name=name, config=config) as (run, record):
         log_outputs(
             run,
-            logger.prefix,
+            settings.prefix,
             tables=tables_logged,
             images=images,
             logged=logged,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
@@ -9,7 +10,10 @@ from pathlib import Path
 from typing import Callable
 
 import hydra
-from omegaconf import DictConfig
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from obstacles.infra.tracking import WandbSettings
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 # OBSTACLES_ROOT moves the whole project (config and paths) elsewhere, e.g. a test's scratch copy.
@@ -48,6 +52,22 @@ HYDRA_VALUE_FLAGS = frozenset(
 )
 PLAIN_VALUE = re.compile(r"[\w./@:+-]+")  # passes Hydra's override grammar unquoted
 
+# Per tool, the module whose import stores its schema in Hydra's ConfigStore as `<tool>_schema`
+# (the first entry of conf/<tool>.yaml's defaults list). Imported by name when composing, so a
+# stage's code deps hold only its own tool's settings.
+SCHEMA_MODULES = {
+    "thresholds": "obstacles.thresholds.settings",
+    "evaluate": "obstacles.evaluation.settings",
+    "export": "obstacles.deployment.settings",
+    "audit": "obstacles.curation.settings",
+    "data_map": "obstacles.curation.settings",
+    "label_issues": "obstacles.curation.settings",
+    "similar": "obstacles.curation.settings",
+    "review": "obstacles.curation.settings",
+    "compare": "obstacles.comparison.settings",
+    "champion": "obstacles.champion.settings",
+}
+
 
 class UsageError(SystemExit):
     """A command line no tool reads: one line of usage, exit status 2."""
@@ -79,6 +99,17 @@ def bare_path_overrides(arguments: list[str], config_name: str) -> list[str]:
     return updated
 
 
+# Every config with a `wandb` group (conf/wandb/default.yaml: `- base_wandb`) fills this schema,
+# stored on import so that any code composing conf/ through this module finds it.
+ConfigStore.instance().store(group="wandb", name="base_wandb", node=WandbSettings)
+
+
+def register_schemas(config_name: str) -> None:
+    """Store the schema conf/<config_name>.yaml fills in Hydra's ConfigStore (its module stores it)."""
+    if config_name in SCHEMA_MODULES:
+        importlib.import_module(SCHEMA_MODULES[config_name])
+
+
 def entry_point(config_name: str, run: Callable[[DictConfig], object]) -> Callable[[], None]:
     """A command's main(): composes `conf/<config_name>.yaml` from the command line and calls run(cfg)."""
 
@@ -93,6 +124,7 @@ def entry_point(config_name: str, run: Callable[[DictConfig], object]) -> Callab
             print(usage.message, file=sys.stderr)
             raise
         sys.argv[1:] = arguments
+        register_schemas(config_name)
         hydra_main()
 
     return main
@@ -100,5 +132,11 @@ def entry_point(config_name: str, run: Callable[[DictConfig], object]) -> Callab
 
 def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """The same config an entry point would get, for notebooks, tests and benchmarks."""
+    register_schemas(config_name)
     with hydra.initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return hydra.compose(config_name=config_name, overrides=list(overrides))
+
+
+def tool_settings(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> object:
+    """The tool's settings object (its schema's dataclass, filled), as its entry point reads them."""
+    return OmegaConf.to_object(compose(config_name, overrides))

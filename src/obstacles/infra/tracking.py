@@ -1,7 +1,8 @@
 """W&B for every tool: one way to attach to a run (`wandb_run`: offline unless WANDB_MODE says
 otherwise, resuming the given run id, e.g. the training run's, so a run's training, evaluation
 and thresholds meet) and one way to log a tool's outputs into it (`log_outputs`, under the
-tool's prefix). The settings are the `wandb` config group (conf/wandb/default.yaml)."""
+tool's prefix). The settings are `WandbSettings`, the schema the `wandb` config group
+(conf/wandb/default.yaml) fills for every tool."""
 
 from __future__ import annotations
 
@@ -9,14 +10,40 @@ import os
 import secrets
 import string
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
-import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import MISSING
+
+if TYPE_CHECKING:  # pandas is imported by the functions that log tables: the settings stay light for Hydra
+    import pandas as pd
 
 RUN_ID_ALPHABET = string.ascii_lowercase + string.digits  # the characters W&B's own run ids use
 RUN_ID_LENGTH = 8
+
+
+@dataclass
+class WandbSettings:
+    """W&B settings of every tool (conf/wandb/default.yaml fills them, each tool's config sets its own
+    values under `wandb`). The last four are read by the tools that name them."""
+
+    enabled: bool = MISSING
+    project: str = MISSING
+    entity: str | None = MISSING
+    mode: str = MISSING  # WANDB_MODE in the environment wins
+    dir: str | None = MISSING  # W&B writes <dir>/wandb/; None: the tool's default
+    home_dir: str | None = MISSING  # W&B's cache, config and staging files (`keep_wandb_home_inside`)
+    run_id: str | None = MISSING  # attach to this run (resume="allow"); None: the tool's default
+    name: str | None = MISSING
+    group: str | None = MISSING
+    job_type: str = MISSING
+    tags: list[str] = field(default_factory=list)
+    prefix: str | None = MISSING  # namespace of the logged keys; None: the names as given
+    run_id_key: str | None = None  # thresholds: the key naming the run in the files beside the predictions
+    attach_to_folder_run: bool = False  # thresholds: else the run in the predictions' folder's wandb/
+    max_gallery_images: int = 32  # evaluate: per threshold and kind
+    max_images: int = 100  # audit, label_issues: table rows that carry their image
 
 
 # where W&B keeps files outside a run's own folder, by environment variable (each a folder of home_dir)
@@ -45,29 +72,31 @@ def new_run_id() -> str:
 
 
 @contextmanager
-def wandb_run(logger: DictConfig, wandb_dir: Path, *, run_id: str | None, name: str | None, config: dict) -> Iterator:
+def wandb_run(
+    settings: WandbSettings, wandb_dir: Path, *, run_id: str | None, name: str | None, config: dict
+) -> Iterator:
     """(run, record) for the block; record says where the run is, for the output's provenance."""
     import wandb
 
-    keep_wandb_home_inside(logger.get("home_dir"))
-    mode = os.environ.get("WANDB_MODE") or logger.mode
+    keep_wandb_home_inside(settings.home_dir)
+    mode = os.environ.get("WANDB_MODE") or settings.mode
     wandb_dir.mkdir(parents=True, exist_ok=True)
     run = wandb.init(
-        project=logger.project,
-        entity=logger.entity,
+        project=settings.project,
+        entity=settings.entity,
         dir=str(wandb_dir),
         mode=mode,
         id=run_id,
         resume="allow" if run_id else None,
         allow_val_change=True,  # re-running on an attached run may change the logged config
         name=name,
-        group=logger.get("group"),
-        job_type=logger.job_type,
-        tags=list(logger.tags or []),
+        group=settings.group,
+        job_type=settings.job_type,
+        tags=list(settings.tags),
         config=config,
     )
     try:
-        yield run, {"run_id": run.id, "project": logger.project, "mode": mode, "dir": str(wandb_dir)}
+        yield run, {"run_id": run.id, "project": settings.project, "mode": mode, "dir": str(wandb_dir)}
     finally:
         run.finish()
 

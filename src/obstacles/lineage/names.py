@@ -98,6 +98,7 @@ SKIP = "skip"
 REVERSE = "reverse"  # opposite_label meaning "the configured default class"
 OPPOSITE = "opposite"  # the field's folder of picks whose reversed version is labelled
 PAIR_SUFFIX = ".jpg"
+PAIR_CHANNELS = 6  # a pair as the model reads it: reference RGB + current RGB
 
 # --- the merged dataset's field layout (a folder view) --------------------------------------------
 SITES_VIEW_DIR = "sites"

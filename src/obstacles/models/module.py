@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAUROC, BinaryRecall, BinarySpecificityAtSensitivity
 
-from obstacles.data.dataset import PAIR_CHANNELS
+from obstacles.lineage.names import PAIR_CHANNELS
 from obstacles.models.networks import create_network
 from obstacles.training.weighting import weighted_bce
 

@@ -1,5 +1,6 @@
-"""Finding and loading a trained classifier: the one run lookup and checkpoint loader, shared by
-evaluation, similarity search, audit, export and comparison.
+"""Finding a trained run: `find_run`, the one lookup every tool uses (evaluation, similarity search,
+audit, data map, export, benchmarks) from a checkpoint, a run folder or "the latest run"; loading
+its model is `obstacles.runs.loading`.
 
 A run folder is `experiments/NNN.<dataset>.<info>/` (a sweep's jobs one level deeper), holding
 `checkpoints/best.ckpt`, the composed config `.hydra/config.yaml` (experiments/README.md) and,
@@ -19,10 +20,6 @@ from omegaconf import DictConfig, OmegaConf
 from obstacles.io.provenance import folder_wandb_run_id
 from obstacles.runs.layout import CHECKPOINTS_DIR, PREFERRED_CHECKPOINTS, RUN_CONFIG, RUN_NUMBER, RUN_RECORD
 from obstacles.runs.record import read_run_record
-from obstacles.runs.reserve import checkpoint_run_dir
-
-# First pattern with a match wins (its newest file): the best checkpoint, else the last one.
-ARCHITECTURE_KEYS = ("backbone", "in_chans")  # what a checkpoint must record to be rebuilt
 
 
 def is_finished(job_dir: Path) -> bool:
@@ -71,14 +68,13 @@ def _skip_unfinished(job: Path) -> bool:
     return False
 
 
-def find_checkpoint(experiments_dir: str | Path, ckpt_path: str | Path | None = None) -> Path:
-    """`ckpt_path` if given (a checkpoint file, or a run folder), else the preferred checkpoint of
-    the latest finished run (highest NNN whose training wrote its completion record).
-
-    Errors name the path that was looked at, so a typo or an untrained project is obvious.
-    """
-    if ckpt_path:
-        path = Path(ckpt_path)
+def _checkpoint(given: str | Path | None, experiments_dir: str | Path | None) -> Path:
+    """`given` (a checkpoint file, or a run or sweep folder: its preferred checkpoint), else the
+    preferred checkpoint of the latest finished run in experiments_dir (highest NNN whose training
+    wrote its completion record). Errors name the path that was looked at, so a typo or an
+    untrained project is obvious."""
+    if given:
+        path = Path(given)
         if path.is_dir():
             found = preferred_checkpoint(path)
             if found is None:
@@ -91,6 +87,8 @@ def find_checkpoint(experiments_dir: str | Path, ckpt_path: str | Path | None = 
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint {path}: no such file")
         return path
+    if experiments_dir is None:
+        raise ValueError("find_run needs a ckpt_path, a run_dir or the experiments_dir to take the latest run from")
     experiments = Path(experiments_dir)
     for run in numbered_runs(experiments):
         found = preferred_checkpoint(run, accept=_skip_unfinished)
@@ -103,27 +101,34 @@ def find_checkpoint(experiments_dir: str | Path, ckpt_path: str | Path | None = 
     )
 
 
-def read_run_config(run_dir: Path, relative: str = RUN_CONFIG) -> DictConfig | None:
+def checkpoint_run_dir(ckpt_path: str | Path | None) -> Path | None:
+    """The run folder a checkpoint was saved in (`<run>/checkpoints/x.ckpt`), if it was."""
+    if not ckpt_path:
+        return None
+    parent = Path(ckpt_path).parent
+    return parent.parent if parent.name == CHECKPOINTS_DIR else None
+
+
+def read_run_config(run_dir: Path) -> DictConfig | None:
     """A run folder's composed training config, or None when it has none."""
-    path = run_dir / relative
+    path = run_dir / RUN_CONFIG
     return OmegaConf.load(path) if path.is_file() else None
 
 
-def run_config(ckpt_path: str | Path) -> DictConfig | None:
-    """The composed config of the run that saved this checkpoint, if it sits in its run folder."""
-    run = checkpoint_run_dir(ckpt_path)
-    return None if run is None else read_run_config(run)
-
-
 @dataclass(frozen=True)
-class RunTarget:
-    """A checkpoint, the folder of its run, and that run's saved config and record (if any)."""
+class Run:
+    """A trained run as every tool sees it: its folder, the checkpoint that stands for it, and the
+    config and completion record the folder holds (None and {} where it holds none). A checkpoint
+    outside any run folder stands in the folder it lies in."""
 
-    checkpoint: Path
     run_dir: Path
+    checkpoint: Path
     config: DictConfig | None
-    config_path: Path
     record: dict
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / RUN_CONFIG
 
     @property
     def wandb_run_id(self) -> str | None:
@@ -131,59 +136,19 @@ class RunTarget:
         return self.record.get("wandb_run_id") or folder_wandb_run_id(self.run_dir)
 
 
-def resolve_checkpoint(ckpt_path: str | None, run_dir: str | None, experiments_dir: str | Path) -> Path:
-    """ckpt_path as given, else run_dir's preferred checkpoint, else the latest run's."""
+def find_run(
+    ckpt_path: str | Path | None = None,
+    *,
+    run_dir: str | Path | None = None,
+    experiments_dir: str | Path | None = None,
+) -> Run:
+    """The run a tool works on, from what its command line gives: `ckpt_path` (a checkpoint file,
+    or a run or sweep folder: its preferred checkpoint), else `run_dir` (a run folder: its
+    preferred checkpoint), else the latest finished run under `experiments_dir`. The run's folder
+    is `run_dir` when given (its config and record go with an explicit checkpoint), else the
+    folder the checkpoint was saved in."""
     if run_dir and not ckpt_path and not Path(run_dir).is_dir():
         raise FileNotFoundError(f"run_dir={run_dir}: no such run folder")
-    return find_checkpoint(experiments_dir, ckpt_path or run_dir)
-
-
-def locate(
-    ckpt_path: str | None,
-    run_dir: str | None,
-    experiments_dir: str | Path,
-    *,
-    config_file: str = RUN_CONFIG,
-    record_file: str = RUN_RECORD,
-) -> RunTarget:
-    """The checkpoint and its run (run_dir wins over the checkpoint's own folder)."""
-    checkpoint = resolve_checkpoint(ckpt_path, run_dir, experiments_dir)
+    checkpoint = _checkpoint(ckpt_path or run_dir, experiments_dir)
     folder = Path(run_dir) if run_dir else checkpoint_run_dir(checkpoint) or checkpoint.parent
-    config = read_run_config(folder, config_file)
-    return RunTarget(checkpoint, folder, config, folder / config_file, read_run_record(folder / record_file))
-
-
-def read_checkpoint(path: Path) -> dict:
-    """The checkpoint's contents (tensors and plain values only: no code runs on load), or an
-    error naming the file."""
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path}: no such file")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"cannot read checkpoint {path}: {error}") from error
-    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not hparams or any(key not in hparams for key in ARCHITECTURE_KEYS) or "state_dict" not in checkpoint:
-        raise ValueError(
-            f"checkpoint {path} is not an ObstacleClassifier checkpoint: it lacks hyper_parameters "
-            f"{list(ARCHITECTURE_KEYS)} or a state_dict"
-        )
-    return checkpoint
-
-
-def build_model(checkpoint: dict):
-    """The trained network in eval mode. `pretrained` is forced off: the checkpoint holds every
-    weight, so nothing is downloaded even when the run started from pretrained weights."""
-    from obstacles.models.module import ObstacleClassifier  # Lightning import only when a model is needed
-
-    model = ObstacleClassifier(**{**checkpoint["hyper_parameters"], "pretrained": False})
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval()
-
-
-def load_classifier(ckpt_path: str | Path):
-    """(model in eval mode, run config or None) from a checkpoint file."""
-    return build_model(read_checkpoint(Path(ckpt_path))), run_config(ckpt_path)
+    return Run(folder, checkpoint, read_run_config(folder), read_run_record(folder / RUN_RECORD))

@@ -1,28 +1,35 @@
-"""Run folders `experiments/NNN.<dataset>.<info>/` as OmegaConf resolvers (`conf/hydra/`).
+"""Run folders `experiments/NNN.<dataset>.<info>/`: the resolvers that name them (conf/hydra/default.yaml)
+and the Hydra callback that reserves one when a training command starts.
 
-NNN is the next free number in paths.experiments_dir, reserved under a file lock so two
-runs started at once never share a number. Hydra evaluates `hydra.run.dir` and
-`hydra.sweep.dir` several times (once per sweep job, again for Lightning's DDP
-launcher), so the folder is reserved once per command and remembered in an environment
-variable: every later evaluation in this process, and in processes it starts (submitit
-jobs, DDP ranks), gets the same folder even when a job's overrides change the name parts.
-`main()` forgets them at the start of each command. A run resumed from
-`<run>/checkpoints/last.ckpt` (`ckpt_path=`) writes into `<run>` again, its config into
-`<run>/.hydra/resume-<k>/` so the original `.hydra/config.yaml` stays.
+Resolving a config only reads: `${run_dir:}` names the folder a resumed run writes into again (a
+`ckpt_path=<run>/checkpoints/last.ckpt`), else the next free NNN in paths.experiments_dir, and
+`${sweep_dir:}` the next free sweep folder; neither is made, so a notebook that composes `train`
+and resolves `hydra.run.dir` creates nothing. `ReserveRunFolder`, the command's callback
+(conf/hydra/default.yaml `callbacks:`), runs once when a run or sweep starts: it checks the config
+(`obstacles.training.checks.preflight`: a run the config already dooms gets no number), makes the
+folder under a file lock, so two runs started at once never share a number, and pins it as
+`hydra.run.dir` or `hydra.sweep.dir`, as if typed on the command line. Whatever resolves it later
+reads that value: each sweep job (Hydra composes a job's config again from those overrides), a submitit
+job on another machine (its config travels with it), Lightning's DDP ranks (started with
+`hydra.run.dir=<the folder>`). A folder given on the command line (the DVC train stage's
+`hydra.run.dir=experiments/000.<name>.demo`) is used as it is. A resumed run writes its config into
+`<run>/.hydra/resume-<k>/`, so the original `.hydra/config.yaml` stays.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import re
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from obstacles.io.provenance import folder_wandb_run_id
-from obstacles.runs.layout import CHECKPOINTS_DIR, CONFIG_DIR, LOCK_NAME, RUN_NUMBER
+from obstacles.runs.layout import CONFIG_DIR, LOCK_NAME, RUN_NUMBER
+from obstacles.runs.lookup import checkpoint_run_dir
 
 UNSAFE = re.compile(r"[^A-Za-z0-9_.+=,-]")
 # Sweep job folders: no `=` or `,` (Hydra's override syntax), so a job's path pastes unquoted.
@@ -30,12 +37,20 @@ JOB_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
 JOB_ASSIGN, JOB_SEPARATOR = "_", "+"
 JOB_NAME_MAX = 150  # characters of a sweep job's folder name before it is cut and hashed
 SIGNIFICANT = 4  # digits kept of swept float values in job folder names
-RESERVED_ENV = {"run": "OBSTACLES_RUN_DIR", "sweep": "OBSTACLES_SWEEP_DIR"}
+# `hydra.<kind>.dir` as conf/hydra/default.yaml sets it: the folders the callback reserves
+RESOLVED_DIRS = {"run": "${run_dir:}", "sweep": "${sweep_dir:}"}
+SWEEP_PREFIX = "sweep-"  # NNN.<dataset>.sweep-<info>
 
 
 def next_run_number(experiments_dir: Path) -> int:
+    if not experiments_dir.is_dir():
+        return 1
     numbers = [int(m.group(1)) for p in experiments_dir.iterdir() if (m := RUN_NUMBER.match(p.name))]
     return max(numbers, default=0) + 1
+
+
+def run_folder_name(number: int, dataset: str, info: str) -> str:
+    return f"{number:03d}.{UNSAFE.sub('_', dataset)}.{UNSAFE.sub('_', info)}"
 
 
 def reserve_run_dir(experiments_dir: str | Path, dataset: str, info: str) -> Path:
@@ -44,48 +59,30 @@ def reserve_run_dir(experiments_dir: str | Path, dataset: str, info: str) -> Pat
     experiments_dir.mkdir(parents=True, exist_ok=True)
     with open(experiments_dir / LOCK_NAME, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        number = next_run_number(experiments_dir)
-        path = experiments_dir / f"{number:03d}.{UNSAFE.sub('_', dataset)}.{UNSAFE.sub('_', info)}"
+        path = experiments_dir / run_folder_name(next_run_number(experiments_dir), dataset, info)
         path.mkdir()
     return path
 
 
-def checkpoint_run_dir(ckpt_path: str | Path | None) -> Path | None:
-    """The run folder a checkpoint was saved in (`<run>/checkpoints/x.ckpt`), if it was."""
-    if not ckpt_path:
-        return None
-    parent = Path(ckpt_path).parent
-    return parent.parent if parent.name == CHECKPOINTS_DIR else None
+def folder_info(root: DictConfig, kind: str) -> str:
+    """The `<info>` part of a run's or a sweep's folder name."""
+    return f"{SWEEP_PREFIX}{root.run_info}" if kind == "sweep" else str(root.run_info)
 
 
-def reserved_once(kind: str, root: DictConfig, info: str) -> str:
-    """The folder reserved for this command's run or sweep, reserving it on first use, once the
-    config passed the checks that need no training (`obstacles.training.checks.preflight`)."""
-    variable = RESERVED_ENV[kind]
-    if variable not in os.environ:
-        from obstacles.training.checks import preflight  # model and data imports: only when reserving
-
-        try:  # a run the config already dooms gets no number and no folder
-            preflight(root)
-        except (ValueError, OSError) as exc:  # a plain exit: Hydra cannot format errors raised here
-            raise SystemExit(f"error: {exc}\n(refused before training: no run folder was made)") from exc
-        os.environ[variable] = str(reserve_run_dir(root.paths.experiments_dir, root.dataset.name, info))
-    return os.environ[variable]
-
-
-def forget_reserved_dirs() -> None:
-    """Start a new command: the next run or sweep reserves a new number."""
-    for variable in RESERVED_ENV.values():
-        os.environ.pop(variable, None)
+def next_folder(root: DictConfig, kind: str) -> str:
+    """The next free folder for a run or sweep (named only: `reserve_at_start` makes it)."""
+    experiments_dir = Path(root.paths.experiments_dir)
+    number = next_run_number(experiments_dir)
+    return str(experiments_dir / run_folder_name(number, root.dataset.name, folder_info(root, kind)))
 
 
 def run_dir(*, _root_: DictConfig) -> str:
     resumed = checkpoint_run_dir(_root_.get("ckpt_path"))
-    return str(resumed) if resumed is not None else reserved_once("run", _root_, _root_.run_info)
+    return str(resumed) if resumed is not None else next_folder(_root_, "run")
 
 
 def sweep_dir(*, _root_: DictConfig) -> str:
-    return reserved_once("sweep", _root_, f"sweep-{_root_.run_info}")
+    return next_folder(_root_, "sweep")
 
 
 def config_subdir(*, _root_: DictConfig) -> str:
@@ -94,6 +91,40 @@ def config_subdir(*, _root_: DictConfig) -> str:
     if resumed is None:
         return CONFIG_DIR
     return f"{CONFIG_DIR}/resume-{len(list((resumed / CONFIG_DIR).glob('resume-*'))) + 1}"
+
+
+def reserve_at_start(config: DictConfig, kind: str) -> Path | None:
+    """Reserve the run (or sweep) folder the resolver names and pin it (module docstring), once the
+    config passed the checks that need no training; None where the command line names the folder."""
+    if OmegaConf.to_container(config.hydra[kind], resolve=False).get("dir") != RESOLVED_DIRS[kind]:
+        return None
+    from obstacles.training.checks import preflight  # model and data imports: only when reserving
+
+    try:  # a plain exit: Hydra turns any other error of a callback into a warning and runs on
+        preflight(config)
+        folder = reserve_run_dir(config.paths.experiments_dir, config.dataset.name, folder_info(config, kind))
+    except Exception as exc:
+        raise SystemExit(f"error: {exc}\n(refused before training: no run folder was made)") from exc
+    with read_write(config.hydra), open_dict(config.hydra):
+        config.hydra[kind].dir = str(folder)
+        config.hydra.overrides.hydra.append(f"hydra.{kind}.dir={quoted(str(folder))}")
+    return folder
+
+
+def quoted(value: str) -> str:
+    """A value as Hydra's override grammar reads it back unchanged."""
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+class ReserveRunFolder(Callback):
+    """conf/hydra/default.yaml's callback: a new run or sweep reserves its folder as it starts."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if checkpoint_run_dir(config.get("ckpt_path")) is None:  # a resumed run writes into its own folder
+            reserve_at_start(config, "run")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        reserve_at_start(config, "sweep")
 
 
 def _short_value(value: str) -> str:

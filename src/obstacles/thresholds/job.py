@@ -2,7 +2,7 @@
 
 The deployed pair is certified at ``confidence`` (default 0.95: both true rates within the limits at
 once with that probability, `obstacles.thresholds.find_thresholds`); ``confidence=None`` deploys
-the empirical optimum as before. The empirical optimum is always reported beside it.
+the empirical optimum (the limits met on the evaluation images only). The empirical optimum is always reported beside it.
 
 Writes into ``out_dir`` (default: the predictions file's folder) ``coverage_sweep.csv`` (empirical
 and certified coverage per limit pair), ``risk_coverage.png``, ``per_site_thresholds.csv`` (the same
@@ -15,25 +15,26 @@ interrupted or failed run (a full disk) leaves the previous set, never new files
 ``thresholds.json``. Then logs the same to W&B (offline unless WANDB_MODE says otherwise), optionally
 into an existing run, and records that run in the provenance file.
 
-`search_thresholds(cfg)` reads conf/thresholds.yaml's keys (the command, compare, tests, notebooks);
-`search_predictions` below it takes plain arguments.
+`search_thresholds(settings)` runs conf/thresholds.yaml's settings (`ThresholdsSettings`, the command,
+tests, notebooks); `search_predictions` below it takes the search settings, the provenance sources and
+the W&B settings apart (compare).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
-from obstacles.infra.tracking import log_outputs, wandb_run
+from obstacles.infra.tracking import WandbSettings, log_outputs, wandb_run
 from obstacles.io.outputs import atomic_file_set, json_value, save_figure, write_json, write_text_atomic
 from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, folder_wandb_run_id, git_state
 from obstacles.plots import risk_coverage_figure
+from obstacles.runs.layout import THRESHOLDS_FILE, THRESHOLDS_PROVENANCE_FILE
 from obstacles.thresholds import wording
 from obstacles.thresholds.search import (
     HEADLINE_FIELDS,
@@ -46,9 +47,8 @@ from obstacles.thresholds.search import (
     search_sorted,
 )
 from obstacles.thresholds.search import sweep as sweep_sorted
+from obstacles.thresholds.settings import ProvenanceSources, SearchSettings, ThresholdsSettings
 
-THRESHOLDS_FILE = "thresholds.json"  # numbers only: what `dvc metrics show/diff` and `dvc exp show` compare
-PROVENANCE_FILE = "thresholds.provenance.json"  # what produced them (not a DVC metric)
 SWEEP_FILE = "coverage_sweep.csv"
 PLOT_FILE = "risk_coverage.png"
 PER_SITE_FILE = "per_site_thresholds.csv"
@@ -56,30 +56,6 @@ PER_SITE_FILE = "per_site_thresholds.csv"
 EMPIRICAL_KEYS = (*HEADLINE_FIELDS, "certified")
 # per site in thresholds.json (the full table is per_site_thresholds.csv)
 PER_SITE_KEYS = ("n_obstacle", "n_no_obstacle", "lower_rounded", "upper_rounded", "coverage_rounded", "certified")
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """What the search is asked (limits, confidence, rounding), the sweep's grid, and whether per site."""
-
-    max_missed: float
-    max_false_alarm: float
-    confidence: float | None  # None: deploy the empirical optimum
-    report_confidence: float  # of the bounds reported for an empirical deployed pair
-    decimals: int
-    epsilon: float
-    sweep_max_missed: Sequence[float]
-    sweep_max_false_alarm: Sequence[float]
-    per_site: bool
-
-
-@dataclass(frozen=True)
-class ProvenanceSources:
-    """Where the provenance's checkpoint and manifest hash come from: given, else the sibling files."""
-
-    checkpoint: str | None
-    manifest_sha256: str | None
-    sibling_files: Sequence[str]  # beside the predictions, read in this order
 
 
 # --------------------------------------------------------------------------- inputs
@@ -157,7 +133,7 @@ def thresholds_table(deployed: ThresholdResult, empirical: ThresholdResult) -> p
 
 
 def log_to_wandb(
-    logger: DictConfig,
+    settings: WandbSettings,
     wandb_dir: Path,
     config: dict,
     result: ThresholdResult,
@@ -168,15 +144,15 @@ def log_to_wandb(
     """Sweep, thresholds and per-site tables, plot and thresholds into W&B; attaches to ``run_id`` when known."""
     summary = {k: v for k, v in result.to_dict().items() if k != "rounded"}
     summary.update({f"{k}_rounded": v for k, v in result.to_dict()["rounded"].items()})
-    with wandb_run(logger, wandb_dir, run_id=run_id, name=logger.name, config=config) as (run, record):
-        log_outputs(run, logger.prefix, tables=tables, images={"risk_coverage": plot}, summary=summary)
+    with wandb_run(settings, wandb_dir, run_id=run_id, name=settings.name, config=config) as (run, record):
+        log_outputs(run, settings.prefix, tables=tables, images={"risk_coverage": plot}, summary=summary)
     return record
 
 
-def attached_run_id(logger: DictConfig, records: list, folder: Path) -> str | None:
+def attached_run_id(settings: WandbSettings, records: list, folder: Path) -> str | None:
     """The configured run id, else the sibling files', else the W&B run already in the predictions' folder."""
-    run_id = lookup(logger.run_id, records, logger.run_id_key)
-    if run_id is None and logger.attach_to_folder_run:
+    run_id = lookup(settings.run_id, records, settings.run_id_key)
+    if run_id is None and settings.attach_to_folder_run:
         run_id = folder_wandb_run_id(folder)
     return run_id
 
@@ -190,10 +166,10 @@ def search_predictions(
     settings: SearchSettings,
     sources: ProvenanceSources,
     *,
-    logger: DictConfig | None = None,
+    wandb: WandbSettings | None = None,
     wandb_config: dict | None = None,
 ) -> dict:
-    """Search, sweep and write; then log to W&B with the ``logger`` settings (None: not at all),
+    """Search, sweep and write; then log to W&B with the ``wandb`` settings (None: not at all),
     recording ``wandb_config`` as the run's config. Returns thresholds.json's content + ``provenance``."""
     predictions = Path(predictions)
     out_dir = Path(out_dir) if out_dir else predictions.parent
@@ -203,15 +179,15 @@ def search_predictions(
     data = SortedPredictions.build(scores, labels)
     confidence = None if settings.confidence is None else float(settings.confidence)
     options = {
-        "max_missed": settings.max_missed,
-        "max_false_alarm": settings.max_false_alarm,
-        "decimals": settings.decimals,
-        "epsilon": settings.epsilon,
+        "max_missed": settings.limits.max_missed,
+        "max_false_alarm": settings.limits.max_false_alarm,
+        "decimals": settings.rounding.decimals,
+        "epsilon": settings.rounding.epsilon,
     }
     result = search_sorted(data, confidence=confidence, report_confidence=settings.report_confidence, **options)
     empirical = search_sorted(data, report_confidence=result.confidence, **options)
-    rounding = {"decimals": settings.decimals, "epsilon": settings.epsilon}
-    grid = limit_grid(settings.sweep_max_missed, settings.sweep_max_false_alarm)
+    rounding = {"decimals": settings.rounding.decimals, "epsilon": settings.rounding.epsilon}
+    grid = limit_grid(settings.sweep.max_missed, settings.sweep.max_false_alarm)
     sweep = sweep_sorted(data, grid, confidence=result.confidence, **rounding)
     if settings.per_site:
         per_site = search_per_site(
@@ -254,51 +230,39 @@ def search_predictions(
     }
 
     # one set: a failure (a full disk) leaves the previous set whole, never new files beside an old thresholds.json
-    with atomic_file_set(out_dir, (SWEEP_FILE, PER_SITE_FILE, PLOT_FILE, PROVENANCE_FILE), THRESHOLDS_FILE) as staging:
+    with atomic_file_set(
+        out_dir, (SWEEP_FILE, PER_SITE_FILE, PLOT_FILE, THRESHOLDS_PROVENANCE_FILE), THRESHOLDS_FILE
+    ) as staging:
         write_text_atomic(staging / SWEEP_FILE, sweep.to_csv(index=False))
         write_text_atomic(staging / PER_SITE_FILE, per_site.to_csv(index=False))
         figure = risk_coverage_figure(
             sweep, highlight=(result.max_missed, result.max_false_alarm), title=f"coverage by limits: {predictions}"
         )
         save_figure(figure, staging / PLOT_FILE)
-        write_json(staging / PROVENANCE_FILE, provenance)
+        write_json(staging / THRESHOLDS_PROVENANCE_FILE, provenance)
         write_json(staging / THRESHOLDS_FILE, report)  # complete even if W&B fails below
 
-    if logger is not None:
-        run_id = attached_run_id(logger, records, predictions.parent)
+    if wandb is not None:
+        run_id = attached_run_id(wandb, records, predictions.parent)
         tables = {"coverage_sweep": sweep, "thresholds": thresholds_table(result, empirical)}
         if not per_site.empty:
             tables["per_site"] = per_site
-        wandb_dir = Path(logger.dir) if logger.dir else out_dir
+        wandb_dir = Path(wandb.dir) if wandb.dir else out_dir
         provenance["wandb"] = log_to_wandb(
-            logger, wandb_dir, wandb_config or {}, result, tables, out_dir / PLOT_FILE, run_id
+            wandb, wandb_dir, wandb_config or {}, result, tables, out_dir / PLOT_FILE, run_id
         )
-        write_json(out_dir / PROVENANCE_FILE, provenance)
+        write_json(out_dir / THRESHOLDS_PROVENANCE_FILE, provenance)
     return {**report, "provenance": provenance}
 
 
-def search_thresholds(cfg: DictConfig) -> dict:
-    """`search_predictions` from a composed conf/thresholds.yaml: the one place its keys are read."""
-    logging = bool(cfg.wandb.enabled)
+def search_thresholds(settings: ThresholdsSettings) -> dict:
+    """`search_predictions` with conf/thresholds.yaml's settings: the command's whole job."""
+    logging = settings.wandb.enabled
     return search_predictions(
-        Path(cfg.predictions),
-        Path(cfg.out_dir) if cfg.out_dir else None,
-        SearchSettings(
-            max_missed=cfg.limits.max_missed,
-            max_false_alarm=cfg.limits.max_false_alarm,
-            confidence=cfg.confidence,
-            report_confidence=cfg.report_confidence,
-            decimals=cfg.rounding.decimals,
-            epsilon=cfg.rounding.epsilon,
-            sweep_max_missed=list(cfg.sweep.max_missed),
-            sweep_max_false_alarm=list(cfg.sweep.max_false_alarm),
-            per_site=bool(cfg.per_site),
-        ),
-        ProvenanceSources(
-            checkpoint=cfg.provenance.checkpoint,
-            manifest_sha256=cfg.provenance.manifest_sha256,
-            sibling_files=list(cfg.provenance.sibling_files),
-        ),
-        logger=cfg.wandb if logging else None,
-        wandb_config={"thresholds": OmegaConf.to_container(cfg, resolve=True)} if logging else None,
+        Path(settings.predictions),
+        Path(settings.out_dir) if settings.out_dir else None,
+        settings,
+        settings.provenance,
+        wandb=settings.wandb if logging else None,
+        wandb_config={"thresholds": asdict(settings)} if logging else None,
     )

@@ -11,8 +11,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import WandbLogger
 from matplotlib.figure import Figure
 
-from obstacles.data.dataset import PAIR_CHANNELS
-from obstacles.lineage.names import label_name
+from obstacles.lineage.names import PAIR_CHANNELS, label_name
 
 STAGES = ("train", "val")
 

@@ -9,10 +9,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from obstacles.data import ObstacleDataModule
-from obstacles.data.dataset import PAIR_CHANNELS, check_image_files, read_manifest, require_manifest
+from obstacles.data.dataset import check_image_files, read_manifest, require_manifest
+from obstacles.lineage.names import PAIR_CHANNELS
 from obstacles.models import ObstacleClassifier
 from obstacles.models.backbone import check_backbone_name
-from obstacles.runs.lookup import read_checkpoint
+from obstacles.runs.layout import CONFIG_DIR, OVERRIDES_FILE, RUN_CONFIG
+from obstacles.runs.loading import read_checkpoint
 from obstacles.training.weighting import get_weighting_mode
 
 
@@ -28,8 +30,9 @@ def check_channel_count(in_chans: int, with_diff_mask: bool) -> None:
 
 def preflight(cfg: DictConfig) -> None:
     """What the config alone can refuse, in about a second: an unknown backbone or weighting mode,
-    a channel mismatch, a missing weights file, manifest or image. Runs before Hydra numbers the
-    run folder; checks only the sections the config has (a sweep's root, a test's partial one)."""
+    a channel mismatch, a missing weights file, manifest or image. Runs before the run folder is
+    numbered (`obstacles.runs.reserve.ReserveRunFolder`); checks only the sections the config has
+    (a sweep's root, a test's partial one)."""
     model, data = cfg.get("model"), cfg.get("data")
     if model is not None:
         check_backbone_name(str(model.backbone))
@@ -47,7 +50,6 @@ def preflight(cfg: DictConfig) -> None:
 # checkpoint hyperparameters a resumed run may compose differently: the checkpoint holds every
 # weight (pretrained only chose the start), and these change no weight or recipe
 RESUME_MAY_DIFFER = ("pretrained", "channels_last")
-RUN_OVERRIDES = "overrides.yaml"  # in the run's .hydra/: the command line it was trained with
 
 
 def check_resume(cfg: DictConfig) -> None:
@@ -68,9 +70,9 @@ def check_resume(cfg: DictConfig) -> None:
     if not differing:
         return
     run = Path(cfg.ckpt_path).parent.parent
-    overrides = run / ".hydra" / RUN_OVERRIDES
+    overrides = run / CONFIG_DIR / OVERRIDES_FILE  # the command line it was trained with
     given = " ".join(str(o) for o in OmegaConf.load(overrides)) if overrides.is_file() else ""
-    hint = f"the run's own command line was `{given}`" if given else f"see {run}/.hydra/config.yaml"
+    hint = f"the run's own command line was `{given}`" if given else f"see {run / RUN_CONFIG}"
     raise ValueError(
         f"ckpt_path={cfg.ckpt_path} was trained with other model settings than this command composes:\n  "
         + "\n  ".join(differing)

@@ -1,4 +1,5 @@
-"""Tiny synthetic datasets in the `balanced` layout, for training tests and the training bench.
+"""Tiny synthetic datasets in the `balanced` layout, training configs, and one short trained run
+shared by the tests of a process (the `trained_run` fixture); the training bench uses them too.
 
 Each sample is a JPEG pair [reference | current]. Obstacle pairs get a bright blob in the
 current panel; no-obstacle pairs only a small change, so both classes have a spread of
@@ -7,23 +8,23 @@ diff_metric values (the sample-weight curve needs a non-zero std per class).
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
-from hydra import compose, initialize_config_dir
+import pytest
 from omegaconf import DictConfig
 
-from obstacles.infra.config import CONF_DIR
+from obstacles.infra.config import compose
 from obstacles.io.images import decode_image, encode_jpeg, split_panels
 from obstacles.lineage.names import MANIFEST_COLUMNS, NO_OBSTACLE, OBSTACLE
 from obstacles.runs.reserve import register_resolvers
 from obstacles.weights import diff_metric
+from tests.helpers.commands import run_module
 
 
 def _pair(rng: np.random.Generator, panel: int, obstacle: bool) -> np.ndarray:
@@ -94,50 +95,50 @@ def train_cfg(
     """conf/train.yaml composed as a test needs it: rooted at `root`, small batches,
     main-process loading, outputs in `output_dir` (default `<root>/out`; without Hydra's
     runtime nothing names a run folder)."""
-    register_resolvers()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                f"paths.root_dir={root}",
-                f"paths.output_dir={output_dir or Path(root) / 'out'}",
-                f"dataset.name={dataset}",
-                "data.batch_size=4",
-                "data.num_workers=0",
-                *overrides,
-            ],
-        )
+    register_resolvers()  # the run's names (W&B name and group) read them
+    return compose(
+        "train",
+        [
+            f"paths.root_dir={root}",
+            f"paths.output_dir={output_dir or Path(root) / 'out'}",
+            f"dataset.name={dataset}",
+            "data.batch_size=4",
+            "data.num_workers=0",
+            *overrides,
+        ],
+    )
 
 
-RUN_NAME = "001.tiny.debug-field_cnn-loss"  # the folder the training command names `trained_run(root)`
+RUN_NAME = "001.tiny.debug-field_cnn-loss"  # the folder the training command names the tiny run
 QUICK_RUN = ("model=field_cnn", "debug=limit", "trainer.max_epochs=1", "data.batch_size=4")
-_TRAINED: dict[tuple, Path] = {}  # per test process: one training per set of arguments
 
 
-def _train(root: Path, overrides: tuple[str, ...], n_pairs: int, panel: int) -> Path:
-    from tests.conftest import run_module
-
+def train_tiny_project(root: Path, overrides: tuple[str, ...] = (), n_pairs: int = 16, panel: int = 32) -> Path:
+    """The tiny dataset under root and one short field_cnn run (`<root>/experiments/001.*`), trained
+    by the command line with W&B offline (`overrides`: e.g. `logger=csv`); returns the run folder."""
     write_pair_dataset(root, n_pairs=n_pairs, panel=panel)
     run_module(root, "obstacles.commands.train", f"paths.root_dir={root}", "dataset.name=tiny", *QUICK_RUN, *overrides)
     (run,) = (root / "experiments").glob("001.*")
-    assert overrides or run.name == RUN_NAME, f"the training command now names the run {run.name}: update RUN_NAME"
+    assert overrides or run.name == RUN_NAME, f"the training command names the run {run.name}: update RUN_NAME"
     return run
 
 
-def trained_run(root: Path, *overrides: str, n_pairs: int = 16, panel: int = 32) -> Path:
-    """The tiny dataset and one short field_cnn run under root (`<root>/experiments/001.*`), trained
-    by the command line with W&B offline (`overrides`: e.g. `logger=csv`): the evaluation, curation
-    and export tests' run. Trained once per test process and arguments, then copied: every test
-    gets a project of its own to plant files in, without retraining. Paths the run recorded (its
-    Hydra config, run.json) are rewritten to the copy's."""
-    key = (overrides, n_pairs, panel)
-    if key not in _TRAINED:
-        scratch = Path(tempfile.mkdtemp(prefix="tiny-run-"))
-        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-        _TRAINED[key] = _train(scratch, overrides, n_pairs, panel)
-    source, name = _TRAINED[key].parents[1], _TRAINED[key].name
-    shutil.copytree(source, root, dirs_exist_ok=True)
-    run = root / "experiments" / name
-    for record in (*(run / ".hydra").rglob("*.yaml"), run / "run.json"):
-        record.write_text(record.read_text().replace(str(source), str(root)))
-    return run
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Callable[..., Path]:
+    """`trained_run(root, *overrides, n_pairs=16, panel=32)`: a copy under root of a tiny project and
+    its trained run (`train_tiny_project`), returning the copy's run folder: the evaluation,
+    curation and export tests' run. Each set of arguments trains once per test process; every
+    caller gets a project of its own to plant files in. The paths a run records (its Hydra config,
+    run.json) name the project it was trained in, which stays as trained for the whole session, so
+    a copy reads the same dataset through them."""
+    trained: dict[tuple, Path] = {}
+
+    def copy_of(root: Path, *overrides: str, n_pairs: int = 16, panel: int = 32) -> Path:
+        key = (overrides, n_pairs, panel)
+        if key not in trained:
+            trained[key] = train_tiny_project(tmp_path_factory.mktemp("trained"), overrides, n_pairs, panel)
+        run = trained[key]
+        shutil.copytree(run.parents[1], root, dirs_exist_ok=True)
+        return Path(root) / "experiments" / run.name
+
+    return copy_of

@@ -1,5 +1,6 @@
-"""The static HTML pages in a real headless Chromium, and the one set of hostile names they must
-survive: the similarity and audit contact sheets, the evaluation galleries and the review page.
+"""The static HTML pages in a real headless Chromium (the `browser` fixture), and the one set of
+hostile names they must survive: the similarity and audit contact sheets, the evaluation galleries
+and the review page.
 
 A hostile name must neither run script (an alert, an injected element) nor break a thumbnail, and
 must read back as the text it is.
