@@ -8,46 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from obstacles.curation.embedding import input_spec
-from obstacles.curation.review import ORDERS, PageSettings, read_issues, scoring_valuer, write_review_page
-from obstacles.curation.review_value import ValueWeights
+from obstacles.curation.review import PageSettings, settings_valuer, write_review_page
 from obstacles.curation.settings import ReviewSettings
 from obstacles.infra.config import entry_point
 from obstacles.lineage.names import SRC_DIR
 from obstacles.lineage.settings import site_dir, site_name
 from obstacles.lineage.triage import TriageCutoffs
-
-
-def valuer(settings: ReviewSettings, site: str):
-    """order=value: the current model (`ckpt_path=`, default the latest run) and the out-of-fold
-    label issues rank the frames; order=file: none (the page keeps capture-time order)."""
-    if settings.order not in ORDERS:
-        raise ValueError(f"order={settings.order!r}: expected one of {ORDERS}")
-    if settings.order == "file":
-        return None
-    embedder = instantiate(settings.embedder)
-    spec = input_spec(
-        embedder, panels=settings.recording.panels, panel_size=None, pixel_threshold=settings.site.pixel_threshold
-    )
-    value = settings.value
-    issues = read_issues(value.label_issues)
-    if issues is None:
-        print(f"[review {site}] no out-of-fold label issues at {value.label_issues}: ranked without them")
-    weights = ValueWeights(value.issue_weight, value.disagreement_weight, value.uncertainty_weight, value.threshold)
-    print(f"[review {site}] value order with {embedder.description}")
-    return scoring_valuer(
-        embedder,
-        spec,
-        issues,
-        site=site,
-        weights=weights,
-        reversed_suffix=settings.no_mask_train.reversed_suffix,
-        cache_dir=settings.cache_dir,
-        batch_size=settings.batch_size,
-    )
 
 
 def run(cfg: DictConfig) -> Path:
@@ -69,7 +37,7 @@ def run(cfg: DictConfig) -> Path:
             view_height=settings.view_height,
             thumb_height=settings.thumb_height,
         ),
-        valuer=valuer(settings, site),
+        valuer=settings_valuer(settings, site),
     )
     print("\n".join(f"[review {site}] {line}" for line in result.summary()))
     return result.page

@@ -21,9 +21,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from hydra.utils import instantiate
 
-from obstacles.curation.embedding import Embedder, InputSpec, embed_files
+from obstacles.curation.embedding import Embedder, InputSpec, embed_files, input_spec
 from obstacles.curation.review_value import ValueWeights, site_issues, value_fields
+from obstacles.curation.settings import ReviewSettings
 from obstacles.io.html import escape, relative_url, script_json
 from obstacles.io.label_file import Pick, read_label_file
 from obstacles.io.manifests import read_rows, resolve
@@ -203,3 +205,32 @@ def scoring_valuer(
         return value_fields(deployed, model, flagged, weights)
 
     return valuer
+
+
+def settings_valuer(settings: ReviewSettings, site: str):
+    """order=value: the current model (`ckpt_path=`, default the latest run) and the out-of-fold
+    label issues rank the frames; order=file: none (the page keeps capture-time order)."""
+    if settings.order not in ORDERS:
+        raise ValueError(f"order={settings.order!r}: expected one of {ORDERS}")
+    if settings.order == "file":
+        return None
+    embedder = instantiate(settings.embedder)
+    spec = input_spec(
+        embedder, panels=settings.recording.panels, panel_size=None, pixel_threshold=settings.site.pixel_threshold
+    )
+    value = settings.value
+    issues = read_issues(value.label_issues)
+    if issues is None:
+        print(f"[review {site}] no out-of-fold label issues at {value.label_issues}: ranked without them")
+    weights = ValueWeights(value.issue_weight, value.disagreement_weight, value.uncertainty_weight, value.threshold)
+    print(f"[review {site}] value order with {embedder.description}")
+    return scoring_valuer(
+        embedder,
+        spec,
+        issues,
+        site=site,
+        weights=weights,
+        reversed_suffix=settings.no_mask_train.reversed_suffix,
+        cache_dir=settings.cache_dir,
+        batch_size=settings.batch_size,
+    )
