@@ -75,7 +75,11 @@ def test_compare_and_champion_take_the_evaluate_and_thresholds_settings_from_tho
     assert compare.evaluation.evaluate.eval.device == "cpu" and compare.evaluation.thresholds.confidence == 0.9
     assert compare.evaluation.thresholds.predictions is None, "set per compared run"
     assert compare.evaluation.thresholds.limits == searched.limits
-    champion = tool_settings("champion", ["challenger=predictions.csv", "deployment.limits.max_missed=0.02"])
-    assert champion.deployment.limits.max_missed == 0.02
-    assert champion.deployment.limits.max_false_alarm == searched.limits.max_false_alarm
-    assert (champion.deployment.confidence, champion.deployment.rounding) == (searched.confidence, searched.rounding)
+    champion = tool_settings("champion", ["challenger=predictions.csv", "deployment.max_missed=0.02"])
+    assert champion.deployment.max_missed == 0.02
+    assert champion.deployment.max_false_alarm == searched.limits.max_false_alarm
+    assert (champion.deployment.confidence, champion.deployment.decimals, champion.deployment.epsilon) == (
+        searched.confidence,
+        searched.rounding.decimals,
+        searched.rounding.epsilon,
+    )

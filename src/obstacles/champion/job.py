@@ -40,7 +40,7 @@ from obstacles.champion.compare import (
     per_site_table,
 )
 from obstacles.champion.paired import Limits
-from obstacles.champion.settings import COVERAGE_AT, ChampionSettings
+from obstacles.champion.settings import COVERAGE_AT, ChampionSettings, DeploymentSettings
 from obstacles.infra.tracking import WandbSettings, log_outputs, wandb_run
 from obstacles.io.manifests import read_rows
 from obstacles.io.outputs import save_figure, write_json, write_text_atomic
@@ -50,7 +50,6 @@ from obstacles.io.tables import TableError
 from obstacles.lineage.names import DEPLOYED_SCORE
 from obstacles.plots import roc_overlay_figure
 from obstacles.runs.layout import EVAL_DIR, METRICS_PROVENANCE_FILE, PREDICTIONS_FILE
-from obstacles.thresholds.settings import SearchSettings
 
 REPORT_FILE = "champion.json"  # numbers only: what `dvc metrics show/diff` compare
 PROVENANCE_FILE = "champion.provenance.json"
@@ -245,17 +244,17 @@ def run_comparison(
     return {**report, "provenance": provenance}
 
 
-def deployment_limits(search: SearchSettings, coverage_at: str) -> Limits:
-    """The limits, confidence and rounding of the threshold search (conf/thresholds.yaml's, under
-    `deployment`), so both models are judged as a deployment would be."""
+def deployment_limits(deployment: DeploymentSettings, coverage_at: str) -> Limits:
+    """The limits, confidence and rounding a deployment searches with (conf/thresholds.yaml's unless
+    set under `deployment`), so both models are judged as a deployment would be."""
     if coverage_at not in COVERAGE_AT:
         raise ValueError(f"coverage_at must be one of {list(COVERAGE_AT)}, got {coverage_at!r}")
     return Limits(
-        max_missed=search.limits.max_missed,
-        max_false_alarm=search.limits.max_false_alarm,
-        confidence=search.confidence,
-        decimals=search.rounding.decimals,
-        epsilon=search.rounding.epsilon,
+        max_missed=deployment.max_missed,
+        max_false_alarm=deployment.max_false_alarm,
+        confidence=deployment.confidence,
+        decimals=deployment.decimals,
+        epsilon=deployment.epsilon,
         rounded=coverage_at == "rounded",
     )
 

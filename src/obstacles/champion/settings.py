@@ -2,8 +2,9 @@
 `champion_schema`), and what `obstacles.champion.job.compare_champion` takes.
 
 Light on purpose (no numpy, pandas or matplotlib): Hydra imports it to compose the config. Both
-models' threshold pairs are searched as the deployment searches them: `deployment` is the threshold
-search's own settings (conf/thresholds.yaml, put there by conf/champion.yaml's defaults list).
+models' threshold pairs are searched as the deployment searches them: `deployment`'s limits,
+confidence and rounding default to the threshold search's own (conf/thresholds.yaml, composed under
+`thresholds` by conf/champion.yaml's defaults list and interpolated), each overridable here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ class BootstrapSettings:
 
 
 @dataclass
+class DeploymentSettings:
+    """The limits each model's certified and empirical pair is searched at, and how."""
+
+    max_missed: float = MISSING
+    max_false_alarm: float = MISSING
+    confidence: float | None = MISSING  # None: the empirical optimum only
+    decimals: int = MISSING
+    epsilon: float = MISSING
+
+
+@dataclass
 class ChampionSettings:
     """conf/champion.yaml: the two models, the test, the deployment's threshold search, outputs and W&B."""
 
@@ -40,7 +52,8 @@ class ChampionSettings:
     power: float = MISSING
     confidence: float = MISSING  # of the interval for the AUROC difference
     min_per_class: int = MISSING
-    deployment: ThresholdsSettings = field(default_factory=ThresholdsSettings)  # limits, confidence, rounding
+    thresholds: ThresholdsSettings = field(default_factory=ThresholdsSettings)  # the defaults of `deployment`
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     coverage_at: str = MISSING  # COVERAGE_AT
     bootstrap: BootstrapSettings = field(default_factory=BootstrapSettings)
     wandb: WandbSettings = field(default_factory=WandbSettings)
