@@ -69,6 +69,11 @@ SCHEMA_MODULES = {
 }
 
 
+def override_value(value: str) -> str:
+    """A value as Hydra's override grammar reads it back unchanged: as it is when plain, else quoted."""
+    return value if PLAIN_VALUE.fullmatch(value) else "'" + value.replace("'", "\\'") + "'"
+
+
 class UsageError(SystemExit):
     """A command line no tool reads: one line of usage, exit status 2."""
 
@@ -88,8 +93,7 @@ def bare_path_overrides(arguments: list[str], config_name: str) -> list[str]:
             updated.append(argument)
             continue
         bare.append(argument)
-        value = argument if PLAIN_VALUE.fullmatch(argument) else "'" + argument.replace("'", "\\'") + "'"
-        updated.append(f"{key}={value}")
+        updated.append(f"{key}={override_value(argument)}")
     if bare and (key is None or len(bare) > 1):
         expected = f"[{key}=]<path> " if key else ""
         raise UsageError(

@@ -27,6 +27,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from obstacles.infra.config import override_value
 from obstacles.io.provenance import folder_wandb_run_id
 from obstacles.runs.layout import CONFIG_DIR, LOCK_NAME, RUN_NUMBER
 from obstacles.runs.lookup import checkpoint_run_dir
@@ -107,13 +108,8 @@ def reserve_at_start(config: DictConfig, kind: str) -> Path | None:
         raise SystemExit(f"error: {exc}\n(refused before training: no run folder was made)") from exc
     with read_write(config.hydra), open_dict(config.hydra):
         config.hydra[kind].dir = str(folder)
-        config.hydra.overrides.hydra.append(f"hydra.{kind}.dir={quoted(str(folder))}")
+        config.hydra.overrides.hydra.append(f"hydra.{kind}.dir={override_value(str(folder))}")
     return folder
-
-
-def quoted(value: str) -> str:
-    """A value as Hydra's override grammar reads it back unchanged."""
-    return "'" + value.replace("'", "\\'") + "'"
 
 
 class ReserveRunFolder(Callback):
