@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 export WANDB_MODE ?= offline
 
-.PHONY: help venv demo test test-all lint format dvc-deps bench clean-demo
+.PHONY: help venv demo test test-slow test-all lint format dvc-deps bench clean-demo
 
 LINTED := src tests bench
 
@@ -37,6 +37,9 @@ XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: venv  ## the test suite (not the slow marks)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+test-slow: venv  ## the slow end-to-end tests only (CI runs them after `make test`)
+	$(BIN)/python -m pytest $(XDIST) -m "slow" $(PYTEST_ARGS)
 
 test-all: venv  ## every test, the slow end-to-end ones included
 	$(BIN)/python -m pytest $(XDIST) -m "" 

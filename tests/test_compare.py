@@ -1,5 +1,6 @@
 """Seed-aware comparison: the statistics (pure), the configuration key, and a real sweep of
-2 values x 3 seeds compared through `python -m obstacles.commands.compare`."""
+2 values x 2 seeds compared by compare's command (in process: tests/test_commands.py runs its
+command line)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from scipy import stats
 
 from obstacles import comparison
 from obstacles.runs.key import config_key, key_items
-from tests.helpers.commands import run_module
+from tests.helpers.commands import run_in_process
 from tests.helpers.training import write_pair_dataset
 
 # --------------------------------------------------------------------------- the statistics
 
-pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
 BASE = {1: 0.875, 2: 0.836, 3: 0.858, 42: 0.895}  # the demo's eval AUROC over seeds (sd 0.025)
 
 
@@ -129,8 +129,10 @@ def test_the_configuration_key_is_the_sweep_name_without_seed_and_infrastructure
 
 
 # --------------------------------------------------------------------------- a real sweep, compared
+# (marked slow: make test-slow, and CI after make test)
 
 QUICK = ("model=field_cnn", "data.batch_size=4", "debug=limit", "trainer.max_epochs=1")
+SEEDS = [1, 2]  # the fewest that give a seed-to-seed spread
 LIMITS = {"max_missed": 0.25, "max_false_alarm": 0.25}  # 1 of the 4 eval pairs of a class may be wrong
 # One epoch of two batches leaves every score near 0.503: the thresholds rounded to 2 decimals decide
 # nothing on any run, so the test compares the exact thresholds' coverage, which differs by seed.
@@ -161,10 +163,10 @@ def own_results(job: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
-    """A 2 x 3 sweep over weights.alfa and seed, one killed job beside it, then the comparison."""
+    """A 2 x 2 sweep over weights.alfa and seed, one killed job beside it, then the comparison."""
     root = tmp_path_factory.mktemp("compare")
     write_pair_dataset(root, n_pairs=32, panel=32)
-    run_module(
+    run_in_process(
         root,
         "obstacles.commands.train",
         "-m",
@@ -172,14 +174,14 @@ def compared(tmp_path_factory):
         "dataset.name=tiny",
         *QUICK,
         "weights.alfa=-2.0,-5.0",
-        "seed=1,2,3",
+        f"seed={','.join(map(str, SEEDS))}",
     )
     (sweep,) = (root / "experiments").glob("*.tiny.sweep-*")
     jobs = sorted((p for p in sweep.iterdir() if p.is_dir()), key=lambda p: int(p.name.split(".", 1)[0]))
-    killed = sweep / "6.seed_1+weights.alfa_-2.0+killed"
+    killed = sweep / f"{len(jobs)}.seed_1+weights.alfa_-2.0+killed"
     shutil.copytree(jobs[0], killed, ignore=shutil.ignore_patterns("wandb"))
     (killed / "run.json").unlink()  # checkpoints but no completion record: a killed training
-    result = run_module(
+    result = run_in_process(
         root,
         "obstacles.commands.compare",
         f"paths.root_dir={root}",
@@ -191,39 +193,43 @@ def compared(tmp_path_factory):
     return root, sweep, jobs, killed, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # the sweep: 4 trainings, evaluated and compared
 def test_seed_is_a_sweep_axis_named_in_each_job_folder(compared):
     _, _, jobs, _, _ = compared
-    assert len(jobs) == 6
+    assert len(jobs) == 2 * len(SEEDS)
     for number, job in enumerate(jobs):
-        seed, alfa = (1, 2, 3)[number % 3], ("-2.0", "-5.0")[number // 3]
+        seed, alfa = SEEDS[number % len(SEEDS)], ("-2.0", "-5.0")[number // len(SEEDS)]
         assert job.name.startswith(f"{number}.") and f"seed_{seed}" in job.name and f"weights.alfa_{alfa}" in job.name
         assert f"seed={seed}" in yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
 
 
+@pytest.mark.slow  # the sweep: 4 trainings, evaluated and compared
 def test_the_spread_matches_the_runs_own_metrics(compared):
     _, sweep, jobs, _, _ = compared
     table = pd.read_csv(sweep / "compare" / "configurations.csv")
     own = pd.DataFrame([own_results(job) for job in jobs])
-    assert len(table) == 2 and table["runs"].tolist() == [3, 3] and table["seeds"].tolist() == ["1,2,3"] * 2
+    assert len(table) == 2 and table["runs"].tolist() == [len(SEEDS)] * 2
+    assert table["seeds"].tolist() == [",".join(map(str, SEEDS))] * 2
     assert table["configuration"].tolist() == ["weights.alfa=-2.0", "weights.alfa=-5.0"]
     for row, (alfa, mine) in zip(table.itertuples(index=False), own.groupby("alfa", sort=False)):
         assert row.configuration == f"weights.alfa={alfa}"
         for metric in ("val_auroc", "eval_auroc", "eval_coverage"):
             values = mine.set_index("seed")[metric]
-            assert getattr(row, f"{metric}_n") == 3
+            assert getattr(row, f"{metric}_n") == len(SEEDS)
             assert getattr(row, f"{metric}_mean") == pytest.approx(values.mean(), abs=1e-12)
             assert getattr(row, f"{metric}_sd") == pytest.approx(values.std(ddof=1), abs=1e-12)
             logged = json.loads(getattr(row, f"{metric}_values"))
             assert logged == {str(seed): pytest.approx(value) for seed, value in values.items()}
     runs = pd.read_csv(sweep / "compare" / "runs.csv")
-    assert sorted(runs["seed"].tolist()) == [1, 1, 2, 2, 3, 3]
+    assert sorted(runs["seed"].tolist()) == sorted(SEEDS * 2)
 
 
+@pytest.mark.slow  # the sweep: 4 trainings, evaluated and compared
 def test_each_pair_gets_a_verdict_with_its_test_and_p_value(compared):
     _, sweep, _, _, output = compared
     pairs = pd.read_csv(sweep / "compare" / "pairs.csv")
     assert pairs["metric"].tolist() == ["val_auroc", "eval_auroc", "eval_coverage"]
-    assert (pairs["test"] == comparison.PAIRED).all() and (pairs["n_shared"] == 3).all()
+    assert (pairs["test"] == comparison.PAIRED).all() and (pairs["n_shared"] == len(SEEDS)).all()
     assert pairs["p_value"].between(0, 1).all() and pairs["p_holm"].between(0, 1).all()
     assert set(pairs["verdict"]) <= {comparison.LARGER, comparison.WITHIN}
     report = json.loads((sweep / "compare" / "comparison.json").read_text())
@@ -232,6 +238,7 @@ def test_each_pair_gets_a_verdict_with_its_test_and_p_value(compared):
     assert "choose a setting on val AUROC" in output, "selection is on val, eval only reports"
 
 
+@pytest.mark.slow  # the sweep: 4 trainings, evaluated and compared
 def test_the_picture_is_written(compared):
     _, sweep, _, _, _ = compared
     picture = sweep / "compare" / "comparison.png"
@@ -239,6 +246,7 @@ def test_the_picture_is_written(compared):
     assert not [p.name for p in sweep.iterdir() if ".partial" in p.name]
 
 
+@pytest.mark.slow  # the sweep: 4 trainings, evaluated and compared
 def test_an_unfinished_run_is_skipped_with_a_message(compared):
     _, sweep, _, killed, output = compared
     assert f"skipping {killed}" in output and "no run.json" in output
@@ -247,6 +255,7 @@ def test_an_unfinished_run_is_skipped_with_a_message(compared):
     assert not (killed / "eval").exists()  # not evaluated either
 
 
+@pytest.mark.slow  # the sweep: 4 trainings, evaluated and compared
 def test_the_table_goes_to_wandb_and_training_runs_carry_the_configuration_key(compared):
     _, sweep, jobs, _, _ = compared
     table = pd.read_csv(sweep / "compare" / "configurations.csv")
@@ -266,6 +275,7 @@ def test_the_table_goes_to_wandb_and_training_runs_carry_the_configuration_key(c
         assert f"weights.alfa={alfa}" in keys[f"weights.alfa={alfa}"] and "seed" not in keys[f"weights.alfa={alfa}"]
 
 
+@pytest.mark.slow  # the sweep: 4 trainings, evaluated and compared
 def test_a_second_comparison_reuses_the_evaluations_and_one_seed_gives_no_spread(compared, capsys):
     from obstacles.commands.compare import run
     from obstacles.infra.config import compose
@@ -274,7 +284,7 @@ def test_a_second_comparison_reuses_the_evaluations_and_one_seed_gives_no_spread
     before = {job: (job / "eval" / "metrics.json").stat().st_mtime_ns for job in jobs}
     overrides = [f"paths.root_dir={root}", "wandb.enabled=false", *(f"limits.{k}={v}" for k, v in LIMITS.items())]
     cfg = compose("compare", overrides)
-    cfg.runs, cfg.out_dir = [str(jobs[0]), str(jobs[3])], str(root / "one-seed")
+    cfg.runs, cfg.out_dir = [str(jobs[0]), str(jobs[len(SEEDS)])], str(root / "one-seed")  # seed 1 of each
     report = run(cfg)
     printed = capsys.readouterr().out
     assert "evaluating" not in printed and before == {

@@ -1,8 +1,9 @@
 """The DVC pipeline for real: dvc repro in a scratch copy of the project, an S3 remote on loopback.
 
 One scratch project is built once and then changed step by step (the tests run in file order).
-The data stages are driven through `dvc repro weights`; the last test runs the whole pipeline,
-training and evaluation included.
+The data stages are driven through `dvc repro weights`; the tests marked slow (`make test-slow`)
+push and pull, add a site, rebuild byte for byte and run the whole pipeline, training and
+evaluation included.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ def test_weight_curve_parameter_reruns_only_weights(project):
     assert ran_stages(run(root, "dvc", "repro", DATA_TARGET)) == {"weights"}
 
 
+@pytest.mark.slow  # rebuilds every data stage twice
 def test_same_inputs_give_byte_identical_outputs(project):
     root, _ = project
     before = lock_outs(root)
@@ -151,6 +153,7 @@ def test_same_inputs_give_byte_identical_outputs(project):
     assert tree_digest(root / "datasets") == digest
 
 
+@pytest.mark.slow  # tests/test_storage.py pushes and pulls in make test
 def test_push_then_pull_restores_identical_datasets(project):
     root, _ = project
     digest = data_digest(root / "datasets")
@@ -170,6 +173,7 @@ def test_push_then_pull_restores_identical_datasets(project):
     assert "config.local" in (root / ".dvc" / ".gitignore").read_text(), "endpoint and keys stay out of git"
 
 
+@pytest.mark.slow  # a third site's whole chain
 def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path):
     root, _ = project
     site = "lab_202301_03"
@@ -228,6 +232,7 @@ def test_registry_of_this_repository_is_consistent():
     assert check_registry(REPO) == []
 
 
+@pytest.mark.slow  # trains, evaluates, searches and compares: make demo's path
 def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
     root, _ = project
     output = run(root, "dvc", "repro", env_extra={"WANDB_MODE": "offline"})
@@ -266,6 +271,7 @@ EXP_SHOW_KEEP = (
 )
 
 
+@pytest.mark.slow  # reads the full pipeline's metrics
 def test_dvc_compares_runs_by_numbers_only(project):
     """`dvc metrics show/diff` and `dvc exp show` read the metrics files: no paths, hashes, ids or commits
     there (they are in the *.provenance.json files beside them), and the headline figures readable."""
@@ -349,6 +355,7 @@ def test_dvc_compares_runs_by_numbers_only(project):
     assert f"dvc exp show --drop '.*' --keep '{EXP_SHOW_KEEP}'" in readme, "the README gives this view"
 
 
+@pytest.mark.slow  # make demo's own check, on the scratch project
 def test_the_demos_pipelines_leave_dvc_status_clean(project):
     """`make demo` reproduces every pipeline `dvc status` looks at, the optional audit included."""
     root, _ = project

@@ -300,7 +300,7 @@ def test_re_evaluation_keeps_dvcs_gitignore_and_refuses_foreign_files(trained, t
     assert (stray / "notes.txt").read_text() == "mine"
 
 
-@pytest.mark.parametrize("logger", ["csv", "none"])
+@pytest.mark.parametrize("logger", [pytest.param("csv", marks=pytest.mark.slow), "none"])  # csv: make test-slow
 def test_evaluation_and_thresholds_after_training_without_wandb(tmp_path, logger, capsys, trained_run):
     """Documented logger options other than W&B: evaluation and the threshold search still run
     (and log to a W&B run of their own), and a killed run is not taken as the latest."""

@@ -20,6 +20,7 @@ from obstacles.thresholds.job import search_thresholds
 from obstacles.weights.curve import diff_mask
 from tests.helpers.project import REPO
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
 PARITY_ATOL = 1e-4
 PANEL = 32
 

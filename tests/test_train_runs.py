@@ -14,7 +14,7 @@ import torch
 from obstacles.io.provenance import file_sha256
 from obstacles.training.job import train
 from obstacles.training.weighting import WEIGHTING_MODES
-from tests.helpers.commands import run_module
+from tests.helpers.commands import run_in_process, run_module
 from tests.helpers.training import train_cfg, write_pair_dataset
 
 pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
@@ -37,9 +37,12 @@ def root(tmp_path_factory):
     return root
 
 
-def run_cli(root: Path, *overrides: str, multirun: bool = False) -> subprocess.CompletedProcess:
-    """`python -m obstacles.commands.train` in a fresh process, W&B offline and kept inside root."""
-    return run_module(
+def run_training(
+    root: Path, *overrides: str, multirun: bool = False, fresh_process: bool = False
+) -> subprocess.CompletedProcess:
+    """The training command's main in this process or (`fresh_process`: DDP starts its other ranks
+    from the command line) as `python -m obstacles.commands.train`, W&B offline and kept inside root."""
+    return (run_module if fresh_process else run_in_process)(
         root,
         "obstacles.commands.train",
         *(["-m"] if multirun else []),
@@ -72,17 +75,19 @@ def test_bad_configs_fail_before_training(root, tmp_path, override, message):
     assert not (tmp_path / "out").exists()
 
 
-def refused_cli(root: Path, *overrides: str, multirun: bool = False) -> str:
-    """stderr of a `python -m obstacles.commands.train` that must be refused (non-zero exit)."""
+def refused(root: Path, *overrides: str, multirun: bool = False, fresh_process: bool = False) -> str:
+    """stderr of a training command that must be refused (non-zero exit), in this process or
+    (`fresh_process`) as `python -m obstacles.commands.train`."""
     args = (*(["-m"] if multirun else []), f"paths.root_dir={root}", *overrides)
-    return run_module(root, "obstacles.commands.train", *args, succeed=False).stderr
+    runner = run_module if fresh_process else run_in_process
+    return runner(root, "obstacles.commands.train", *args, succeed=False).stderr
 
 
 @pytest.mark.parametrize("multirun", [False, True], ids=["run", "sweep"])
 def test_a_refused_config_gets_no_run_folder(tmp_path, multirun):
     write_pair_dataset(tmp_path, n_pairs=8, panel=16)
     sweep = ["weights.alfa=-2.0,-5.0"] if multirun else []
-    err = refused_cli(
+    err = refused(
         tmp_path, "dataset.name=tiny", "experiment=demo", "model.backbone=resnet_nope", *sweep, multirun=multirun
     )
     assert "unknown backbone 'resnet_nope'" in err and "no run folder was made" in err
@@ -117,13 +122,14 @@ def test_a_missing_or_empty_image_is_named_before_the_first_step(tmp_path, damag
 
 
 def test_the_command_line_names_missing_and_empty_images_and_makes_no_run_folder(tmp_path):
-    """One process for both kinds (the check above runs in-process for each)."""
+    """The training command line's test: one process for both kinds (the check above runs
+    in-process for each)."""
     dataset = write_pair_dataset(tmp_path, n_pairs=16, panel=32)
     paths = pd.read_csv(dataset / "manifest.csv")["path"]
     missing, empty = paths.iloc[-1], paths.iloc[0]
     (tmp_path / missing).unlink()
     (tmp_path / empty).write_bytes(b"")
-    err = refused_cli(tmp_path, "dataset.name=tiny", "model=field_cnn")
+    err = refused(tmp_path, "dataset.name=tiny", "model=field_cnn", fresh_process=True)
     assert f"{missing} (missing)" in err and f"{empty} (empty)" in err and "no run folder was made" in err
     assert "Traceback" not in err
     experiments = tmp_path / "experiments"
@@ -137,7 +143,7 @@ def wandb_record(job: Path) -> bytes:
 
 
 def test_sweep_runs_each_job_in_its_own_folder_grouped_in_wandb(root):
-    run_cli(root, *QUICK, "trainer.max_epochs=1", "weights.alfa=-2.0,-5.0", multirun=True)
+    run_training(root, *QUICK, "trainer.max_epochs=1", "weights.alfa=-2.0,-5.0", multirun=True)
     (sweep,) = (root / "experiments").glob("*.tiny.sweep-*")
     assert sweep.name.startswith("001.")
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
@@ -161,11 +167,11 @@ def test_sweep_runs_each_job_in_its_own_folder_grouped_in_wandb(root):
 def test_resume_continues_the_run_in_its_folder(root, tmp_path):
     resume_root = tmp_path
     write_pair_dataset(resume_root, n_pairs=16, panel=32)
-    run_cli(resume_root, *QUICK, "logger=csv", "trainer.max_epochs=1")
+    run_training(resume_root, *QUICK, "logger=csv", "trainer.max_epochs=1")
     (run,) = (resume_root / "experiments").glob("001.*")
     last = run / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=False)["global_step"] == 2  # debug=limit: 2 batches per epoch
-    run_cli(resume_root, *QUICK, "logger=csv", "trainer.max_epochs=2", f"ckpt_path={last}")
+    run_training(resume_root, *QUICK, "logger=csv", "trainer.max_epochs=2", f"ckpt_path={last}")
     assert [p.name for p in (resume_root / "experiments").glob("0*")] == [run.name]
     assert torch.load(last, weights_only=False)["global_step"] == 4
     assert set(pd.read_csv(run / "csv" / "version_1" / "metrics.csv")["epoch"]) == {1}  # continued at epoch 1
@@ -177,17 +183,20 @@ def test_resume_continues_the_run_in_its_folder(root, tmp_path):
 @pytest.mark.slow
 def test_ddp_ranks_share_one_run_folder_and_the_weighted_sampler(root):
     cpu_ddp = ("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.precision=32-true")
-    run_cli(root, *QUICK, *cpu_ddp, "trainer.sync_batchnorm=false", "weighting=sampler", "logger=csv")
+    run_training(
+        root, *QUICK, *cpu_ddp, "trainer.sync_batchnorm=false", "weighting=sampler", "logger=csv", fresh_process=True
+    )
     (run,) = (root / "experiments").glob("*.tiny.debug-field_cnn-sampler")
     assert (run / "train_ddp_process_1.log").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
 
 
 @pytest.mark.slow
 def test_optuna_search_returns_auroc_per_trial(root):
-    result = run_cli(root, *QUICK, "trainer.max_epochs=1", "hparams_search=optuna", "hydra.sweeper.n_trials=2")
+    result = run_training(root, *QUICK, "trainer.max_epochs=1", "hparams_search=optuna", "hydra.sweeper.n_trials=2")
     assert "Best value" in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # two trainings with loader worker processes, then evaluation and thresholds
 def test_same_seed_config_and_data_give_a_bit_identical_checkpoint_and_metrics(tmp_path):
     """Loader workers, augmentation and the weighted sampler on: two trainings in the same folder
     give the same best.ckpt bytes, and the same evaluation and thresholds (run ids aside)."""

@@ -24,7 +24,7 @@ from obstacles.io.images import decode_image, encode_jpeg, split_panels
 from obstacles.lineage.names import MANIFEST_COLUMNS, NO_OBSTACLE, OBSTACLE
 from obstacles.runs.reserve import register_resolvers
 from obstacles.weights import diff_metric
-from tests.helpers.commands import run_module
+from tests.helpers.commands import run_in_process
 
 
 def _pair(rng: np.random.Generator, panel: int, obstacle: bool) -> np.ndarray:
@@ -115,9 +115,12 @@ QUICK_RUN = ("model=field_cnn", "debug=limit", "trainer.max_epochs=1", "data.bat
 
 def train_tiny_project(root: Path, overrides: tuple[str, ...] = (), n_pairs: int = 16, panel: int = 32) -> Path:
     """The tiny dataset under root and one short field_cnn run (`<root>/experiments/001.*`), trained
-    by the command line with W&B offline (`overrides`: e.g. `logger=csv`); returns the run folder."""
+    by the training command's main in this process with W&B offline (`overrides`: e.g.
+    `logger=csv`); returns the run folder."""
     write_pair_dataset(root, n_pairs=n_pairs, panel=panel)
-    run_module(root, "obstacles.commands.train", f"paths.root_dir={root}", "dataset.name=tiny", *QUICK_RUN, *overrides)
+    run_in_process(
+        root, "obstacles.commands.train", f"paths.root_dir={root}", "dataset.name=tiny", *QUICK_RUN, *overrides
+    )
     (run,) = (root / "experiments").glob("001.*")
     assert overrides or run.name == RUN_NAME, f"the training command names the run {run.name}: update RUN_NAME"
     return run
