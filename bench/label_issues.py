@@ -12,8 +12,11 @@ Run: `nice -n 15 python bench/label_issues.py [--work DIR] [--noise 0.05] [--fol
    frame's label was flipped; k = their number.
 3. **Today's ranking.** The demo recipe trains once on the noisy manifest; the audit's in-sample
    loss (`surprising.csv`, every image listed) ranks the training pairs.
-4. **Out of fold.** `python -m obstacles.commands.label_issues` (K folds, the same recipe).
-5. **Figures.** Precision and recall of each ranking's top k, the flagged list's size and
+4. **Out of fold.** `python -m obstacles.commands.label_issues` (K folds, the same recipe; its
+   ranked score averages the fold models' and the deployed model's opinions, `deployed_weight`).
+5. **Each opinion alone.** The same rule on the same scores with `deployed_weight` 0 (the fold
+   models alone) and 1 (the deployed score alone), so the note says what each opinion brings.
+6. **Figures.** Precision and recall of each ranking's top k, the flagged list's size and
    precision, and the K-fold wall time: bench/results/label_issues.json (label_issues.md: the note).
 """
 
@@ -32,6 +35,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from obstacles.curation.confident import precision_recall_at_k
+from obstacles.curation.label_issues import rank_table
 from scratch_project import project_env, sh
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,6 +116,16 @@ def main() -> None:
     k = int(truth_oof.sum())
     assert k == int(truth_in.sum()), "both rankings cover the same training pairs"
     flagged = oof["flagged"].to_numpy()
+    alone = {}
+    for name, weight in (("fold_models_alone", 0.0), ("deployed_score_alone", 1.0)):
+        ranked, _ = rank_table(
+            oof,
+            oof["fold"].to_numpy(),
+            oof["oof_score"].to_numpy(),
+            deployed_weight=weight,
+            reversed_suffix=REVERSED_SUFFIX,
+        )
+        alone[name] = figures(ranked, planted(ranked, flipped), k)
     result = {
         "noise": args.noise,
         "folds": args.folds,
@@ -119,7 +133,9 @@ def main() -> None:
         "train_pairs": len(oof),
         "flipped_frames": len(flipped),
         "k_planted_train_pairs": k,
+        "deployed_weight": summary["deployed_weight"],
         "out_of_fold": figures(oof, truth_oof, k),
+        **alone,
         "in_sample_audit": figures(in_sample, truth_in, k),
         "flagged": int(flagged.sum()),
         "flagged_precision": round(float(truth_oof[flagged].mean()), 3) if flagged.any() else None,
@@ -143,8 +159,10 @@ def markdown(result: dict) -> str:
     """The figures as bench/results/label_issues.md's table has them (printed; the note is written by hand)."""
     k = result["k_planted_train_pairs"]
     rows = [
-        ("out of fold, confident learning (this tool)", result["out_of_fold"]),
-        ("in-sample loss (today's audit, surprising.csv)", result["in_sample_audit"]),
+        (f"label_issues (fold models and deployed score, w = {result['deployed_weight']})", result["out_of_fold"]),
+        ("the same rule, fold models alone (w = 0)", result["fold_models_alone"]),
+        ("the same rule, deployed score alone (w = 1)", result["deployed_score_alone"]),
+        ("in-sample loss (the audit, surprising.csv)", result["in_sample_audit"]),
     ]
     lines = [
         f"| ranking of the {result['train_pairs']} training pairs | precision at k={k} | recall at k={k} |",

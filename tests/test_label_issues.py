@@ -11,9 +11,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from obstacles.commands.label_issues import run
-from obstacles.curation.confident import find_label_issues, precision_recall_at_k
+from obstacles.curation.confident import ensemble_score, find_label_issues, precision_recall_at_k
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
-from obstacles.curation.label_issues import write_report
+from obstacles.curation.label_issues import ISSUE_COLUMNS, rank_table, write_report
 from obstacles.infra.config import compose
 from obstacles.io.html import SheetLayout
 from tests.helpers.commands import offline_wandb
@@ -55,6 +55,49 @@ def test_confident_thresholds_are_per_class_not_one_half():
     score = np.array([0.1, 0.2, 0.52, 0.65, 0.6, 0.62, 0.64, 0.66])
     found = find_label_issues(score, given)
     assert np.flatnonzero(found.flagged).tolist() == [3] and found.rank[3] == 1
+
+
+def test_a_label_that_follows_by_construction_is_never_a_candidate():
+    """A reversed copy the models score as the other class is no labelling mistake: not flagged,
+    ranked after every candidate, and its score leaves the candidates' thresholds alone."""
+    given = np.array([0, 0, 0, 1, 1, 1, 0])
+    score = np.array([0.1, 0.2, 0.9, 0.8, 0.9, 0.85, 0.99])  # pair 6: a reversed copy, scored obstacle
+    candidates = np.array([True] * 6 + [False])
+    found = find_label_issues(score, given, candidates)
+    assert np.flatnonzero(found.flagged).tolist() == [2] and found.rank[2] == 1 and found.rank[6] == 7
+    assert found.thresholds[0] == pytest.approx(1 - np.mean([0.1, 0.2, 0.9]))
+    assert find_label_issues(score, given).flagged[6], "as a candidate it would be flagged"
+
+
+def test_a_second_out_of_sample_opinion_averages_in_where_it_exists():
+    oof = np.array([0.9, 0.2, 0.6])
+    deployed = np.array([0.1, np.nan, 0.6])
+    assert ensemble_score(oof, deployed, 0.5).tolist() == pytest.approx([0.5, 0.2, 0.6])
+    assert ensemble_score(oof, deployed, 0.0).tolist() == pytest.approx(oof.tolist())
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        ensemble_score(oof, deployed, 1.5)
+
+
+def test_the_deployed_opinion_clears_a_fold_models_blind_spot_and_reversed_copies_rank_last():
+    """Pair 1's fold model is confidently wrong (a blind spot) while the deployed model agrees with
+    the label; pair 2 is truly flipped (both opinions disagree with it); pair 5 is a reversed copy
+    the fold model calls an obstacle and that has no deployed score."""
+    train = pd.DataFrame(
+        {
+            "path": [f"d/s/img_{k}.jpg" for k in range(5)] + ["d/s/img_0_reversed.jpg"],
+            "site": "s",
+            "label": ["obstacle", "no_obstacle", "no_obstacle", "obstacle", "no_obstacle", "no_obstacle"],
+            "deployed_score": ["0.9", "0.05", "0.95", "0.8", "nan", ""],
+        }
+    )
+    oof = np.array([0.8, 0.97, 0.9, 0.7, 0.2, 0.96])
+    ranked, _ = rank_table(train, np.zeros(6, int), oof, deployed_weight=0.5, reversed_suffix="_reversed")
+    assert ranked["path"].iloc[0] == "d/s/img_2.jpg" and ranked["flagged"].tolist()[0]
+    assert not ranked.set_index("path").loc["d/s/img_1.jpg", "flagged"]
+    assert ranked["path"].iloc[-1] == "d/s/img_0_reversed.jpg" and ranked["reversed_copy"].iloc[-1]
+    assert "out-of-fold 0.900, deployed 0.950" in ranked["why"].iloc[0]
+    alone, _ = rank_table(train, np.zeros(6, int), oof, deployed_weight=0.0, reversed_suffix="_reversed")
+    assert alone.set_index("path").loc["d/s/img_1.jpg", "rank"] == 1, "the fold model alone ranks its blind spot first"
 
 
 def test_bursts_never_straddle_folds_and_folds_hold_both_classes():
@@ -108,7 +151,7 @@ def found(tmp_path_factory):
     return root, out, flips
 
 
-@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-all
+@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-slow
 def test_planted_flipped_labels_are_found_at_the_top(found):
     _, out, flips = found
     scores = pd.read_csv(out / "oof_scores.csv").sort_values("rank")
@@ -116,12 +159,12 @@ def test_planted_flipped_labels_are_found_at_the_top(found):
     precision, recall = precision_recall_at_k(scores["path"].isin(flips).to_numpy(), len(flips))
     assert precision >= 0.5, scores.head(10)
     issues = pd.read_csv(out / "label_issues.csv")
-    assert list(issues.columns) == ["rank", "path", "site", "label", "oof_score", "deployed_score", "why", "fold"]
+    assert list(issues.columns) == list(ISSUE_COLUMNS)
     assert issues["rank"].is_monotonic_increasing and issues["why"].str.contains("never saw it").all()
     assert len(flips & set(issues["path"])) >= len(flips) // 2
 
 
-@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-all
+@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-slow
 def test_every_pair_is_scored_by_the_fold_model_that_left_it_out(found):
     root, out, _ = found
     scores = pd.read_csv(out / "oof_scores.csv")
@@ -138,7 +181,7 @@ def test_every_pair_is_scored_by_the_fold_model_that_left_it_out(found):
     assert b"label_issues" in record.read_bytes() and b"oof_scores" in record.read_bytes()
 
 
-@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-all
+@pytest.mark.slow  # trains 3 fold models (about 35 s): make test-slow
 def test_a_second_call_reuses_the_fold_runs(found, tmp_path):
     root, _, _ = found
     out = run(label_issues_cfg(root, "wandb.enabled=false", f"out_dir={tmp_path / 'again'}"))

@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 from obstacles.commands.review import run
+from obstacles.curation.label_issues import ISSUE_COLUMNS
 from obstacles.curation.review_value import ValueWeights, site_issues, value_fields, value_order
 from obstacles.stages import src
 from tests.helpers.curation import SITE, index_rows, page_data, review_cfg, simulated_recording
 from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 
 WEIGHTS = ValueWeights(issue=1.0, disagreement=1.0, uncertainty=0.5, threshold=0.5)
-ISSUE_COLUMNS = ("rank", "path", "site", "label", "oof_score", "deployed_score", "why", "fold")
 
 
 def test_a_planted_disagreement_comes_first_then_uncertainty():
@@ -90,7 +90,7 @@ def test_the_page_in_value_order_puts_a_planted_disagreement_then_a_label_issue_
     issues = scored / "reports" / "label_issues" / "demo_balanced"
     issues.mkdir(parents=True)
     path = f"datasets/{SITE}/no_mask_train/obstacle/{flagged.removesuffix('.jpg')}_reversed.jpg"
-    row = [1, path, SITE, "no_obstacle", 0.97, "", "labelled no_obstacle, but ...", 0]
+    row = [1, path, SITE, "no_obstacle", 0.97, "", 0.97, "labelled no_obstacle, but ...", 0]
     pd.DataFrame([row], columns=ISSUE_COLUMNS).to_csv(issues / "label_issues.csv", index=False)
     items = page_data(run(review_cfg(scored, "order=value")))["items"]
     ranked = sorted(items, key=lambda i: -i["value"])

@@ -45,7 +45,17 @@ def run(cfg: DictConfig) -> Path:
     )
     page = SheetLayout(settings.sheet.thumb_height, settings.sheet.max_rows)
     manifest = Path(settings.dataset.manifest)
-    result = label_issues(name, manifest, root, settings.out_dir, plan, train, compose_train, page=page)
+    result = label_issues(
+        name,
+        manifest,
+        root,
+        settings.out_dir,
+        plan,
+        train,
+        compose_train,
+        deployed_weight=settings.deployed_weight,
+        page=page,
+    )
     print(f"[label_issues {name}] {result.summary_line()}")
     if settings.wandb.enabled:
         record = log_wandb(settings.wandb, result, root, name=f"label-issues-{name}")

@@ -17,6 +17,16 @@ few lines (cleanlab and its dependencies would be a package for them):
 
 Per-class thresholds, not 0.5, make the rule robust to a model that is calibrated badly for one
 class (an imbalanced set or a class that is hard to learn).
+
+Two refinements, both from the confident-learning papers' own advice:
+
+- **Several out-of-sample opinions.** The probabilities may average more than one model that never
+  saw the labels (`ensemble_score`): cleanlab advises the mean of several models' out-of-sample
+  predicted probabilities, because one model's blind spots then stop looking like label errors.
+- **Only labels someone gave.** A sample whose label follows from another's by construction (a
+  pair's reversed copy: an obstacle that disappears is no obstacle) cannot be a labelling mistake
+  of its own. Such samples are not candidates: they neither set the thresholds nor get flagged,
+  and they rank after every candidate.
 """
 
 from __future__ import annotations
@@ -53,17 +63,29 @@ def confident_thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.array([probs[labels == j, j].mean() for j in range(classes)])
 
 
-def find_label_issues(score: np.ndarray, labels: np.ndarray) -> Issues:
-    """Confident learning on out-of-sample obstacle scores and given labels (0/1) (module docstring)."""
+def ensemble_score(score: np.ndarray, second: np.ndarray, second_weight: float) -> np.ndarray:
+    """`(1 - w) * score + w * second`: two out-of-sample obstacle scores averaged; `score` alone
+    where `second` is missing (NaN)."""
+    if not 0.0 <= second_weight <= 1.0:
+        raise ValueError(f"the second opinion's weight must lie in [0, 1], not {second_weight}")
+    score, second = np.asarray(score, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    return np.where(np.isnan(second), score, (1.0 - second_weight) * score + second_weight * np.nan_to_num(second))
+
+
+def find_label_issues(score: np.ndarray, labels: np.ndarray, candidates: np.ndarray | None = None) -> Issues:
+    """Confident learning on out-of-sample obstacle scores and given labels (0/1) (module
+    docstring); `candidates` (default: every sample) marks the labels someone gave."""
     labels = np.asarray(labels, dtype=np.int64)
+    candidates = np.ones(len(labels), bool) if candidates is None else np.asarray(candidates, dtype=bool)
     probs = class_probabilities(score)
-    thresholds = confident_thresholds(probs, labels)
+    thresholds = confident_thresholds(probs[candidates], labels[candidates])
     above = probs >= thresholds
     confident = np.where(above.any(axis=1), np.argmax(np.where(above, probs, -np.inf), axis=1), -1)
     self_confidence = probs[np.arange(len(labels)), labels]
     predicted = np.argmax(probs, axis=1)
-    flagged = (confident >= 0) & (confident != labels) & (predicted != labels)
-    order = np.lexsort((np.arange(len(labels)), self_confidence, ~flagged))  # flagged first, then least sure
+    flagged = candidates & (confident >= 0) & (confident != labels) & (predicted != labels)
+    # candidates first; among them the flagged, then the least sure
+    order = np.lexsort((np.arange(len(labels)), self_confidence, ~flagged, ~candidates))
     rank = np.empty(len(labels), dtype=np.int64)
     rank[order] = np.arange(1, len(labels) + 1)
     return Issues(flagged, confident, self_confidence, rank, thresholds)

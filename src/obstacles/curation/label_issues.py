@@ -2,9 +2,13 @@
 
 K models (`folds.assign_folds`: whole burst groups, stratified by label) each train with the
 chosen recipe on K-1 folds and score the fold they never saw, so every training pair gets an
-out-of-sample obstacle score; confident learning (`confident.find_label_issues`) flags the pairs
-whose given label those scores contradict and ranks them. The audit's `surprising.csv` ranks by
-the deployed model's loss on its own training images, where a memorised wrong label looks fine.
+out-of-sample obstacle score. The deployed model never saw these labels either: where a pair
+carries its recorded score, the two opinions are averaged (`deployed_weight`,
+`confident.ensemble_score`). Confident learning (`confident.find_label_issues`) then flags the
+pairs whose given label the averaged score contradicts and ranks them; reversed copies, whose
+label follows from their source's, are scored but never candidates. The audit's `surprising.csv`
+ranks by the trained model's loss on its own training images, where a memorised wrong label
+looks fine.
 
 Outputs (`write_report`, replaced as a whole): label_issues.csv (the flagged pairs, most likely
 wrong first), oof_scores.csv (every training pair: fold, out-of-fold score, rank), index.html (the
@@ -26,7 +30,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from obstacles.curation.audit import embed_manifest, usable_rows
-from obstacles.curation.confident import find_label_issues
+from obstacles.curation.confident import ensemble_score, find_label_issues
 from obstacles.curation.embedding import ClassifierEmbedder
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
 from obstacles.data.dataset import read_manifest
@@ -38,14 +42,27 @@ from obstacles.lineage.names import CLASSES, DEPLOYED_SCORE, MANIFEST_WRITTEN_CO
 from obstacles.runs.layout import CHECKPOINTS_DIR
 from obstacles.runs.loading import load_classifier
 
-ISSUE_COLUMNS = ("rank", "path", "site", "label", "oof_score", "deployed_score", "why", "fold")
-SCORE_COLUMNS = ("path", "site", "label", "fold", "oof_score", "self_confidence", "rank", "flagged", "deployed_score")
+ISSUE_COLUMNS = ("rank", "path", "site", "label", "oof_score", "deployed_score", "issue_score", "why", "fold")
+SCORE_COLUMNS = (
+    "path",
+    "site",
+    "label",
+    "fold",
+    "oof_score",
+    "deployed_score",
+    "issue_score",
+    "self_confidence",
+    "rank",
+    "flagged",
+    "reversed_copy",
+)
 SCORE_DECIMALS = 6
 FOLD_KEY = "fold_key.txt"  # beside a fold's run: what it was trained from (manifest + recipe)
 BEST_CKPT = Path(CHECKPOINTS_DIR) / "best.ckpt"
 NOTE = (
-    "training pairs whose given label the out-of-fold models contradict (confident learning), "
-    "most likely wrong first; each image is [reference | current]"
+    "training pairs whose given label the models that never saw it contradict (the out-of-fold "
+    "models and the deployed model, averaged; confident learning), most likely wrong first; each "
+    "image is [reference | current]"
 )
 
 
@@ -144,20 +161,35 @@ def score_rows(rows: pd.DataFrame, ckpt: Path, cfg: DictConfig, root: Path, batc
     return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
 
-def why_flagged(label: str, score: float, thresholds: np.ndarray) -> str:
+def why_flagged(label: str, score: float, thresholds: np.ndarray, oof: float, deployed: float) -> str:
     other = CLASSES[1 - CLASSES.index(label)]
     p_other = score if other == CLASSES[1] else 1.0 - score
+    opinions = f"out-of-fold {oof:.3f}" + ("" if np.isnan(deployed) else f", deployed {deployed:.3f}")
     return (
-        f"labelled {label}, but the models that never saw it give {other} {p_other:.3f}, at or above "
-        f"{other}'s confident threshold {thresholds[CLASSES.index(other)]:.3f}"
+        f"labelled {label}, but the models that never saw it ({opinions}) give {other} {p_other:.3f}, "
+        f"at or above {other}'s confident threshold {thresholds[CLASSES.index(other)]:.3f}"
     )
 
 
-def rank_table(train: pd.DataFrame, folds: np.ndarray, scores: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every training pair with its fold, out-of-fold score and confident-learning verdict, ranked."""
+def deployed_scores(train: pd.DataFrame) -> np.ndarray:
+    """The recorded deployed score per pair; NaN where there is none (a reversed copy, an older
+    lineage) or it is not a probability."""
+    if DEPLOYED_SCORE not in train:
+        return np.full(len(train), np.nan)
+    deployed = pd.to_numeric(train[DEPLOYED_SCORE], errors="coerce").to_numpy(dtype=np.float64)
+    return np.where((deployed >= 0.0) & (deployed <= 1.0), deployed, np.nan)
+
+
+def rank_table(
+    train: pd.DataFrame, folds: np.ndarray, scores: np.ndarray, *, deployed_weight: float, reversed_suffix: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every training pair with its fold, out-of-fold and deployed scores, the score the rule ranks
+    by and its confident-learning verdict, ranked (module docstring)."""
     labels = np.array([CLASSES.index(label) for label in train["label"]])
-    found = find_label_issues(scores, labels)
-    deployed = train[DEPLOYED_SCORE] if DEPLOYED_SCORE in train else pd.Series(np.nan, index=train.index)
+    deployed = deployed_scores(train)
+    issue_score = ensemble_score(scores, deployed, deployed_weight)
+    reversed_copy = np.array([Path(path).stem.endswith(reversed_suffix) for path in train["path"]])
+    found = find_label_issues(issue_score, labels, candidates=~reversed_copy)
     table_ = pd.DataFrame(
         {
             "path": train["path"].to_numpy(),
@@ -165,15 +197,17 @@ def rank_table(train: pd.DataFrame, folds: np.ndarray, scores: np.ndarray) -> tu
             "label": train["label"].to_numpy(),
             "fold": folds,
             "oof_score": scores.round(SCORE_DECIMALS),
+            "deployed_score": deployed,
+            "issue_score": issue_score.round(SCORE_DECIMALS),
             "self_confidence": found.self_confidence.round(SCORE_DECIMALS),
             "rank": found.rank,
             "flagged": found.flagged,
-            "deployed_score": pd.to_numeric(deployed, errors="coerce").to_numpy(),
+            "reversed_copy": reversed_copy,
         }
     )
     table_["why"] = [
-        why_flagged(label, score, found.thresholds) if flag else ""
-        for label, score, flag in zip(table_["label"], scores, found.flagged)
+        why_flagged(label, score, found.thresholds, oof, dep) if flag else ""
+        for label, score, flag, oof, dep in zip(table_["label"], issue_score, found.flagged, scores, deployed)
     ]
     return table_.sort_values("rank").reset_index(drop=True), found.thresholds
 
@@ -215,7 +249,8 @@ def issue_sheet(issues: pd.DataFrame, root: Path, max_rows: int) -> Sheet:
             [
                 f"#{row.rank} {row.path}",
                 f"{row.site} / given {row.label}",
-                f"deployed score {deployed(row.deployed_score)}, out-of-fold score {row.oof_score:.3f}",
+                f"deployed score {deployed(row.deployed_score)}, out-of-fold score {row.oof_score:.3f}, "
+                f"ranked by {row.issue_score:.3f}",
                 row.why,
             ],
         )
@@ -245,15 +280,20 @@ def label_issues(
     train_one: Callable[[DictConfig], object],
     compose_train: Callable[[list[str]], DictConfig],
     *,
+    deployed_weight: float,
     page: SheetLayout,
 ) -> LabelIssues:
-    """Score the training split out of fold, flag and rank label issues, write the report (module docstring)."""
+    """Score the training split out of fold, flag and rank label issues, write the report (module
+    docstring); `deployed_weight`: the deployed score's share of the ranked score (0: the fold
+    models alone)."""
     if not manifest.is_file():
         raise FileNotFoundError(f"dataset {dataset!r}: no manifest at {manifest} (dvc repro / dvc pull)")
     started = time.monotonic()
     frame = read_manifest(manifest, root)
     train, folds, scores, trained = out_of_fold_scores(frame, root, plan, train_one, compose_train)
-    ranked, thresholds = rank_table(train, folds, scores)
+    ranked, thresholds = rank_table(
+        train, folds, scores, deployed_weight=deployed_weight, reversed_suffix=plan.reversed_suffix
+    )
     issues = ranked[ranked["flagged"]].reset_index(drop=True)
     summary = {
         "dataset": dataset,
@@ -264,6 +304,9 @@ def label_issues(
         "train_pairs": len(train),
         "fold_sizes": np.bincount(folds, minlength=plan.k).tolist(),
         "trained": trained,
+        "deployed_weight": deployed_weight,
+        "scored_with_deployed": int(np.isfinite(ranked["deployed_score"]).sum()),
+        "reversed_copies": int(ranked["reversed_copy"].sum()),
         "seconds": round(time.monotonic() - started, 1),
         "confident_thresholds": {label: float(t) for label, t in zip(CLASSES, thresholds)},
         "flagged": len(issues),

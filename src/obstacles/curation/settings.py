@@ -93,6 +93,7 @@ class LabelIssuesSettings(PipelineSettings):
     work_dir: str = MISSING  # the fold runs
     out_dir: str = MISSING
     batch_size: int = MISSING
+    deployed_weight: float = MISSING  # the deployed score's share of the ranked score, in [0, 1]
     sheet: SheetSettings = field(default_factory=SheetSettings)
     wandb: WandbSettings = field(default_factory=WandbSettings)
 
