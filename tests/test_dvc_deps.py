@@ -9,7 +9,8 @@ import re
 import pytest
 import yaml
 
-from obstacles.infra.code_deps import PIPELINES, closure, stage_bodies, stage_entry
+from obstacles.infra.code_deps import closure, stage_bodies, stage_entry
+from obstacles.infra.dvc_cli import PIPELINES
 from tests.helpers.project import REPO
 
 

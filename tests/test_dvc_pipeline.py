@@ -20,6 +20,7 @@ import boto3
 import pytest
 import yaml
 
+from obstacles.infra.dvc_cli import PIPELINES
 from obstacles.infra.local_s3 import LOCAL_CREDENTIALS, local_remote, local_s3_server
 from obstacles.lineage.sites import check_registry
 from tests.helpers.project import REPO, metric_leaves, tree_digest
@@ -29,7 +30,8 @@ SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
 NEW_SITE_FRAMES = 48
 TEST_EPOCHS = 2  # of the demo's 10
-PROJECT_FILES = ("conf", "src", "dvc.yaml", "pipelines", ".dvcignore")
+LABEL_ISSUES_PIPELINE = "pipelines/label_issues/dvc.yaml"  # frozen: its recorded outputs come along
+PROJECT_FILES = ("conf", "src", "dvc.yaml", "pipelines", ".dvcignore", "reports/label_issues")
 DATA_TARGET = "weights"  # the last data stage
 
 
@@ -357,12 +359,11 @@ def test_dvc_compares_runs_by_numbers_only(project):
 
 @pytest.mark.slow  # make demo's own check, on the scratch project
 def test_the_demos_pipelines_leave_dvc_status_clean(project):
-    """`make demo` reproduces every pipeline `dvc status` looks at, the optional audit included."""
+    """`make demo` reproduces every pipeline `dvc status` looks at, the optional ones included: the
+    audit runs, the frozen label issues stage keeps the outputs it recorded (committed)."""
     root, _ = project
-    from obstacles.commands import demo
-
     pipelines = {p.relative_to(root).as_posix() for p in root.rglob("dvc.yaml") if ".dvc" not in p.parts}
-    assert pipelines == set(demo.PIPELINES)
+    assert pipelines == set(PIPELINES)
     run(
         root,
         sys.executable,
@@ -372,3 +373,4 @@ def test_the_demos_pipelines_leave_dvc_status_clean(project):
     )
     assert "up to date" in run(root, "dvc", "status", DATA_TARGET)
     assert (root / "reports" / "audit" / "demo_balanced" / "index.html").is_file()
+    assert "up to date" in run(root, "dvc", "status", LABEL_ISSUES_PIPELINE)

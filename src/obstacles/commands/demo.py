@@ -15,13 +15,10 @@ from omegaconf import OmegaConf
 
 from obstacles.demo_summary import demo_summary
 from obstacles.infra.config import CONF_DIR, PROJECT_ROOT
-from obstacles.infra.dvc_cli import DVC, clear_stale_rwlock
+from obstacles.infra.dvc_cli import DVC, PIPELINES, clear_stale_rwlock
 from obstacles.infra.local_s3 import local_remote, local_s3_server
 
 ROOT = PROJECT_ROOT
-# Every DVC pipeline of the project, in order: the optional audit too, so that `dvc status` (which
-# looks at all of them) says "up to date" once the demo is done.
-PIPELINES = ("dvc.yaml", "pipelines/audit/dvc.yaml")
 
 
 def sh(*command: str, env: dict[str, str] | None = None) -> None:

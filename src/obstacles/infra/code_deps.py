@@ -17,8 +17,9 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from obstacles.infra.dvc_cli import PIPELINES
+
 PACKAGE = "obstacles"
-PIPELINES = ("dvc.yaml", "pipelines/audit/dvc.yaml")
 COMMAND_MODULE = re.compile(r"python -m (obstacles(?:\.\w+)*)")
 CODE_PREFIX = "src/"
 

@@ -12,6 +12,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 DVC = (sys.executable, "-m", "dvc")
+# Every DVC pipeline of the project, in the order `make demo` reproduces them: the main one, then
+# the optional ones a plain `dvc repro` never runs (the audit; the out-of-fold label issues, a
+# frozen stage whose recorded outputs are committed). `dvc status` looks at all of them.
+PIPELINES = ("dvc.yaml", "pipelines/audit/dvc.yaml", "pipelines/label_issues/dvc.yaml")
 DVC_TMP = Path(".dvc") / "tmp"
 RWLOCK = DVC_TMP / "rwlock"  # DVC's record of the stages' read/write locks (JSON)
 # what a live DVC process holds while it runs or edits the rwlock (zc.lockfile: an flock on each)
