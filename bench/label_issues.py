@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
+from scipy.stats import binomtest
 
 from obstacles.curation.confident import precision_recall_at_k
 from obstacles.curation.label_issues import rank_table
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 STAGES = ("src", "mask_train", "no_mask_train", "split", "diff_metrics")
 REVERSED_SUFFIX = "_reversed"
+CONFIDENCE = 0.95  # of the precision intervals
 
 
 def build_data(project: Path, noise: float, log: Path) -> list[str]:
@@ -80,9 +82,16 @@ def planted(frame: pd.DataFrame, flipped: set[tuple[str, str]]) -> np.ndarray:
     return np.array([(site, stem) in flipped for site, stem in zip(frame["site"], stems)])
 
 
-def figures(ranked: pd.DataFrame, truth: np.ndarray, k: int) -> dict:
+def figures(truth: np.ndarray, k: int) -> dict:
+    """Precision and recall of the top k, with the precision's 95% Wilson interval over those k."""
     precision, recall = precision_recall_at_k(truth, k)
-    return {"precision_at_k": round(precision, 3), "recall_at_k": round(recall, 3)}
+    interval = binomtest(int(truth[:k].sum()), k).proportion_ci(CONFIDENCE, method="wilson")
+    return {
+        "precision_at_k": round(precision, 3),
+        "recall_at_k": round(recall, 3),
+        "hits": int(truth[:k].sum()),
+        "precision_ci95": [round(interval.low, 3), round(interval.high, 3)],
+    }
 
 
 def main() -> None:
@@ -125,7 +134,7 @@ def main() -> None:
             deployed_weight=weight,
             reversed_suffix=REVERSED_SUFFIX,
         )
-        alone[name] = figures(ranked, planted(ranked, flipped), k)
+        alone[name] = figures(planted(ranked, flipped), k)
     result = {
         "noise": args.noise,
         "folds": args.folds,
@@ -134,9 +143,9 @@ def main() -> None:
         "flipped_frames": len(flipped),
         "k_planted_train_pairs": k,
         "deployed_weight": summary["deployed_weight"],
-        "out_of_fold": figures(oof, truth_oof, k),
+        "out_of_fold": figures(truth_oof, k),
         **alone,
-        "in_sample_audit": figures(in_sample, truth_in, k),
+        "in_sample_audit": figures(truth_in, k),
         "flagged": int(flagged.sum()),
         "flagged_precision": round(float(truth_oof[flagged].mean()), 3) if flagged.any() else None,
         "flagged_recall": round(float(truth_oof[flagged].sum() / k), 3) if k else None,
@@ -165,9 +174,14 @@ def markdown(result: dict) -> str:
         ("in-sample loss (the audit, surprising.csv)", result["in_sample_audit"]),
     ]
     lines = [
-        f"| ranking of the {result['train_pairs']} training pairs | precision at k={k} | recall at k={k} |",
+        f"| ranking of the {result['train_pairs']} training pairs | precision at k={k} (95% interval) "
+        f"| recall at k={k} |",
         "|---|---|---|",
-        *(f"| {name} | {r['precision_at_k']:.2f} | {r['recall_at_k']:.2f} |" for name, r in rows),
+        *(
+            f"| {name} | {r['precision_at_k']:.2f} ({r['hits']}/{k}; {r['precision_ci95'][0]:.2f}-"
+            f"{r['precision_ci95'][1]:.2f}) | {r['recall_at_k']:.2f} |"
+            for name, r in rows
+        ),
     ]
     lines.append(
         f"\nFlagged by confident learning: {result['flagged']} pairs, precision {result['flagged_precision']}, "
