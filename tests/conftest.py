@@ -4,7 +4,7 @@ files.
 
 Order: `make test` hands whole files to 2 processes (`-n 2 --dist loadfile --no-loadscope-reorder`,
 so a file's module fixtures, such as a DVC project or a trained run, are built once). A file that
-runs for a minute or more says so with `pytestmark = pytest.mark.long`, and those files go first:
+runs for 15 s or more says so with `pytestmark = pytest.mark.long`, and those files go first:
 the short files then fill in around them and both processes finish together. Left to the end, the
 longest file runs alone while the other process sits idle, and the suite misses its 3 minutes.
 """

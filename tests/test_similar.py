@@ -19,6 +19,8 @@ from tests.helpers.curation import simulated_recording
 from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, file_safe, rename_to_hostile
 from tests.helpers.training import RUN_NAME
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
+
 QUERIES = (0, 7, 13, 20)  # frames of the recording whose altered copies are the queries
 SPREAD_FRAMES = 61  # the field's complaint: 60 unrelated training images and the original, all returned
 SPREAD_QUERIES = (0, 30, 60)

@@ -25,6 +25,8 @@ import pytest
 from obstacles.infra.local_s3 import LOCAL_CREDENTIALS, local_s3_server
 from tests.helpers.project import REPO
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
+
 USER_LOCAL_CONFIG = (
     b"['remote \"storage\"']\n"
     b"    access_key_id = AKIAUSERSOWNKEY00000\n"

@@ -29,6 +29,8 @@ from obstacles.thresholds import (
 from tests.helpers.commands import offline_wandb, run_module
 from tests.helpers.project import metric_leaves
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
+
 LIMITS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0)
 
 

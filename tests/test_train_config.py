@@ -29,6 +29,8 @@ from obstacles.runs.reserve import (
 from obstacles.training.job import build_loggers, instantiate_group, train
 from tests.helpers.training import train_cfg, write_pair_dataset
 
+pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
+
 GROUPS = (
     "data",
     "model",
