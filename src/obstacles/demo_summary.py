@@ -164,7 +164,13 @@ def demo_summary(root: Path, name: str, sites: list[str]) -> str:
         f"  ship it      python -m obstacles.commands.export ckpt_path={run.relative_to(root)} "
         f"thresholds_path=reports/{name}/thresholds/thresholds.json",
         f"  audit        reports/audit/{name}/index.html (leakage, label conflicts, surprising labels)",
-        "  curate       python -m obstacles.commands.similar | audit | review site=<id> (docs/curation.md)",
+        *(
+            [f"  label issues reports/label_issues/{name}/index.html (out of fold; the frozen stage's recorded report)"]
+            if (root / "reports" / "label_issues" / name / "index.html").is_file()
+            else []
+        ),
+        "  curate       python -m obstacles.commands.similar | label_issues | data_map | review site=<id> order=value "
+        "(docs/curation.md)",
         f"  W&B          offline runs in {run.relative_to(root)}/wandb/ and reports/{name}/wandb/;",
         f"               upload with: wandb sync {run.relative_to(root)}/wandb/offline-run-* "
         f"reports/{name}/wandb/offline-run-*",
