@@ -7,8 +7,9 @@ import pytest
 
 from obstacles.commands import add_recording
 from obstacles.infra.config import compose
+from obstacles.lineage.sites import check_registry
 from obstacles.stages import mask_train, src
-from tests.helpers.project import pipeline_cfg, tree_digest
+from tests.helpers.project import REPO, pipeline_cfg, tree_digest
 from tests.helpers.recordings import stem, triplet, write_frame
 
 SITE = "lab_202301_03"
@@ -51,8 +52,6 @@ def cfg_for(project, source, site=SITE):
 
 
 def test_local_folder_is_copied_registered_and_prefilled(project, source, monkeypatch):
-    from obstacles.lineage.sites import check_registry
-
     before = tree_digest(source)
     add_recording.run(cfg_for(project, source))
     assert tree_digest(source) == before, "the source is never modified"
@@ -295,3 +294,7 @@ def test_no_row_is_prefilled_that_the_label_file_reader_refuses_and_odd_files_ar
     index = pd.read_csv(src.run(cfg) / "index.csv")
     assert not ({"dup.jpg", "dup.png", "Case.JPG", "Case.jpg"} & set(index["image"])), "src reports them too"
     mask_train.run(cfg)  # the pre-filled file goes through with no hand edit
+
+
+def test_registry_of_this_repository_is_consistent():
+    assert check_registry(REPO) == []

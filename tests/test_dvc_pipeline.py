@@ -1,9 +1,8 @@
 """The DVC pipeline for real: dvc repro in a scratch copy of the project, an S3 remote on loopback.
 
 One scratch project is built once and then changed step by step (the tests run in file order).
-The data stages are driven through `dvc repro weights`; the tests marked slow (`make test-slow`)
-push and pull, add a site, rebuild byte for byte and run the whole pipeline, training and
-evaluation included.
+The data stages are driven through `dvc repro weights`; then push and pull, a new site, a byte for
+byte rebuild and the whole pipeline, training and evaluation included.
 """
 
 from __future__ import annotations
@@ -25,7 +24,10 @@ from obstacles.infra.local_s3 import LOCAL_CREDENTIALS, local_remote, local_s3_s
 from obstacles.lineage.sites import check_registry
 from tests.helpers.project import REPO, metric_leaves, tree_digest
 
-pytestmark = pytest.mark.long  # scheduled first (tests/conftest.py)
+# All slow (`make test-slow`, CI after `make test`): every DVC command and stage is a fresh process,
+# and the file takes over a minute; test_stages and test_storage run the stages and the S3 remote
+# in make test.
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 SITES = ("plant_202209_01", "office_202210_02")
 SMALL = [f"sites.{SITES[0]}.n_frames=48", f"sites.{SITES[1]}.n_frames=36"]
 NEW_SITE_FRAMES = 48
@@ -144,7 +146,6 @@ def test_weight_curve_parameter_reruns_only_weights(project):
     assert ran_stages(run(root, "dvc", "repro", DATA_TARGET)) == {"weights"}
 
 
-@pytest.mark.slow  # rebuilds every data stage twice
 def test_same_inputs_give_byte_identical_outputs(project):
     root, _ = project
     before = lock_outs(root)
@@ -155,7 +156,6 @@ def test_same_inputs_give_byte_identical_outputs(project):
     assert tree_digest(root / "datasets") == digest
 
 
-@pytest.mark.slow  # tests/test_storage.py pushes and pulls in make test
 def test_push_then_pull_restores_identical_datasets(project):
     root, _ = project
     digest = data_digest(root / "datasets")
@@ -175,7 +175,6 @@ def test_push_then_pull_restores_identical_datasets(project):
     assert "config.local" in (root / ".dvc" / ".gitignore").read_text(), "endpoint and keys stay out of git"
 
 
-@pytest.mark.slow  # a third site's whole chain
 def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path):
     root, _ = project
     site = "lab_202301_03"
@@ -230,11 +229,6 @@ def test_new_site_from_s3_builds_without_touching_other_sites(project, tmp_path)
     assert not any(stage.endswith(SITES[0]) or stage.endswith(SITES[1]) for stage in ran)
 
 
-def test_registry_of_this_repository_is_consistent():
-    assert check_registry(REPO) == []
-
-
-@pytest.mark.slow  # trains, evaluates, searches and compares: make demo's path
 def test_full_pipeline_trains_evaluates_and_finds_thresholds(project):
     root, _ = project
     output = run(root, "dvc", "repro", env_extra={"WANDB_MODE": "offline"})
@@ -273,7 +267,6 @@ EXP_SHOW_KEEP = (
 )
 
 
-@pytest.mark.slow  # reads the full pipeline's metrics
 def test_dvc_compares_runs_by_numbers_only(project):
     """`dvc metrics show/diff` and `dvc exp show` read the metrics files: no paths, hashes, ids or commits
     there (they are in the *.provenance.json files beside them), and the headline figures readable."""
@@ -357,7 +350,6 @@ def test_dvc_compares_runs_by_numbers_only(project):
     assert f"dvc exp show --drop '.*' --keep '{EXP_SHOW_KEEP}'" in readme, "the README gives this view"
 
 
-@pytest.mark.slow  # make demo's own check, on the scratch project
 def test_the_demos_pipelines_leave_dvc_status_clean(project):
     """`make demo` reproduces every pipeline `dvc status` looks at, the optional ones included: the
     audit runs, the frozen label issues stage keeps the outputs it recorded (committed)."""
