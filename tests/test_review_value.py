@@ -3,6 +3,7 @@ in value order keeps its keys and export, and survives hostile names in headless
 
 from __future__ import annotations
 
+import re
 import csv
 import shutil
 
@@ -12,6 +13,7 @@ import pytest
 
 from obstacles.commands.review import run
 from obstacles.curation.label_issues import ISSUE_COLUMNS
+from obstacles.curation.review import read_issues
 from obstacles.curation.review_value import ValueWeights, site_issues, value_fields, value_order
 from obstacles.stages import src
 from tests.helpers.curation import SITE, index_rows, page_data, review_cfg, simulated_recording
@@ -120,3 +122,21 @@ def test_value_order_page_keeps_keys_and_export_and_escapes_hostile_names(tmp_pa
         r["image"]: r["label"] for r in csv.DictReader(browser.execute_script("return window.reviewCsv()").splitlines())
     }
     assert exported[top["image"]] == "skip" and len(exported) == len(HOSTILE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("rank,path,site\n1,a.jpg,s\n", r"no column\(s\) \['label'\]"),
+        ("rank,path,site,label\n1,a.jpg,s,obstacle\nfirst,b.jpg,s,obstacle\n", r"line 3: rank 'first'"),
+        ("rank,path,site,label\n1.5,a.jpg,s,obstacle\n", r"line 2: rank .* is not a whole number"),
+        ("", "not a label_issues.csv table"),
+    ],
+    ids=["missing-column", "word-rank", "fractional-rank", "empty"],
+)
+def test_a_malformed_issues_file_is_named_with_its_line(tmp_path, content, message):
+    path = tmp_path / "label_issues.csv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}.*{message}"):
+        read_issues(path)
+    assert read_issues(tmp_path / "absent.csv") is None

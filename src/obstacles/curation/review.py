@@ -171,11 +171,27 @@ def write_review_page(
     return ReviewPage(page, site, labels_file, len(items), from_file, dropped, src / "bad_inputs.csv")
 
 
+ISSUES_READ = ("rank", "path", "site", "label")  # the columns of label_issues.csv the queue reads
+
+
 def read_issues(path: str | Path | None) -> pd.DataFrame | None:
-    """The out-of-fold label issues (`label_issues.csv`), or None when that report was not made."""
+    """The out-of-fold label issues (`label_issues.csv`), or None when that report was not made; a
+    file without the columns the queue reads, or with a rank that is not a whole number, is an
+    error naming it."""
     if path is None or not Path(path).is_file():
         return None
-    return pd.read_csv(path, dtype={"path": str, "site": str})
+    try:
+        issues = pd.read_csv(path, dtype={"path": str, "site": str, "label": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a label_issues.csv table ({error})") from error
+    missing = [column for column in ISSUES_READ if column not in issues.columns]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {missing} (a label_issues.csv has {list(ISSUES_READ)})")
+    rank = pd.to_numeric(issues["rank"], errors="coerce")
+    bad = issues.index[rank.isna() | (rank != rank.round())]
+    if len(bad):
+        raise ValueError(f"{path}, line {int(bad[0]) + 2}: rank {issues['rank'].iat[bad[0]]!r} is not a whole number")
+    return issues.assign(rank=rank.astype(int))
 
 
 def scoring_valuer(
