@@ -3,8 +3,8 @@ in value order keeps its keys and export, and survives hostile names in headless
 
 from __future__ import annotations
 
-import re
 import csv
+import re
 import shutil
 
 import numpy as np
