@@ -16,6 +16,8 @@ from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, 
 from obstacles.curation.label_issues import ISSUE_COLUMNS, rank_table, write_report
 from obstacles.infra.config import compose
 from obstacles.io.html import SheetLayout
+from obstacles.io.manifests import deployed_scores
+from obstacles.io.tables import TableError
 from tests.helpers.commands import offline_wandb
 from tests.helpers.html import HOSTILE_NAMES, assert_page_is_safe, hostile_stems
 from tests.helpers.training import write_pair_dataset
@@ -87,7 +89,7 @@ def test_the_deployed_opinion_clears_a_fold_models_blind_spot_and_reversed_copie
             "path": [f"d/s/img_{k}.jpg" for k in range(5)] + ["d/s/img_0_reversed.jpg"],
             "site": "s",
             "label": ["obstacle", "no_obstacle", "no_obstacle", "obstacle", "no_obstacle", "no_obstacle"],
-            "deployed_score": ["0.9", "0.05", "0.95", "0.8", "nan", ""],
+            "deployed_score": [0.9, 0.05, 0.95, 0.8, np.nan, np.nan],  # as read: io.manifests.deployed_scores
         }
     )
     oof = np.array([0.8, 0.97, 0.9, 0.7, 0.2, 0.96])
@@ -98,6 +100,16 @@ def test_the_deployed_opinion_clears_a_fold_models_blind_spot_and_reversed_copie
     assert "out-of-fold 0.900, deployed 0.950" in ranked["why"].iloc[0]
     alone, _ = rank_table(train, np.zeros(6, int), oof, deployed_weight=0.0, reversed_suffix="_reversed")
     assert alone.set_index("path").loc["d/s/img_1.jpg", "rank"] == 1, "the fold model alone ranks its blind spot first"
+
+
+def test_a_deployed_score_that_is_not_a_probability_is_named_with_its_file_and_line():
+    """Empty cells are pairs the deployed model never scored; NaN, text or a score outside [0, 1] is
+    bad input (the label issues and the champion comparison read the column alike)."""
+    read = deployed_scores(pd.Series(["0.25", "", None, "1"]), "m.csv")
+    assert read.iloc[[0, 3]].tolist() == [0.25, 1.0] and read.iloc[[1, 2]].isna().all()
+    for bad, line in (("1.7", 5), ("nan", 5), ("high", 5), ("-0.1", 5)):
+        with pytest.raises(TableError, match=rf"^m\.csv, line {line}: deployed_score '{bad}' is not a score"):
+            deployed_scores(pd.Series(["0.25", "", None, bad]), "m.csv")
 
 
 def test_bursts_never_straddle_folds_and_folds_hold_both_classes():

@@ -42,7 +42,7 @@ from obstacles.champion.compare import (
 from obstacles.champion.paired import Limits
 from obstacles.champion.settings import COVERAGE_AT, ChampionSettings, DeploymentSettings
 from obstacles.infra.tracking import WandbSettings, log_outputs, wandb_run
-from obstacles.io.manifests import read_rows
+from obstacles.io.manifests import deployed_scores, read_rows
 from obstacles.io.outputs import save_figure, write_json, write_text_atomic
 from obstacles.io.predictions import read_predictions
 from obstacles.io.provenance import file_sha256, git_state
@@ -95,23 +95,11 @@ def evaluation_record(predictions: Path, provenance_file: str) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _deployed_scores(table: pd.DataFrame, where: str) -> pd.Series:
-    """The deployed_score column as floats in [0, 1], NaN where empty (a pair the deployed model never
-    scored); anything else is an error naming the file."""
-    raw = table[DEPLOYED_SCORE]
-    empty = raw.isna() | (raw.astype(str).str.strip() == "")
-    values = pd.to_numeric(raw.where(~empty), errors="coerce").astype(np.float64)
-    bad = (~empty & ~values.between(0.0, 1.0)).to_numpy()
-    if bad.any():
-        raise TableError(f"{where}: deployed_score {raw.iat[int(np.flatnonzero(bad)[0])]!r} is not a score in [0, 1]")
-    return values
-
-
 def champion_scores(challenger: pd.DataFrame, sources: Sources) -> tuple[pd.Series, dict]:
     """The champion's score of every challenger frame (NaN where it has none) and where they came from."""
     if sources.champion == DEPLOYED:
         if DEPLOYED_SCORE in challenger.columns:
-            scores = _deployed_scores(challenger, str(sources.challenger))
+            scores = deployed_scores(challenger[DEPLOYED_SCORE], str(sources.challenger))
             return scores, {"kind": DEPLOYED, "source": f"{DEPLOYED_SCORE} column of {sources.challenger}"}
         if sources.manifest is None:
             raise ValueError(
@@ -119,7 +107,7 @@ def champion_scores(challenger: pd.DataFrame, sources: Sources) -> tuple[pd.Seri
                 "re-run the evaluation, or give manifest=<datasets/<name>/manifest.csv> to take it from there"
             )
         rows = pd.DataFrame([row for _, row in read_rows(sources.manifest, ("path", DEPLOYED_SCORE))])
-        by_path = _deployed_scores(rows, str(sources.manifest)).set_axis(rows["path"])
+        by_path = deployed_scores(rows[DEPLOYED_SCORE], str(sources.manifest)).set_axis(rows["path"])
         source = {"kind": DEPLOYED, "source": str(sources.manifest), "sha256": file_sha256(sources.manifest)}
         return challenger["path"].map(by_path).astype(np.float64), source
     path = Path(sources.champion)

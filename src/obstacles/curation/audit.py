@@ -29,7 +29,7 @@ from obstacles.infra.tracking import WandbSettings, log_outputs, wandb_run
 from obstacles.io.html import Card, Row, Sheet, SheetLayout, contact_sheet, write_page
 from obstacles.io.outputs import atomic_dir, write_csv, write_text_atomic
 from obstacles.io.provenance import file_sha256
-from obstacles.lineage.names import PAIR_CHANNELS, SPLITS
+from obstacles.lineage.names import PAIR_CHANNELS, SPLITS, source_stem
 
 SIDE_COLUMNS = ("path", "site", "split", "label")
 PAIR_COLUMNS = ("similarity", *(f"{c}_a" for c in SIDE_COLUMNS), *(f"{c}_b" for c in SIDE_COLUMNS))
@@ -115,11 +115,6 @@ def duplicate_pairs(
     return pairs.reset_index(drop=True), nearest
 
 
-def original_stem(path: str, reversed_suffix: str) -> str:
-    stem = Path(path).stem
-    return stem.removesuffix(reversed_suffix)
-
-
 def pair_table(frame: pd.DataFrame, pairs: pd.DataFrame, keep: np.ndarray, a_first: np.ndarray) -> pd.DataFrame:
     """Rows of the kept pairs, side a chosen by a_first (else swapped), best similarity first."""
     i, j = pairs["i"].to_numpy()[keep], pairs["j"].to_numpy()[keep]
@@ -143,7 +138,7 @@ def label_conflicts(frame: pd.DataFrame, pairs: pd.DataFrame, reversed_suffix: s
     """Pairs with different labels, except an image and its reversed copy; side a is the obstacle."""
     label, path = frame["label"].to_numpy(), frame["path"].to_numpy()
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    stems = np.array([original_stem(p, reversed_suffix) for p in path], dtype=object)
+    stems = np.array([source_stem(p, reversed_suffix) for p in path], dtype=object)
     reversal = (stems[i] == stems[j]) & (frame["site"].to_numpy()[i] == frame["site"].to_numpy()[j])
     return pair_table(frame, pairs, (label[i] != label[j]) & ~reversal, frame["is_obstacle"].to_numpy()[i])
 

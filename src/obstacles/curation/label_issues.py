@@ -36,9 +36,10 @@ from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, 
 from obstacles.data.dataset import read_manifest
 from obstacles.infra.tracking import WandbSettings, log_outputs, table, wandb_run
 from obstacles.io.html import Card, Sheet, SheetLayout, contact_sheet, write_page
+from obstacles.io.manifests import deployed_scores
 from obstacles.io.outputs import atomic_dir, write_csv, write_json, write_text_atomic
 from obstacles.io.provenance import file_sha256
-from obstacles.lineage.names import CLASSES, DEPLOYED_SCORE, MANIFEST_WRITTEN_COLUMNS, TRAIN
+from obstacles.lineage.names import CLASSES, DEPLOYED_SCORE, MANIFEST_WRITTEN_COLUMNS, TRAIN, source_stem
 from obstacles.runs.layout import CHECKPOINTS_DIR
 from obstacles.runs.loading import load_classifier
 
@@ -171,24 +172,16 @@ def why_flagged(label: str, score: float, thresholds: np.ndarray, oof: float, de
     )
 
 
-def deployed_scores(train: pd.DataFrame) -> np.ndarray:
-    """The recorded deployed score per pair; NaN where there is none (a reversed copy, an older
-    lineage) or it is not a probability."""
-    if DEPLOYED_SCORE not in train:
-        return np.full(len(train), np.nan)
-    deployed = pd.to_numeric(train[DEPLOYED_SCORE], errors="coerce").to_numpy(dtype=np.float64)
-    return np.where((deployed >= 0.0) & (deployed <= 1.0), deployed, np.nan)
-
-
 def rank_table(
     train: pd.DataFrame, folds: np.ndarray, scores: np.ndarray, *, deployed_weight: float, reversed_suffix: str
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every training pair with its fold, out-of-fold and deployed scores, the score the rule ranks
-    by and its confident-learning verdict, ranked (module docstring)."""
+    """Every training pair with its fold, out-of-fold and deployed scores (checked, NaN where none:
+    `io.manifests.deployed_scores`), the score the rule ranks by and its confident-learning verdict,
+    ranked (module docstring)."""
     labels = np.array([CLASSES.index(label) for label in train["label"]])
-    deployed = deployed_scores(train)
+    deployed = train[DEPLOYED_SCORE].to_numpy(np.float64) if DEPLOYED_SCORE in train else np.full(len(train), np.nan)
     issue_score = ensemble_score(scores, deployed, deployed_weight)
-    reversed_copy = np.array([Path(path).stem.endswith(reversed_suffix) for path in train["path"]])
+    reversed_copy = np.array([source_stem(path, reversed_suffix) != Path(path).stem for path in train["path"]])
     found = find_label_issues(issue_score, labels, candidates=~reversed_copy)
     table_ = pd.DataFrame(
         {
@@ -290,6 +283,8 @@ def label_issues(
         raise FileNotFoundError(f"dataset {dataset!r}: no manifest at {manifest} (dvc repro / dvc pull)")
     started = time.monotonic()
     frame = read_manifest(manifest, root)
+    if DEPLOYED_SCORE in frame:
+        frame[DEPLOYED_SCORE] = deployed_scores(frame[DEPLOYED_SCORE], str(manifest))
     train, folds, scores, trained = out_of_fold_scores(frame, root, plan, train_one, compose_train)
     ranked, thresholds = rank_table(
         train, folds, scores, deployed_weight=deployed_weight, reversed_suffix=plan.reversed_suffix

@@ -19,10 +19,11 @@ issues in, per-item fields out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from obstacles.lineage.names import source_stem
 
 VALUE_DECIMALS = 4
 
@@ -37,18 +38,13 @@ class ValueWeights:
     threshold: float
 
 
-def frame_stem(path: str, reversed_suffix: str) -> str:
-    """The recording frame a merged-dataset pair comes from: its file stem, reversal suffix removed."""
-    return Path(path).stem.removesuffix(reversed_suffix)
-
-
 def site_issues(issues: pd.DataFrame | None, site: str, reversed_suffix: str) -> dict[str, dict]:
     """frame stem -> the best-ranked label issue of this site's pairs of that frame (rank, label, path)."""
     if issues is None or issues.empty:
         return {}
     rows = issues[issues["site"] == site].sort_values("rank", ascending=False)  # the best rank written last
     return {
-        frame_stem(row.path, reversed_suffix): {"rank": int(row.rank), "label": row.label, "path": row.path}
+        source_stem(row.path, reversed_suffix): {"rank": int(row.rank), "label": row.label, "path": row.path}
         for row in rows.itertuples(index=False)
     }
 

@@ -8,6 +8,9 @@ import functools
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+import numpy as np
+import pandas as pd
+
 from obstacles.io.tables import TableError, csv_rows, read_utf8
 
 PATH_COLUMN = "path"
@@ -87,3 +90,17 @@ def resolve(root: str | Path, relative: str, where: str | None = None) -> str:
     path) when it is a link leaving the project. Every reader opens images through here."""
     check_relative(relative, where or relative, root)
     return os.path.join(os.fspath(root), relative)
+
+
+def deployed_scores(column: pd.Series, where: str) -> pd.Series:
+    """A table's deployed_score column (its rows in file order) as floats in [0, 1], NaN where empty
+    (a pair the deployed model never scored, e.g. a reversed copy); anything else is an error naming
+    the file and line."""
+    empty = column.isna() | (column.astype(str).str.strip() == "")
+    values = pd.to_numeric(column.where(~empty), errors="coerce").astype(np.float64)
+    bad = np.flatnonzero((~empty & ~values.between(0.0, 1.0)).to_numpy())
+    if len(bad):
+        raise TableError(
+            f"{where}, line {int(bad[0]) + 2}: deployed_score {column.iat[int(bad[0])]!r} is not a score in [0, 1]"
+        )
+    return values

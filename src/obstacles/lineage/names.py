@@ -15,6 +15,7 @@ search, so the numbers the team acts on come from images that neither trained no
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -103,3 +104,9 @@ PAIR_CHANNELS = 6  # a pair as the model reads it: reference RGB + current RGB
 # --- the merged dataset's field layout (a folder view) --------------------------------------------
 SITES_VIEW_DIR = "sites"
 SITE_SEPARATOR = "__"  # merged file names are <site>__<image>: two sites can never collide
+
+
+def source_stem(path: str, reversed_suffix: str) -> str:
+    """The recording frame a merged-dataset pair comes from: its file stem, without the reversed
+    copy's suffix (`no_mask_train.reversed_suffix`)."""
+    return PurePosixPath(path).stem.removesuffix(reversed_suffix)
