@@ -13,9 +13,11 @@ Run: `nice -n 15 python bench/label_issues.py [--work DIR] [--noise 0.05] [--fol
 3. **Today's ranking.** The demo recipe trains once on the noisy manifest; the audit's in-sample
    loss (`surprising.csv`, every image listed) ranks the training pairs.
 4. **Out of fold.** `python -m obstacles.commands.label_issues` (K folds, the same recipe; its
-   ranked score averages the fold models' and the deployed model's opinions, `deployed_weight`).
-5. **Each opinion alone.** The same rule on the same scores with `deployed_weight` 0 (the fold
-   models alone) and 1 (the deployed score alone), so the note says what each opinion brings.
+   ranked score averages three opinions that never saw the labels: the fold models, the deployed
+   score and each pair's look-alikes, `opinions`).
+5. **Each opinion alone.** The same rule on the same scores with one opinion's weight left on
+   (and the fold models and deployed score together, the rule before look-alikes), so the note
+   says what each opinion brings.
 6. **Figures.** Precision and recall of each ranking's top k, the flagged list's size and
    precision, and the K-fold wall time: bench/results/label_issues.json (label_issues.md: the note).
 """
@@ -44,30 +46,49 @@ RESULTS = ROOT / "bench" / "results"
 STAGES = ("src", "mask_train", "no_mask_train", "split", "diff_metrics")
 REVERSED_SUFFIX = "_reversed"
 CONFIDENCE = 0.95  # of the precision intervals
+VARIANTS = {  # the same rule with some opinions' weights set to 0
+    "fold_models_alone": {"out_of_fold": 1.0, "deployed": 0.0, "look_alikes": 0.0},
+    "deployed_score_alone": {"out_of_fold": 0.0, "deployed": 1.0, "look_alikes": 0.0},
+    "look_alikes_alone": {"out_of_fold": 0.0, "deployed": 0.0, "look_alikes": 1.0},
+    "fold_models_and_deployed": {"out_of_fold": 1.0, "deployed": 1.0, "look_alikes": 0.0},
+}
 
 
-def build_data(project: Path, noise: float, log: Path) -> list[str]:
-    """The demo sites re-simulated with label noise, through the pipeline's stages; returns the sites."""
+def simulate(project: Path, seed: int | None, noise: float, log: Path) -> None:
+    """The demo sites simulated into `project` with `review.label_noise` = noise (and another seed)."""
+    config = OmegaConf.load(ROOT / "conf" / "simulate.yaml")
+    config.common.review.label_noise = noise
+    if seed is not None:
+        config.seed = seed
+    OmegaConf.save(config, project / "conf" / "simulate.yaml")
+    sh([sys.executable, "-m", "obstacles.commands.simulate", "workers=0", "overwrite=true"], project_env(project), log)
+
+
+def build_data(project: Path, seed: int | None, noise: float, log: Path) -> tuple[list[str], Path]:
+    """The demo sites re-simulated with label noise, through the pipeline's stages; returns the sites
+    and the folder of their clean label files (this checkout's labels/ for the demo's seed; for
+    another seed, the same seed's simulation without noise, kept in `clean_labels/`)."""
     shutil.copytree(ROOT / "conf", project / "conf", dirs_exist_ok=True)
-    simulate = OmegaConf.load(ROOT / "conf" / "simulate.yaml")
-    simulate.common.review.label_noise = noise
-    OmegaConf.save(simulate, project / "conf" / "simulate.yaml")
     sites = list(OmegaConf.load(ROOT / "conf" / "sites.yaml").sites)
     env, python = project_env(project), sys.executable
+    clean = ROOT / "labels" if seed is None else project / "clean_labels"
     if not (project / "datasets" / "demo_balanced" / "manifest.csv").is_file():
-        sh([python, "-m", "obstacles.commands.simulate", "workers=0", "overwrite=true"], env, log)
+        if seed is not None:
+            simulate(project, seed, 0.0, log)
+            shutil.copytree(project / "labels", clean, dirs_exist_ok=True)
+        simulate(project, seed, noise, log)
         for site in sites:
             for stage in STAGES:
                 sh([python, "-m", f"obstacles.stages.{stage}", f"site={site}"], env, log)
         sh([python, "-m", "obstacles.stages.balanced"], env, log)
-    return sites
+    return sites, clean
 
 
-def flipped_frames(project: Path, sites: list[str]) -> set[tuple[str, str]]:
+def flipped_frames(project: Path, sites: list[str], clean_labels: Path) -> set[tuple[str, str]]:
     """(site, image stem) of every frame whose noisy label differs from the clean one."""
     flipped = set()
     for site in sites:
-        clean = pd.read_csv(ROOT / "labels" / f"{site}.csv", dtype=str).fillna("")
+        clean = pd.read_csv(clean_labels / f"{site}.csv", dtype=str).fillna("")
         noisy = pd.read_csv(project / "labels" / f"{site}.csv", dtype=str).fillna("")
         assert clean["image"].tolist() == noisy["image"].tolist(), f"{site}: other frames than the demo's"
         both_skip = (clean["label"] == "skip") == (noisy["label"] == "skip")
@@ -98,6 +119,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=None, help="scratch project (default: a temporary folder)")
     parser.add_argument("--noise", type=float, default=0.05, help="review.label_noise of the simulation")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="another simulator seed (a development set for the rule; default: the demo's)",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS / "label_issues.json", help="where the figures go")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--recipe", nargs="*", default=["experiment=demo"], help="overrides of conf/train.yaml")
     args = parser.parse_args()
@@ -105,8 +133,8 @@ def main() -> None:
     project.mkdir(parents=True, exist_ok=True)
     log = project / "bench.log"
     env, python = project_env(project), sys.executable
-    sites = build_data(project, args.noise, log)
-    flipped = flipped_frames(project, sites)
+    sites, clean_labels = build_data(project, args.seed, args.noise, log)
+    flipped = flipped_frames(project, sites, clean_labels)
 
     if not list((project / "experiments").glob("001.*/checkpoints/best.ckpt")):
         sh([python, "-m", "obstacles.commands.train", *args.recipe], env, log)
@@ -126,23 +154,26 @@ def main() -> None:
     assert k == int(truth_in.sum()), "both rankings cover the same training pairs"
     flagged = oof["flagged"].to_numpy()
     alone = {}
-    for name, weight in (("fold_models_alone", 0.0), ("deployed_score_alone", 1.0)):
+    for name, weights in VARIANTS.items():
         ranked, _ = rank_table(
             oof,
             oof["fold"].to_numpy(),
             oof["oof_score"].to_numpy(),
-            deployed_weight=weight,
+            oof["look_alike_score"].to_numpy(),
+            weights=weights,
             reversed_suffix=REVERSED_SUFFIX,
         )
         alone[name] = figures(planted(ranked, flipped), k)
     result = {
+        "seed": args.seed if args.seed is not None else "demo",
         "noise": args.noise,
         "folds": args.folds,
         "recipe": args.recipe,
         "train_pairs": len(oof),
         "flipped_frames": len(flipped),
         "k_planted_train_pairs": k,
-        "deployed_weight": summary["deployed_weight"],
+        "opinions": summary["opinions"],
+        "look_alike_k": summary["look_alike_k"],
         "out_of_fold": figures(truth_oof, k),
         **alone,
         "in_sample_audit": figures(truth_in, k),
@@ -153,13 +184,13 @@ def main() -> None:
         "kfold_trained": summary["trained"],
         "cpu_cores": os.cpu_count(),
     }
-    previous = RESULTS / "label_issues.json"
+    previous = args.results
     if summary["trained"] == 0 and previous.is_file():  # fold runs reused: keep the time they took to train
         before = json.loads(previous.read_text())
         if before.get("folds") == args.folds and before.get("kfold_trained"):
             result["kfold_seconds"], result["kfold_trained"] = before["kfold_seconds"], before["kfold_trained"]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "label_issues.json").write_text(json.dumps(result, indent=2) + "\n")
+    previous.parent.mkdir(parents=True, exist_ok=True)
+    previous.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(markdown(result))
 
@@ -168,9 +199,8 @@ def markdown(result: dict) -> str:
     """The figures as bench/results/label_issues.md's table has them (printed; the note is written by hand)."""
     k = result["k_planted_train_pairs"]
     rows = [
-        (f"label_issues (fold models and deployed score, w = {result['deployed_weight']})", result["out_of_fold"]),
-        ("the same rule, fold models alone (w = 0)", result["fold_models_alone"]),
-        ("the same rule, deployed score alone (w = 1)", result["deployed_score_alone"]),
+        (f"label_issues (opinions {result['opinions']}, k = {result['look_alike_k']})", result["out_of_fold"]),
+        *((f"the same rule, {name.replace('_', ' ')}", result[name]) for name in VARIANTS),
         ("in-sample loss (the audit, surprising.csv)", result["in_sample_audit"]),
     ]
     lines = [

@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from obstacles.commands.label_issues import run
-from obstacles.curation.confident import ensemble_score, find_label_issues, precision_recall_at_k
+from obstacles.curation.confident import ensemble_score, find_label_issues, look_alike_score, precision_recall_at_k
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
 from obstacles.curation.label_issues import ISSUE_COLUMNS, rank_table, write_report
 from obstacles.infra.config import compose
@@ -71,13 +71,43 @@ def test_a_label_that_follows_by_construction_is_never_a_candidate():
     assert find_label_issues(score, given).flagged[6], "as a candidate it would be flagged"
 
 
-def test_a_second_out_of_sample_opinion_averages_in_where_it_exists():
-    oof = np.array([0.9, 0.2, 0.6])
-    deployed = np.array([0.1, np.nan, 0.6])
-    assert ensemble_score(oof, deployed, 0.5).tolist() == pytest.approx([0.5, 0.2, 0.6])
-    assert ensemble_score(oof, deployed, 0.0).tolist() == pytest.approx(oof.tolist())
-    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
-        ensemble_score(oof, deployed, 1.5)
+def test_opinions_average_where_they_exist_and_the_fallback_decides_alone():
+    opinions = {
+        "out_of_fold": np.array([0.9, 0.2, 0.6, 0.3]),
+        "deployed": np.array([0.1, np.nan, 0.6, np.nan]),
+        "look_alikes": np.array([0.2, 0.8, np.nan, np.nan]),
+    }
+    even = {"out_of_fold": 1.0, "deployed": 1.0, "look_alikes": 1.0}
+    assert ensemble_score(opinions, even, "out_of_fold").tolist() == pytest.approx([0.4, 0.5, 0.6, 0.3])
+    deployed_only = {"out_of_fold": 0.0, "deployed": 2.0, "look_alikes": 0.0}
+    assert ensemble_score(opinions, deployed_only, "out_of_fold").tolist() == pytest.approx([0.1, 0.2, 0.6, 0.3])
+    for bad in ({**even, "deployed": -1.0}, {**even, "deployed": float("nan")}, dict.fromkeys(even, 0.0)):
+        with pytest.raises(ValueError, match="finite, at least 0, and not all 0"):
+            ensemble_score(opinions, bad, "out_of_fold")
+    with pytest.raises(ValueError, match="weights for"):
+        ensemble_score(opinions, {"out_of_fold": 1.0}, "out_of_fold")
+    with pytest.raises(ValueError, match="fallback opinion 'deployed' is missing for 2"):
+        ensemble_score(opinions, even, "deployed")
+
+
+def test_look_alikes_vote_with_their_labels_but_never_a_pairs_own_copies():
+    """Two tight clusters (bursts) per pool. In pool 0, pair 2 is labelled against its burst and
+    pair 3 is its reversed copy (same source), which must not vote for it. Pool 1 holds the same
+    vectors with every label 0: were pools mixed, its twins would outvote pool 0's labels."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    cluster = centres[[0] * 5 + [1] * 5] + rng.normal(0, 0.01, (10, 3))
+    vectors = np.concatenate([cluster, cluster])
+    labels = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0] + [0] * 10)
+    source = np.array([f"{pool}/{name}" for pool in "pq" for name in "abccefghij"])
+    pool = np.repeat([0, 1], 10)
+    score = look_alike_score(vectors, labels, pool, source, k=3)
+    assert score[2] == pytest.approx(1.0), "its three look-alikes are labelled 1; its own copy (0) does not vote"
+    assert score[7] == 0.0 and (score[10:] == 0.0).all(), "pool 1's labels alone"
+    lonely = look_alike_score(vectors[:2], labels[:2], np.zeros(2), np.array(["x", "x"]), k=3)
+    assert np.isnan(lonely).all(), "no other source: no opinion"
+    with pytest.raises(ValueError, match="at least 1"):
+        look_alike_score(vectors, labels, pool, source, k=0)
 
 
 def test_the_deployed_opinion_clears_a_fold_models_blind_spot_and_reversed_copies_rank_last():
@@ -93,13 +123,41 @@ def test_the_deployed_opinion_clears_a_fold_models_blind_spot_and_reversed_copie
         }
     )
     oof = np.array([0.8, 0.97, 0.9, 0.7, 0.2, 0.96])
-    ranked, _ = rank_table(train, np.zeros(6, int), oof, deployed_weight=0.5, reversed_suffix="_reversed")
+    look_alikes = np.full(6, np.nan)
+    both = {"out_of_fold": 1.0, "deployed": 1.0, "look_alikes": 0.0}
+    ranked, _ = rank_table(train, np.zeros(6, int), oof, look_alikes, weights=both, reversed_suffix="_reversed")
     assert ranked["path"].iloc[0] == "d/s/img_2.jpg" and ranked["flagged"].tolist()[0]
     assert not ranked.set_index("path").loc["d/s/img_1.jpg", "flagged"]
     assert ranked["path"].iloc[-1] == "d/s/img_0_reversed.jpg" and ranked["reversed_copy"].iloc[-1]
-    assert "out-of-fold 0.900, deployed 0.950" in ranked["why"].iloc[0]
-    alone, _ = rank_table(train, np.zeros(6, int), oof, deployed_weight=0.0, reversed_suffix="_reversed")
-    assert alone.set_index("path").loc["d/s/img_1.jpg", "rank"] == 1, "the fold model alone ranks its blind spot first"
+    assert "out-of-fold 0.900, deployed 0.950)" in ranked["why"].iloc[0]
+    alone = {"out_of_fold": 1.0, "deployed": 0.0, "look_alikes": 0.0}
+    fold_only, _ = rank_table(train, np.zeros(6, int), oof, look_alikes, weights=alone, reversed_suffix="_reversed")
+    assert fold_only.set_index("path").loc["d/s/img_1.jpg", "rank"] == 1, (
+        "the fold model alone ranks its blind spot first"
+    )
+
+
+def test_look_alikes_clear_a_blind_spot_that_the_models_share():
+    """Pair 1 is a scene both models call an obstacle, but its look-alikes are labelled as it is;
+    pair 2 is labelled against its look-alikes and the models: only pair 2 is flagged."""
+    train = pd.DataFrame(
+        {
+            "path": [f"d/s/img_{k}.jpg" for k in range(6)],
+            "site": "s",
+            "label": ["obstacle", "no_obstacle", "no_obstacle", "obstacle", "no_obstacle", "obstacle"],
+            "deployed_score": [0.9, 0.9, 0.9, 0.8, 0.1, 0.7],
+        }
+    )
+    oof = np.array([0.8, 0.9, 0.9, 0.7, 0.2, 0.8])
+    look_alikes = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    even = {"out_of_fold": 1.0, "deployed": 1.0, "look_alikes": 1.0}
+    ranked, _ = rank_table(train, np.zeros(6, int), oof, look_alikes, weights=even, reversed_suffix="_reversed")
+    flagged = ranked.loc[ranked["flagged"], "path"].tolist()
+    assert flagged == ["d/s/img_2.jpg"] and "look-alikes 1.000" in ranked["why"].iloc[0]
+    models, _ = rank_table(
+        train, np.zeros(6, int), oof, look_alikes, weights={**even, "look_alikes": 0.0}, reversed_suffix="_reversed"
+    )
+    assert models["flagged"].sum() == 2, "without the look-alikes the shared blind spot is flagged too"
 
 
 def test_a_deployed_score_that_is_not_a_probability_is_named_with_its_file_and_line():
@@ -188,7 +246,8 @@ def test_every_pair_is_scored_by_the_fold_model_that_left_it_out(found):
         assert held == set(scores.loc[scores["fold"] == fold, "path"])
         assert not held & set(manifest.loc[manifest["split"] == "train", "path"])
     page = (out / "index.html").read_text()
-    assert "out-of-fold score" in page and "deployed score 0.500" in page
+    assert "out-of-fold score" in page and "deployed score 0.500" in page and "look-alikes" in page
+    assert scores["look_alike_score"].between(0, 1).all()
     (record,) = root.glob("wandb/offline-run-*/run-*.wandb")
     assert b"label_issues" in record.read_bytes() and b"oof_scores" in record.read_bytes()
 

@@ -8,6 +8,7 @@ with conf/train.yaml and the config's `train_overrides` (the recipe). The settin
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import hydra
@@ -42,6 +43,7 @@ def run(cfg: DictConfig) -> Path:
         train_overrides=tuple(settings.train_overrides),
         work_dir=Path(settings.work_dir),
         batch_size=settings.batch_size,
+        look_alike_k=settings.look_alike_k,
     )
     page = SheetLayout(settings.sheet.thumb_height, settings.sheet.max_rows)
     manifest = Path(settings.dataset.manifest)
@@ -53,7 +55,7 @@ def run(cfg: DictConfig) -> Path:
         plan,
         train,
         compose_train,
-        deployed_weight=settings.deployed_weight,
+        opinions=asdict(settings.opinions),
         page=page,
     )
     print(f"[label_issues {name}] {result.summary_line()}")

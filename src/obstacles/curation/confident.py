@@ -20,9 +20,13 @@ class (an imbalanced set or a class that is hard to learn).
 
 Two refinements, both from the confident-learning papers' own advice:
 
-- **Several out-of-sample opinions.** The probabilities may average more than one model that never
-  saw the labels (`ensemble_score`): cleanlab advises the mean of several models' out-of-sample
-  predicted probabilities, because one model's blind spots then stop looking like label errors.
+- **Several out-of-sample opinions.** The probabilities may average more than one opinion that
+  never saw the labels (`ensemble_score`): cleanlab advises the mean of several models'
+  out-of-sample predicted probabilities, because one model's blind spots then stop looking like
+  label errors. One such opinion needs no classifier head: the given labels of a sample's look-alikes
+  (`look_alike_score`, the k nearest neighbours in an embedding that never saw those labels; Bahri,
+  Jiang and Gupta, "Deep k-NN for noisy labels", 2020). It is the team's old manual hunt made a
+  rule: a label that its look-alikes contradict is suspect.
 - **Only labels someone gave.** A sample whose label follows from another's by construction (a
   pair's reversed copy: an obstacle that disappears is no obstacle) cannot be a labelling mistake
   of its own. Such samples are not candidates: they neither set the thresholds nor get flagged,
@@ -63,13 +67,52 @@ def confident_thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.array([probs[labels == j, j].mean() for j in range(classes)])
 
 
-def ensemble_score(score: np.ndarray, second: np.ndarray, second_weight: float) -> np.ndarray:
-    """`(1 - w) * score + w * second`: two out-of-sample obstacle scores averaged; `score` alone
-    where `second` is missing (NaN)."""
-    if not 0.0 <= second_weight <= 1.0:
-        raise ValueError(f"the second opinion's weight must lie in [0, 1], not {second_weight}")
-    score, second = np.asarray(score, dtype=np.float64), np.asarray(second, dtype=np.float64)
-    return np.where(np.isnan(second), score, (1.0 - second_weight) * score + second_weight * np.nan_to_num(second))
+def check_weights(weights: dict[str, float]) -> None:
+    """Opinion weights: finite, at least 0, and not all 0."""
+    if any(not np.isfinite(w) or w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
+        raise ValueError(f"opinion weights must be finite, at least 0, and not all 0: {weights}")
+
+
+def ensemble_score(opinions: dict[str, np.ndarray], weights: dict[str, float], fallback: str) -> np.ndarray:
+    """Per sample, the weighted mean of the out-of-sample obstacle scores it has (NaN: no opinion);
+    where none with a positive weight is present, the `fallback` opinion alone (which every sample
+    must have)."""
+    if set(weights) != set(opinions):
+        raise ValueError(f"weights for {sorted(weights)} but opinions {sorted(opinions)}")
+    check_weights(weights)
+    names = sorted(opinions)
+    scores = np.stack([np.asarray(opinions[name], dtype=np.float64) for name in names])
+    weight = np.array([weights[name] for name in names])[:, None] * ~np.isnan(scores)
+    total = weight.sum(axis=0)
+    mean = (weight * np.nan_to_num(scores)).sum(axis=0) / np.where(total > 0, total, 1.0)
+    backup = np.asarray(opinions[fallback], dtype=np.float64)
+    if np.isnan(backup).any():
+        raise ValueError(f"the fallback opinion {fallback!r} is missing for {int(np.isnan(backup).sum())} sample(s)")
+    return np.where(total > 0, mean, backup)
+
+
+def look_alike_score(
+    vectors: np.ndarray, labels: np.ndarray, pool: np.ndarray, source: np.ndarray, k: int
+) -> np.ndarray:
+    """Per sample, the share of its k look-alikes labelled 1: its nearest neighbours by cosine
+    similarity among the samples of the same `pool` (an embedding space and the labels it never
+    saw), leaving out itself and every sample of the same `source` (its own derived copies, whose
+    labels follow from its own). NaN where a pool has no other source."""
+    if k < 1:
+        raise ValueError(f"look-alikes: k must be at least 1, got {k}")
+    vectors = np.asarray(vectors, dtype=np.float64)
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    labels, pool, source = np.asarray(labels, dtype=np.float64), np.asarray(pool), np.asarray(source)
+    score = np.full(len(labels), np.nan)
+    for members in (np.flatnonzero(pool == value) for value in np.unique(pool)):
+        similarity = unit[members] @ unit[members].T
+        similarity[source[members][:, None] == source[members][None, :]] = -np.inf  # itself and its copies
+        for row, sims in zip(members, similarity):
+            allowed = np.flatnonzero(np.isfinite(sims))
+            if len(allowed):
+                nearest = allowed[np.argsort(-sims[allowed], kind="stable")[:k]]
+                score[row] = labels[members[nearest]].mean()
+    return score
 
 
 def find_label_issues(score: np.ndarray, labels: np.ndarray, candidates: np.ndarray | None = None) -> Issues:

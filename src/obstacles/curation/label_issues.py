@@ -2,11 +2,13 @@
 
 K models (`folds.assign_folds`: whole burst groups, stratified by label) each train with the
 chosen recipe on K-1 folds and score the fold they never saw, so every training pair gets an
-out-of-sample obstacle score. The deployed model never saw these labels either: where a pair
-carries its recorded score, the two opinions are averaged (`deployed_weight`,
-`confident.ensemble_score`). Confident learning (`confident.find_label_issues`) then flags the
-pairs whose given label the averaged score contradicts and ranks them; reversed copies, whose
-label follows from their source's, are scored but never candidates. The audit's `surprising.csv`
+out-of-sample obstacle score. Two more opinions never saw a pair's label: the deployed model's
+recorded score, and its look-alikes' labels (`confident.look_alike_score`: its nearest neighbours
+within its held-out fold, in the embedding of the fold model that left them all out). The ranked
+score is their weighted mean (`opinions`, `confident.ensemble_score`). Confident learning
+(`confident.find_label_issues`) then flags the pairs whose given label that score contradicts and
+ranks them; reversed copies, whose label follows from their source's, are scored but never
+candidates. The audit's `surprising.csv`
 ranks by the trained model's loss on its own training images, where a memorised wrong label
 looks fine.
 
@@ -30,9 +32,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from obstacles.curation.audit import embed_manifest, usable_rows
-from obstacles.curation.confident import ensemble_score, find_label_issues
+from obstacles.curation.confident import check_weights, ensemble_score, find_label_issues, look_alike_score
 from obstacles.curation.embedding import ClassifierEmbedder
-from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
+from obstacles.curation.folds import assign_folds, capture_groups, fold_manifest
 from obstacles.data.dataset import read_manifest
 from obstacles.infra.tracking import WandbSettings, log_outputs, table, wandb_run
 from obstacles.io.html import Card, Sheet, SheetLayout, contact_sheet, write_page
@@ -43,7 +45,18 @@ from obstacles.lineage.names import CLASSES, DEPLOYED_SCORE, MANIFEST_WRITTEN_CO
 from obstacles.runs.layout import CHECKPOINTS_DIR
 from obstacles.runs.loading import load_classifier
 
-ISSUE_COLUMNS = ("rank", "path", "site", "label", "oof_score", "deployed_score", "issue_score", "why", "fold")
+ISSUE_COLUMNS = (
+    "rank",
+    "path",
+    "site",
+    "label",
+    "oof_score",
+    "deployed_score",
+    "look_alike_score",
+    "issue_score",
+    "why",
+    "fold",
+)
 SCORE_COLUMNS = (
     "path",
     "site",
@@ -51,6 +64,7 @@ SCORE_COLUMNS = (
     "fold",
     "oof_score",
     "deployed_score",
+    "look_alike_score",
     "issue_score",
     "self_confidence",
     "rank",
@@ -61,9 +75,9 @@ SCORE_DECIMALS = 6
 FOLD_KEY = "fold_key.txt"  # beside a fold's run: what it was trained from (manifest + recipe)
 BEST_CKPT = Path(CHECKPOINTS_DIR) / "best.ckpt"
 NOTE = (
-    "training pairs whose given label the models that never saw it contradict (the out-of-fold "
-    "models and the deployed model, averaged; confident learning), most likely wrong first; each "
-    "image is [reference | current]"
+    "training pairs whose given label the opinions that never saw it contradict (the out-of-fold "
+    "model, the deployed model and the labels of its look-alikes, averaged; confident learning), "
+    "most likely wrong first; each image is [reference | current]"
 )
 
 
@@ -79,6 +93,7 @@ class FoldPlan:
     train_overrides: tuple[str, ...]
     work_dir: Path
     batch_size: int
+    look_alike_k: int
 
 
 @dataclass(frozen=True)
@@ -143,9 +158,12 @@ def train_fold(
     return ckpt, cfg, True
 
 
-def score_rows(rows: pd.DataFrame, ckpt: Path, cfg: DictConfig, root: Path, batch_size: int) -> np.ndarray:
-    """The checkpoint's obstacle score for every row, with the inputs it trained on (panel size,
-    diff mask of each row's site threshold); no embedding cache (fold models are throwaway)."""
+def score_rows(
+    rows: pd.DataFrame, ckpt: Path, cfg: DictConfig, root: Path, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checkpoint's obstacle score and embedding for every row, with the inputs it trained on
+    (panel size, diff mask of each row's site threshold); no embedding cache (fold models are
+    throwaway)."""
     embedder = ClassifierEmbedder(load_classifier(ckpt), ckpt, panel_size=cfg.data.panel_size)
     embedded = embed_manifest(
         rows,
@@ -156,31 +174,44 @@ def score_rows(rows: pd.DataFrame, ckpt: Path, cfg: DictConfig, root: Path, batc
         cache_dir=None,
         batch_size=batch_size,
     )
-    usable, _, logits = usable_rows(rows, embedded, root)
+    usable, vectors, logits = usable_rows(rows, embedded, root)
     if len(usable) != len(rows):
         raise ValueError(f"{len(rows) - len(usable)} held-out image(s) unreadable: {embedded.skipped[:1]}")
-    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64))), vectors
 
 
-def why_flagged(label: str, score: float, thresholds: np.ndarray, oof: float, deployed: float) -> str:
+def why_flagged(label: str, score: float, thresholds: np.ndarray, opinions: dict[str, float]) -> str:
     other = CLASSES[1 - CLASSES.index(label)]
     p_other = score if other == CLASSES[1] else 1.0 - score
-    opinions = f"out-of-fold {oof:.3f}" + ("" if np.isnan(deployed) else f", deployed {deployed:.3f}")
+    said = ", ".join(f"{name.replace('_', '-')} {value:.3f}" for name, value in opinions.items() if np.isfinite(value))
     return (
-        f"labelled {label}, but the models that never saw it ({opinions}) give {other} {p_other:.3f}, "
+        f"labelled {label}, but the opinions that never saw it ({said}) give {other} {p_other:.3f}, "
         f"at or above {other}'s confident threshold {thresholds[CLASSES.index(other)]:.3f}"
     )
 
 
+def pair_sources(paths, reversed_suffix: str) -> np.ndarray:
+    """Each pair's source frame (its site folder and stem): a reversed copy shares its frame's."""
+    return np.array([f"{Path(path).parent}/{source_stem(path, reversed_suffix)}" for path in paths])
+
+
 def rank_table(
-    train: pd.DataFrame, folds: np.ndarray, scores: np.ndarray, *, deployed_weight: float, reversed_suffix: str
+    train: pd.DataFrame,
+    folds: np.ndarray,
+    scores: np.ndarray,
+    look_alikes: np.ndarray,
+    *,
+    weights: dict[str, float],
+    reversed_suffix: str,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every training pair with its fold, out-of-fold and deployed scores (checked, NaN where none:
-    `io.manifests.deployed_scores`), the score the rule ranks by and its confident-learning verdict,
+    """Every training pair with its fold and its three opinions (out-of-fold score, deployed score
+    checked by `io.manifests.deployed_scores`, look-alike score; NaN where none), the score the rule
+    ranks by (`weights`: `settings.OpinionWeights` as a dict) and its confident-learning verdict,
     ranked (module docstring)."""
     labels = np.array([CLASSES.index(label) for label in train["label"]])
     deployed = train[DEPLOYED_SCORE].to_numpy(np.float64) if DEPLOYED_SCORE in train else np.full(len(train), np.nan)
-    issue_score = ensemble_score(scores, deployed, deployed_weight)
+    opinions = {"out_of_fold": scores, "deployed": deployed, "look_alikes": look_alikes}
+    issue_score = ensemble_score(opinions, weights, fallback="out_of_fold")
     reversed_copy = np.array([source_stem(path, reversed_suffix) != Path(path).stem for path in train["path"]])
     found = find_label_issues(issue_score, labels, candidates=~reversed_copy)
     table_ = pd.DataFrame(
@@ -191,6 +222,7 @@ def rank_table(
             "fold": folds,
             "oof_score": scores.round(SCORE_DECIMALS),
             "deployed_score": deployed,
+            "look_alike_score": np.asarray(look_alikes, dtype=np.float64).round(SCORE_DECIMALS),
             "issue_score": issue_score.round(SCORE_DECIMALS),
             "self_confidence": found.self_confidence.round(SCORE_DECIMALS),
             "rank": found.rank,
@@ -199,8 +231,10 @@ def rank_table(
         }
     )
     table_["why"] = [
-        why_flagged(label, score, found.thresholds, oof, dep) if flag else ""
-        for label, score, flag, oof, dep in zip(table_["label"], issue_score, found.flagged, scores, deployed)
+        why_flagged(label, score, found.thresholds, {name: values[k] for name, values in opinions.items()})
+        if flag
+        else ""
+        for k, (label, score, flag) in enumerate(zip(table_["label"], issue_score, found.flagged))
     ]
     return table_.sort_values("rank").reset_index(drop=True), found.thresholds
 
@@ -211,25 +245,29 @@ def out_of_fold_scores(
     plan: FoldPlan,
     train_one: Callable[[DictConfig], object],
     compose_train: Callable[[list[str]], DictConfig],
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
-    """(training rows, their folds, out-of-fold scores, folds trained now)."""
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
+    """(training rows, their folds, out-of-fold scores, look-alike scores, folds trained now)."""
     train = frame[frame["split"] == TRAIN].reset_index(drop=True)
     if train.empty:
         raise ValueError("the manifest has no training rows to score")
     groups = capture_groups(train, plan.burst_gap_s, plan.reversed_suffix)
     folds = assign_folds(train["is_obstacle"].to_numpy().astype(int), groups, plan.k, plan.seed)
-    scores, trained = np.full(len(train), np.nan), 0
+    scores, look_alikes, trained = np.full(len(train), np.nan), np.full(len(train), np.nan), 0
+    labels, sources = train["is_obstacle"].to_numpy().astype(int), pair_sources(train["path"], plan.reversed_suffix)
     for fold in range(plan.k):
         manifest = fold_manifest(pd.concat([train, frame[frame["split"] != TRAIN]], ignore_index=True), folds, fold)
         ckpt, cfg, fresh = train_fold(
             manifest, plan.work_dir / f"fold_{fold}", root, plan.train_overrides, train_one, compose_train
         )
         trained += fresh
-        held = manifest[manifest["split"] == FOLD_SCORED]
-        held_scores = dict(zip(held["path"], score_rows(held, ckpt, cfg, root, plan.batch_size)))
         index = np.flatnonzero(folds == fold)
-        scores[index] = [held_scores[p] for p in train["path"].to_numpy()[index]]
-    return train, folds, scores, trained
+        held = train.iloc[index]
+        scores[index], vectors = score_rows(held, ckpt, cfg, root, plan.batch_size)
+        # the fold's model never saw any of these labels: its embedding and their labels are independent
+        look_alikes[index] = look_alike_score(
+            vectors, labels[index], np.zeros(len(index)), sources[index], plan.look_alike_k
+        )
+    return train, folds, scores, look_alikes, trained
 
 
 def issue_sheet(issues: pd.DataFrame, root: Path, max_rows: int) -> Sheet:
@@ -243,7 +281,7 @@ def issue_sheet(issues: pd.DataFrame, root: Path, max_rows: int) -> Sheet:
                 f"#{row.rank} {row.path}",
                 f"{row.site} / given {row.label}",
                 f"deployed score {deployed(row.deployed_score)}, out-of-fold score {row.oof_score:.3f}, "
-                f"ranked by {row.issue_score:.3f}",
+                f"look-alikes {deployed(row.look_alike_score)}, ranked by {row.issue_score:.3f}",
                 row.why,
             ],
         )
@@ -273,21 +311,21 @@ def label_issues(
     train_one: Callable[[DictConfig], object],
     compose_train: Callable[[list[str]], DictConfig],
     *,
-    deployed_weight: float,
+    opinions: dict[str, float],
     page: SheetLayout,
 ) -> LabelIssues:
     """Score the training split out of fold, flag and rank label issues, write the report (module
-    docstring); `deployed_weight`: the deployed score's share of the ranked score (0: the fold
-    models alone)."""
+    docstring); `opinions`: each opinion's weight in the ranked score (`settings.OpinionWeights`)."""
     if not manifest.is_file():
         raise FileNotFoundError(f"dataset {dataset!r}: no manifest at {manifest} (dvc repro / dvc pull)")
+    check_weights(opinions)  # before K trainings, not after
     started = time.monotonic()
     frame = read_manifest(manifest, root)
     if DEPLOYED_SCORE in frame:
         frame[DEPLOYED_SCORE] = deployed_scores(frame[DEPLOYED_SCORE], str(manifest))
-    train, folds, scores, trained = out_of_fold_scores(frame, root, plan, train_one, compose_train)
+    train, folds, scores, look_alikes, trained = out_of_fold_scores(frame, root, plan, train_one, compose_train)
     ranked, thresholds = rank_table(
-        train, folds, scores, deployed_weight=deployed_weight, reversed_suffix=plan.reversed_suffix
+        train, folds, scores, look_alikes, weights=opinions, reversed_suffix=plan.reversed_suffix
     )
     issues = ranked[ranked["flagged"]].reset_index(drop=True)
     summary = {
@@ -299,7 +337,8 @@ def label_issues(
         "train_pairs": len(train),
         "fold_sizes": np.bincount(folds, minlength=plan.k).tolist(),
         "trained": trained,
-        "deployed_weight": deployed_weight,
+        "opinions": dict(opinions),
+        "look_alike_k": plan.look_alike_k,
         "scored_with_deployed": int(np.isfinite(ranked["deployed_score"]).sum()),
         "reversed_copies": int(ranked["reversed_copy"].sum()),
         "seconds": round(time.monotonic() - started, 1),

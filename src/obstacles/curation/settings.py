@@ -84,6 +84,16 @@ ConfigStore.instance().store(name="data_map_schema", node=DataMapSettings)
 
 
 @dataclass
+class OpinionWeights:
+    """conf/label_issues.yaml `opinions`: each out-of-sample opinion's weight in the ranked score
+    (`obstacles.curation.confident.ensemble_score`); field names are the opinions' names."""
+
+    out_of_fold: float = MISSING  # the fold models' scores
+    deployed: float = MISSING  # the deployed model's recorded score
+    look_alikes: float = MISSING  # the given labels of each pair's nearest neighbours
+
+
+@dataclass
 class LabelIssuesSettings(PipelineSettings):
     """conf/label_issues.yaml: the folds, the training recipe, where runs and report go, the page, W&B."""
 
@@ -93,7 +103,8 @@ class LabelIssuesSettings(PipelineSettings):
     work_dir: str = MISSING  # the fold runs
     out_dir: str = MISSING
     batch_size: int = MISSING
-    deployed_weight: float = MISSING  # the deployed score's share of the ranked score, in [0, 1]
+    opinions: OpinionWeights = field(default_factory=OpinionWeights)
+    look_alike_k: int = MISSING  # neighbours per pair of the look-alike opinion
     sheet: SheetSettings = field(default_factory=SheetSettings)
     wandb: WandbSettings = field(default_factory=WandbSettings)
 
