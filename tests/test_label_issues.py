@@ -110,6 +110,23 @@ def test_look_alikes_vote_with_their_labels_but_never_a_pairs_own_copies():
         look_alike_score(vectors, labels, pool, source, k=0)
 
 
+def test_look_alikes_in_blocks_match_every_pair_compared_at_once(monkeypatch):
+    """Similarities are computed a block of rows at a time (memory): the votes do not depend on it."""
+    import obstacles.curation.confident as confident
+
+    rng = np.random.default_rng(1)
+    vectors, labels = rng.normal(size=(40, 6)), rng.integers(0, 2, 40)
+    source, pool = np.array([str(k // 2) for k in range(40)]), np.arange(40) % 3
+    whole = look_alike_score(vectors, labels, pool, source, k=4)
+    monkeypatch.setattr(confident, "SIMILARITY_ROWS", 3)
+    assert np.array_equal(look_alike_score(vectors, labels, pool, source, k=4), whole)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for row in (0, 17, 39):
+        others = np.flatnonzero((pool == pool[row]) & (source != source[row]))
+        nearest = others[np.argsort(-(unit[others] @ unit[row]))[:4]]
+        assert whole[row] == pytest.approx(labels[nearest].mean())
+
+
 def test_the_deployed_opinion_clears_a_fold_models_blind_spot_and_reversed_copies_rank_last():
     """Pair 1's fold model is confidently wrong (a blind spot) while the deployed model agrees with
     the label; pair 2 is truly flipped (both opinions disagree with it); pair 5 is a reversed copy

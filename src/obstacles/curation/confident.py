@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+SIMILARITY_ROWS = 1024  # look-alikes: samples whose similarities to their pool are held at once
+
 
 @dataclass(frozen=True)
 class Issues:
@@ -97,21 +99,26 @@ def look_alike_score(
     """Per sample, the share of its k look-alikes labelled 1: its nearest neighbours by cosine
     similarity among the samples of the same `pool` (an embedding space and the labels it never
     saw), leaving out itself and every sample of the same `source` (its own derived copies, whose
-    labels follow from its own). NaN where a pool has no other source."""
+    labels follow from its own). NaN where a pool has no other source. Memory grows with
+    `SIMILARITY_ROWS` x the pool's size, not the pool's size squared."""
     if k < 1:
         raise ValueError(f"look-alikes: k must be at least 1, got {k}")
-    vectors = np.asarray(vectors, dtype=np.float64)
+    vectors = np.asarray(vectors, dtype=np.float32)
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    labels, pool, source = np.asarray(labels, dtype=np.float64), np.asarray(pool), np.asarray(source)
+    labels = np.asarray(labels, dtype=np.float64)
+    _, source_code = np.unique(np.asarray(source), return_inverse=True)
     score = np.full(len(labels), np.nan)
-    for members in (np.flatnonzero(pool == value) for value in np.unique(pool)):
-        similarity = unit[members] @ unit[members].T
-        similarity[source[members][:, None] == source[members][None, :]] = -np.inf  # itself and its copies
-        for row, sims in zip(members, similarity):
-            allowed = np.flatnonzero(np.isfinite(sims))
-            if len(allowed):
-                nearest = allowed[np.argsort(-sims[allowed], kind="stable")[:k]]
-                score[row] = labels[members[nearest]].mean()
+    for members in (np.flatnonzero(np.asarray(pool) == value) for value in np.unique(pool)):
+        nearest_k = min(k, len(members))
+        for start in range(0, len(members), SIMILARITY_ROWS):
+            rows = members[start : start + SIMILARITY_ROWS]
+            similarity = unit[rows] @ unit[members].T
+            similarity[source_code[rows][:, None] == source_code[members][None, :]] = -np.inf  # itself, its copies
+            nearest = np.argpartition(-similarity, nearest_k - 1, axis=1)[:, :nearest_k]
+            voting = np.isfinite(np.take_along_axis(similarity, nearest, axis=1))
+            votes = voting.sum(axis=1)
+            shares = (labels[members][nearest] * voting).sum(axis=1) / np.maximum(votes, 1)
+            score[rows] = np.where(votes > 0, shares, np.nan)
     return score
 
 
