@@ -115,6 +115,18 @@ def figures(truth: np.ndarray, k: int) -> dict:
     }
 
 
+def paired_on_flips(found_a: set[str], found_b: set[str]) -> dict:
+    """Two rankings' top k, paired on the same planted flips: the flips only one of them found,
+    and the exact McNemar p-value (a two-sided binomial test on those discordant flips)."""
+    only_a, only_b = len(found_a - found_b), len(found_b - found_a)
+    p = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
+    return {"only_label_issues": only_a, "only_in_sample": only_b, "mcnemar_p": round(float(p), 4)}
+
+
+def found_flips(ranked: pd.DataFrame, truth: np.ndarray, k: int) -> set[str]:
+    return set(ranked["path"].to_numpy()[:k][truth[:k]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=None, help="scratch project (default: a temporary folder)")
@@ -177,6 +189,9 @@ def main() -> None:
         "out_of_fold": figures(truth_oof, k),
         **alone,
         "in_sample_audit": figures(truth_in, k),
+        "label_issues_vs_in_sample": paired_on_flips(
+            found_flips(oof, truth_oof, k), found_flips(in_sample, truth_in, k)
+        ),
         "flagged": int(flagged.sum()),
         "flagged_precision": round(float(truth_oof[flagged].mean()), 3) if flagged.any() else None,
         "flagged_recall": round(float(truth_oof[flagged].sum() / k), 3) if k else None,
@@ -213,8 +228,13 @@ def markdown(result: dict) -> str:
             for name, r in rows
         ),
     ]
+    paired = result["label_issues_vs_in_sample"]
     lines.append(
-        f"\nFlagged by confident learning: {result['flagged']} pairs, precision {result['flagged_precision']}, "
+        f"\nPaired on the {k} flips: {paired['only_label_issues']} found only by label_issues, "
+        f"{paired['only_in_sample']} only by the in-sample loss (exact McNemar p = {paired['mcnemar_p']})."
+    )
+    lines.append(
+        f"Flagged by confident learning: {result['flagged']} pairs, precision {result['flagged_precision']}, "
         f"recall {result['flagged_recall']}. K-fold run: {result['kfold_seconds']} s for {result['folds']} folds "
         f"({result['kfold_trained']} trained in that call) on {result['cpu_cores']} CPU cores.\n"
     )
