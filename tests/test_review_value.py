@@ -92,8 +92,9 @@ def test_the_page_in_value_order_puts_a_planted_disagreement_then_a_label_issue_
     issues = scored / "reports" / "label_issues" / "demo_balanced"
     issues.mkdir(parents=True)
     path = f"datasets/{SITE}/no_mask_train/obstacle/{flagged.removesuffix('.jpg')}_reversed.jpg"
-    row = [1, path, SITE, "no_obstacle", 0.97, "", 0.97, "labelled no_obstacle, but ...", 0]
-    pd.DataFrame([row], columns=ISSUE_COLUMNS).to_csv(issues / "label_issues.csv", index=False)
+    row = {"rank": 1, "path": path, "site": SITE, "label": "no_obstacle", "oof_score": 0.97, "issue_score": 0.97}
+    row |= {"why": "labelled no_obstacle, but ...", "fold": 0}
+    pd.DataFrame([row]).reindex(columns=ISSUE_COLUMNS).to_csv(issues / "label_issues.csv", index=False)
     items = page_data(run(review_cfg(scored, "order=value")))["items"]
     ranked = sorted(items, key=lambda i: -i["value"])
     assert [i["image"] for i in ranked[:2]] == [flagged, planted]
