@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from obstacles.commands.label_issues import run
 from obstacles.curation.confident import ensemble_score, find_label_issues, look_alike_score, precision_recall_at_k
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
-from obstacles.curation.label_issues import ISSUE_COLUMNS, rank_table, write_report
+from obstacles.curation.label_issues import ISSUE_COLUMNS, FoldPlan, rank_table, write_report
 from obstacles.infra.config import compose
 from obstacles.io.html import SheetLayout
 from obstacles.io.manifests import deployed_scores
@@ -125,6 +125,19 @@ def test_look_alikes_in_blocks_match_every_pair_compared_at_once(monkeypatch):
         others = np.flatnonzero((pool == pool[row]) & (source != source[row]))
         nearest = others[np.argsort(-(unit[others] @ unit[row]))[:4]]
         assert whole[row] == pytest.approx(labels[nearest].mean())
+
+
+def test_bad_fold_settings_stop_before_any_training(tmp_path):
+    plan = dict(seed=0, burst_gap_s=60.0, reversed_suffix="_r", train_overrides=(), work_dir=tmp_path, batch_size=8)
+    with pytest.raises(ValueError, match="look_alike_k must be at least 1, got 0"):
+        FoldPlan(k=5, look_alike_k=0, **plan)
+    with pytest.raises(ValueError, match="folds must be at least 2, got 1"):
+        FoldPlan(k=1, look_alike_k=5, **plan)
+    write_pair_dataset(tmp_path, n_pairs=8, panel=16)
+    cfg = label_issues_cfg(tmp_path, "opinions.deployed=-1")
+    with pytest.raises(ValueError, match="opinion weights must be finite"):
+        run(cfg)
+    assert not (tmp_path / ".cache").exists(), "nothing was trained or written"
 
 
 def test_the_deployed_opinion_clears_a_fold_models_blind_spot_and_reversed_copies_rank_last():

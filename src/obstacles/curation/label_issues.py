@@ -95,6 +95,12 @@ class FoldPlan:
     batch_size: int
     look_alike_k: int
 
+    def __post_init__(self):  # a bad setting stops the command before K trainings, not after
+        if self.k < 2:
+            raise ValueError(f"folds must be at least 2, got {self.k}")
+        if self.look_alike_k < 1:
+            raise ValueError(f"look_alike_k must be at least 1, got {self.look_alike_k}")
+
 
 @dataclass(frozen=True)
 class LabelIssues:
