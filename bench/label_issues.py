@@ -1,11 +1,12 @@
 """Planted-flip benchmark of the out-of-fold label issues against today's in-sample audit ranking.
-Run: `nice -n 15 python bench/label_issues.py [--work DIR] [--noise 0.05] [--folds 5]`.
+Run: `nice -n 15 python bench/label_issues.py [--work DIR] [--noise 0.05] [--folds 5] [--seed S]`.
 
 1. **Data.** A scratch project (OBSTACLES_ROOT) with this project's conf/ re-simulates the demo
    sites with the demo's seed and `review.label_noise` set (the simulator's reviewer then flips
    about that share of labels). Every other draw is the demo's, so the flipped frames are exactly
    those whose label differs from this checkout's `labels/<site>.csv` (label_noise 0); the skip
-   and reversal columns are checked to be equal. The pipeline's own stages build the pairs, the
+   and reversal columns are checked to be equal. With `--seed` (a development set, where the
+   rule's settings may be looked at), the same seed is simulated twice, without and with noise. The pipeline's own stages build the pairs, the
    split and the merged manifest as `dvc repro` does.
 2. **Planted errors.** Training pairs (not reversed copies: a reversal is only picked for a frame
    labelled obstacle, and the reversed copy of a truly empty scene is correctly no_obstacle) whose
