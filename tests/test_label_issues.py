@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from obstacles.commands.label_issues import run
 from obstacles.curation.confident import ensemble_score, find_label_issues, look_alike_score, precision_recall_at_k
 from obstacles.curation.folds import FOLD_SCORED, assign_folds, capture_groups, fold_manifest
-from obstacles.curation.label_issues import ISSUE_COLUMNS, FoldPlan, rank_table, write_report
+from obstacles.curation.label_issues import ISSUE_COLUMNS, FoldPlan, pair_sources, rank_table, write_report
 from obstacles.infra.config import compose
 from obstacles.io.html import SheetLayout
 from obstacles.io.manifests import deployed_scores
@@ -108,6 +108,23 @@ def test_look_alikes_vote_with_their_labels_but_never_a_pairs_own_copies():
     assert np.isnan(lonely).all(), "no other source: no opinion"
     with pytest.raises(ValueError, match="at least 1"):
         look_alike_score(vectors, labels, pool, source, k=0)
+
+
+def test_a_reversed_copy_shares_its_frames_source_across_class_folders():
+    """The merged layout puts a reversed copy in the other class's folder: it is still its frame's
+    copy (and so never its look-alike), while the same stem at another site is another frame."""
+    pairs = pd.DataFrame(
+        {
+            "path": [
+                "datasets/a/no_mask_train/obstacle/cam_2022-09-10T16-41-41.jpg",
+                "datasets/a/no_mask_train/no_obstacle/cam_2022-09-10T16-41-41_reversed.jpg",
+                "datasets/b/no_mask_train/obstacle/cam_2022-09-10T16-41-41.jpg",
+            ],
+            "site": ["a", "a", "b"],
+        }
+    )
+    sources = pair_sources(pairs, "_reversed")
+    assert sources[0] == sources[1] != sources[2]
 
 
 def test_look_alikes_in_blocks_match_every_pair_compared_at_once(monkeypatch):

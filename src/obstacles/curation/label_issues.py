@@ -196,9 +196,12 @@ def why_flagged(label: str, score: float, thresholds: np.ndarray, opinions: dict
     )
 
 
-def pair_sources(paths, reversed_suffix: str) -> np.ndarray:
-    """Each pair's source frame (its site folder and stem): a reversed copy shares its frame's."""
-    return np.array([f"{Path(path).parent}/{source_stem(path, reversed_suffix)}" for path in paths])
+def pair_sources(pairs: pd.DataFrame, reversed_suffix: str) -> np.ndarray:
+    """Each pair's source frame (its site and stem): a reversed copy shares its frame's, though it
+    sits in the other class's folder."""
+    return np.array(
+        [f"{site}/{source_stem(path, reversed_suffix)}" for site, path in zip(pairs["site"], pairs["path"])]
+    )
 
 
 def rank_table(
@@ -259,7 +262,7 @@ def out_of_fold_scores(
     groups = capture_groups(train, plan.burst_gap_s, plan.reversed_suffix)
     folds = assign_folds(train["is_obstacle"].to_numpy().astype(int), groups, plan.k, plan.seed)
     scores, look_alikes, trained = np.full(len(train), np.nan), np.full(len(train), np.nan), 0
-    labels, sources = train["is_obstacle"].to_numpy().astype(int), pair_sources(train["path"], plan.reversed_suffix)
+    labels, sources = train["is_obstacle"].to_numpy().astype(int), pair_sources(train, plan.reversed_suffix)
     for fold in range(plan.k):
         manifest = fold_manifest(pd.concat([train, frame[frame["split"] != TRAIN]], ignore_index=True), folds, fold)
         ckpt, cfg, fresh = train_fold(
@@ -277,7 +280,7 @@ def out_of_fold_scores(
 
 
 def issue_sheet(issues: pd.DataFrame, root: Path, max_rows: int) -> Sheet:
-    def deployed(value) -> str:
+    def score_or_none(value) -> str:
         return "none" if pd.isna(value) else f"{value:.3f}"
 
     cards = [
@@ -286,8 +289,8 @@ def issue_sheet(issues: pd.DataFrame, root: Path, max_rows: int) -> Sheet:
             [
                 f"#{row.rank} {row.path}",
                 f"{row.site} / given {row.label}",
-                f"deployed score {deployed(row.deployed_score)}, out-of-fold score {row.oof_score:.3f}, "
-                f"look-alikes {deployed(row.look_alike_score)}, ranked by {row.issue_score:.3f}",
+                f"deployed score {score_or_none(row.deployed_score)}, out-of-fold score {row.oof_score:.3f}, "
+                f"look-alikes {score_or_none(row.look_alike_score)}, ranked by {row.issue_score:.3f}",
                 row.why,
             ],
         )
